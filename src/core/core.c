@@ -1,0 +1,158 @@
+/* core.c - errors, checked allocation, clock, number formatting, buffers. */
+#include "nnsweep/core.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static NnAbortHook abort_hook;
+
+NnStatus nn_error_set(NnError *err, NnStatus status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+int nn_status_exit_code(NnStatus status)
+{
+    switch (status) {
+    case NN_OK: return 0;
+    case NN_ERR_INPUT: return 2;
+    default: return 1;
+    }
+}
+
+void nn_set_abort_hook(NnAbortHook hook) { abort_hook = hook; }
+
+void nn_fatal_at(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s:%d: fatal: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    if (abort_hook) abort_hook();
+    abort();
+}
+
+void *nn_malloc_at(size_t bytes, const char *file, int line)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) nn_fatal_at(file, line, "out of host memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *nn_calloc_at(size_t n, size_t size, const char *file, int line)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) nn_fatal_at(file, line, "out of host memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+void *nn_realloc_at(void *p, size_t bytes, const char *file, int line)
+{
+    void *q = realloc(p, bytes ? bytes : 1);
+    if (!q) nn_fatal_at(file, line, "out of host memory reallocating %zu bytes", bytes);
+    return q;
+}
+
+void *nn_aligned_alloc_at(size_t bytes, const char *file, int line)
+{
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, rounded ? rounded : 64) != 0)
+        nn_fatal_at(file, line, "out of host memory allocating %zu aligned bytes", bytes);
+    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+char *nn_strdup_at(const char *s, const char *file, int line)
+{
+    size_t n = strlen(s) + 1;
+    char *d = nn_malloc_at(n, file, line);
+    memcpy(d, s, n);
+    return d;
+}
+
+double nn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void nn_format_double(char *buf, size_t size, double v)
+{
+    if (!buf || size == 0) return;
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+}
+
+void nn_buf_append(NnBuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        b->data = nn_realloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void nn_buf_printf(NnBuf *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    NN_CHECK(n >= 0, "vsnprintf failed");
+    if ((size_t)n < sizeof small) {
+        nn_buf_append(b, small, (size_t)n);
+        return;
+    }
+    char *big = nn_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    nn_buf_append(b, big, (size_t)n);
+    free(big);
+}
+
+void nn_buf_free(NnBuf *b)
+{
+    if (!b) return;
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+uint64_t nn_hash64(const void *data, size_t n, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ull ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    /* final avalanche (splitmix64) so that short ids use well-mixed bits */
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h;
+}
