@@ -1,0 +1,217 @@
+/* backend.h - the table of operations that layers, model, optimizer and
+ * training are written against (DESIGN.md, Backend).
+ *
+ * One implementation per backend:
+ *   ref  - plain, readable C loops: the specification. Tested by finite
+ *          differences and against PyTorch.
+ *   cpu  - OpenBLAS + OpenMP; tested op by op against ref.
+ *   cuda - cuBLAS, cuDNN and own kernels; tested op by op against ref.
+ * A NULL table entry means "not compiled in"; backend_get() returns NULL for
+ * a backend that is not built, and a backend that is built but cannot run
+ * (no GPU) reports it through backend_available().
+ *
+ * Conventions for every op:
+ *  - All float/int pointers are memory of that backend (host memory for ref
+ *    and cpu, device memory for cuda), allocated with its alloc().
+ *  - Layouts match PyTorch: dense weight (OC, C), conv weight (OC, C, K, K),
+ *    activations NCHW (B, C, H, W), flattened features (B, C*H*W).
+ *  - Gradients are written, not accumulated (every parameter is used once
+ *    per step), so there is no zero_grad.
+ *  - Ops never allocate: scratch space is passed in (workspace), sized by
+ *    the *_workspace_floats queries when the model is built.
+ *  - Ops are asynchronous on devices that can be (cuda): results read back
+ *    with download() are complete when it returns.
+ *
+ * Semantics follow PyTorch; each op cites its documentation page.
+ */
+#ifndef NNSWEEP_BACKEND_H
+#define NNSWEEP_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nnsweep/core.h"
+
+typedef enum ActKind {
+    ACT_RELU = 0,
+    ACT_TANH,
+    ACT_SIGMOID,
+    ACT_GELU,       /* exact erf form, torch.nn.GELU(approximate='none') */
+    ACT_LEAKY_RELU, /* negative_slope 0.01, torch.nn.LeakyReLU default */
+    ACT_COUNT
+} ActKind;
+
+#define NN_LEAKY_SLOPE 0.01f
+
+/* Shape of a 2-d convolution, stride 1, square kernel, zero padding:
+ * x (B, C, H, W) * w (OC, C, K, K) + b (OC) -> y (B, OC, OH, OW),
+ * OH = H + 2*pad - K + 1, OW = W + 2*pad - K + 1. */
+typedef struct ConvShape {
+    int B, C, H, W;
+    int OC, K, pad;
+    int OH, OW;
+} ConvShape;
+
+/* Max pooling, kernel = stride = P, no padding, floor mode:
+ * x (B, C, H, W) -> y (B, C, H/P, W/P). */
+typedef struct PoolShape {
+    int B, C, H, W;
+    int P;
+    int OH, OW;
+} PoolShape;
+
+/* How a training batch is made from the uint8 dataset (data augmentation
+ * and normalization). mean/std are per channel, applied after x/255. */
+typedef enum Augment { AUG_NONE = 0, AUG_FLIP, AUG_CROP_FLIP } Augment;
+typedef struct BatchSpec {
+    float mean[3], std[3];
+    Augment augment;
+    uint64_t seed; /* rng key: the run's seed */
+    uint64_t hi;   /* rng stream: rng_stream(RNG_STREAM_AUGMENT, epoch << 32 | batch) */
+} BatchSpec;
+
+typedef struct Backend {
+    const char *name;
+    /* 1 when backend memory is host memory (ref, cpu): reading a scalar
+     * back costs nothing, so the train loop checks the loss every batch. */
+    int host_memory;
+
+    /* ---- memory ----------------------------------------------------- */
+    /* Zeroed memory of this backend, or NULL when it cannot be had (device
+     * out of memory: the run fails, the process goes on). */
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *p); /* accepts NULL */
+    void (*upload)(void *dst, const void *host_src, size_t bytes);
+    void (*download)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    void (*zero)(void *p, size_t bytes);
+    void (*sync)(void);
+
+    /* ---- batches ------------------------------------------------------ */
+    /* x[i] = normalize(augment(images[idx[i]])), y[i] = labels[idx[i]].
+     * images (N, 3, 32, 32) uint8, labels (N) uint8, idx (B) int32,
+     * x (B, 3, 32, 32), y (B) int32.
+     * With draw i = rng_u32_at(seed, hi, i) for batch position i:
+     * flip (AUG_FLIP, AUG_CROP_FLIP): mirrored left-right when bit 0 of the
+     * draw is set; crop (AUG_CROP_FLIP): the raw image padded with 4 zero
+     * pixels on each side (black, as torchvision's RandomCrop(32, padding=4)
+     * before ToTensor), then the 32x32 window at row (draw >> 1) % 9 and
+     * column (draw >> 5) % 9 of the 40x40 padded image; crop before flip.
+     * Then x = (v / 255 - mean[c]) / std[c]. */
+    void (*gather_batch)(const uint8_t *images, const uint8_t *labels, const int32_t *idx, int B,
+                         const BatchSpec *spec, float *x, int32_t *y);
+
+    /* ---- dense layer (torch.nn.Linear) --------------------------------
+     * y (B, OC) = x (B, C) . w (OC, C)^T + b (OC) */
+    void (*linear_forward)(const float *x, const float *w, const float *b, float *y, int B, int C,
+                           int OC);
+    /* dx (B, C) = dy . w  (skipped when dx is NULL: first layer)
+     * dw (OC, C) = dy^T . x;  db (OC) = sum_b dy */
+    void (*linear_backward)(const float *dy, const float *x, const float *w, float *dx, float *dw,
+                            float *db, int B, int C, int OC);
+
+    /* ---- convolution (torch.nn.Conv2d, stride 1, dilation 1) ---------- */
+    size_t (*conv2d_workspace_floats)(const ConvShape *s);
+    void (*conv2d_forward)(const float *x, const float *w, const float *b, float *y,
+                           const ConvShape *s, float *ws);
+    /* dx (skipped when NULL), dw (OC, C, K, K), db (OC) */
+    void (*conv2d_backward)(const float *dy, const float *x, const float *w, float *dx, float *dw,
+                            float *db, const ConvShape *s, float *ws);
+
+    /* ---- max pooling (torch.nn.MaxPool2d(P, P)) ------------------------
+     * idx (B, C, OH, OW) int32: flat h*W+w of the max within its plane
+     * (the first one in scan order on ties; NaN wins, as PyTorch).
+     * idx may be NULL in evaluation. Backward writes every element of dx
+     * (zero where no window took it). */
+    void (*maxpool2d_forward)(const float *x, float *y, int32_t *idx, const PoolShape *s);
+    void (*maxpool2d_backward)(const float *dy, const int32_t *idx, float *dx, const PoolShape *s);
+
+    /* ---- batch norm (torch.nn.BatchNorm1d/2d), x (B, C, HW) -----------
+     * train: batch statistics over (B, HW); y = (x - mean) * invstd *
+     * gamma + beta with the biased variance; running_mean/var updated in
+     * place with momentum (running = (1 - m) * running + m * stat) and the
+     * unbiased variance; save_mean/save_invstd (C) kept for backward. */
+    void (*batchnorm_forward_train)(const float *x, const float *gamma, const float *beta, float *y,
+                                    float *save_mean, float *save_invstd, float *running_mean,
+                                    float *running_var, int B, int C, int HW, float momentum,
+                                    float eps);
+    void (*batchnorm_forward_eval)(const float *x, const float *gamma, const float *beta,
+                                   const float *running_mean, const float *running_var, float *y,
+                                   int B, int C, int HW, float eps);
+    void (*batchnorm_backward)(const float *dy, const float *x, const float *gamma,
+                               const float *save_mean, const float *save_invstd, float *dx,
+                               float *dgamma, float *dbeta, int B, int C, int HW);
+
+    /* ---- activations, elementwise over n ------------------------------
+     * y = f(x); backward dx = dy * f'(x) (x and y both given so that each
+     * kind uses whichever is cheaper). */
+    void (*act_forward)(ActKind k, const float *x, float *y, size_t n);
+    void (*act_backward)(ActKind k, const float *x, const float *y, const float *dy, float *dx,
+                         size_t n);
+
+    /* ---- dropout (torch.nn.Dropout, Dropout2d), inverted ---------------
+     * Elements come in groups of `group` consecutive values sharing one
+     * draw (1 for Dropout, H*W for Dropout2d). Group g is kept when
+     * rng_uniform_at(seed, hi, g) >= p; mask = kept / (1 - p), y = x * mask.
+     * mask (n) is kept for backward. */
+    void (*dropout_forward)(const float *x, float *y, float *mask, size_t n, int group, float p,
+                            uint64_t seed, uint64_t hi);
+    /* y = a * b elementwise: dropout backward (dy * mask) and mask replay. */
+    void (*mul)(const float *a, const float *b, float *y, size_t n);
+
+    /* ---- loss (torch.nn.CrossEntropyLoss, mean, label_smoothing) ------
+     * logits (B, K), labels (B) int32. Adds to acc (double[2], this
+     * backend's memory): acc[0] += sum of per-sample losses, acc[1] +=
+     * number of samples whose argmax (first max on ties) is the label.
+     * When dlogits (B, K) is not NULL it receives d(mean loss)/d(logits) =
+     * (softmax - target) / B, target = (1 - ls) * onehot + ls / K. */
+    void (*softmax_xent)(const float *logits, const int32_t *labels, int B, int K,
+                         float label_smoothing, float *dlogits, double *acc);
+
+    /* ---- optimizers, over n contiguous parameters ---------------------
+     * torch.optim.SGD (dampening 0): g' = g + wd * w; buf = first ? g' :
+     * momentum * buf + g'; d = nesterov ? g' + momentum * buf : buf (or g'
+     * when momentum == 0, buf unused); w -= lr * d. */
+    void (*sgd_step)(float *w, const float *g, float *buf, size_t n, float lr, float momentum,
+                     float wd, int nesterov, int first);
+    /* torch.optim.Adam (decoupled = 0: g' = g + wd * w) and AdamW
+     * (decoupled = 1: w *= 1 - lr * wd first). step counts from 1. */
+    void (*adam_step)(float *w, const float *g, float *m, float *v, size_t n, float lr, float beta1,
+                      float beta2, float eps, float wd, int decoupled, int step);
+
+    /* ---- precision (may be NULL: fp32 only) -----------------------------
+     * Precision of the GEMMs and convolutions that follow, as config.h's
+     * Precision: 0 fp32 (exact; TF32 off), 1 tf32 (tensor cores round the
+     * inputs to TF32), 2 bf16 (mixed precision: inputs rounded to bfloat16,
+     * fp32 accumulation, fp32 storage, weights and optimizer). Everything
+     * else stays fp32. Set before model_create (it sizes workspaces). NULL
+     * for ref and cpu, which compute in fp32 only. */
+    void (*set_precision)(int precision);
+} Backend;
+
+typedef enum BackendKind { BACKEND_REF = 0, BACKEND_CPU, BACKEND_CUDA } BackendKind;
+
+/* The table of a backend, or NULL when it is not compiled in. Static
+ * storage: never freed. */
+const Backend *backend_get(BackendKind kind);
+
+/* Looks a backend up by name ("ref", "cpu", "cuda"); NULL if unknown or not
+ * compiled in. */
+const Backend *backend_by_name(const char *name);
+
+/* Nonzero when the backend can run here (cuda: a GPU is visible). */
+int backend_available(BackendKind kind);
+
+/* GPUs visible to this process (honouring CUDA_VISIBLE_DEVICES); 0 when
+ * the CUDA backend is not compiled in or no GPU is present. */
+int backend_cuda_device_count(void);
+/* Makes GPU i (0 <= i < backend_cuda_device_count()) the one this process's
+ * cuda backend uses; call before the first cuda allocation. */
+void backend_cuda_use_device(int i);
+
+/* Threads used by the cpu backend (OpenBLAS and OpenMP, set together);
+ * n <= 0 means all cores of this process's affinity mask. Returns the
+ * number in effect. */
+int backend_cpu_set_threads(int n);
+
+#endif
