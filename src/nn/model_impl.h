@@ -1,0 +1,58 @@
+/* model_impl.h - the model's private structures, shared by model.c (build,
+ * layout, state) and model_pass.c (forward, loss, backward). */
+#ifndef NNSWEEP_MODEL_IMPL_H
+#define NNSWEEP_MODEL_IMPL_H
+
+#include "nnsweep/model.h"
+
+typedef struct Layer {
+    LayerKind kind;
+    char name[32];      /* block name: "conv0", "fc1", "out" */
+    int C, H, W;        /* input per image (linear: C features, H = W = 1) */
+    int OC, OH, OW;     /* output per image */
+    int K, pad, P;      /* conv kernel and padding; pool size */
+    ActKind act;
+    float p;            /* dropout rate */
+    int group;          /* dropout: values per draw (1, or H*W for dropout2d) */
+    int dropout_index;  /* dropout: rank among dropout layers (rng stream) */
+    int first_tensor;   /* index of its first ModelTensor; -1 if none */
+    size_t in_size, out_size; /* floats per image */
+    /* views into the arenas (NULL where the layer has no such tensor) */
+    float *w, *b;       /* weight/bias; batch norm: gamma/beta */
+    float *dw, *db;
+    float *rmean, *rvar; /* batch norm running statistics (C) */
+    float *y;           /* (max_batch, OC, OH, OW) output */
+    float *save;        /* batch norm: mean (C) then invstd (C); dropout: mask (max_batch, out_size) */
+    int32_t *idx;       /* max pool: argmax (max_batch, OC, OH, OW) */
+    const float *x;     /* input of the last forward pass (backend memory) */
+} Layer;
+
+struct Model {
+    const Backend *be;
+    RunConfig cfg;
+    int max_batch;
+    int n_layers;
+    Layer *layers;          /* (n_layers), host */
+    int n_tensors;
+    ModelTensor *tensors;   /* (n_tensors), host: params first, then buffers */
+    size_t n_params, n_state;
+    int replay_masks;
+    /* backend memory */
+    float *state;           /* (n_state) params, then buffers */
+    float *grads;           /* (n_params) */
+    float *acts;            /* layer outputs and saved tensors */
+    float *ws;              /* conv workspace */
+    float *g[2];            /* (max_batch, max out_size) ping-pong gradients */
+    float *input;           /* (max_batch, 3, 32, 32) */
+    int32_t *labels;        /* (max_batch) */
+    const float *logits;    /* output of the last layer in the last forward */
+    size_t ws_floats, max_act;
+};
+
+/* Describes the layers of c (shapes, tensors) without memory: fills
+ * layers (n_layers, caller frees), tensors (caller frees) and counts.
+ * Shape errors are NN_ERR_INPUT. */
+NnStatus model_plan(const RunConfig *c, Layer **layers, int *n_layers, ModelTensor **tensors,
+                    int *n_tensors, size_t *n_params, size_t *n_state, NnError *err);
+
+#endif

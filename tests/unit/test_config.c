@@ -1,0 +1,218 @@
+/* test_config.c - run config: defaults, parsing from text/YAML/JSON, error
+ * messages, canonical JSON, run ids, learning-rate schedules. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "nnsweep/config.h"
+#include "nnsweep/optim.h"
+
+static int contains(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
+
+static void test_table_sorted(void)
+{
+    for (int i = 1; i < config_n_keys(); i++)
+        CHECK(strcmp(config_key(i - 1)->name, config_key(i)->name) < 0, "%s before %s",
+              config_key(i - 1)->name, config_key(i)->name);
+    CHECK(config_key_index("learning_rate") >= 0, "learning_rate missing");
+    CHECK(config_key_index("nope") == -1, "unknown key found");
+}
+
+static void test_defaults_and_text(void)
+{
+    RunConfig c;
+    NnError err;
+    config_defaults(&c);
+    CHECK(c.model == MODEL_MLP && c.n_hidden == 3 && c.hidden_layers[2] == 256, "default model");
+    CHECK(c.batch_size == 32 && c.learning_rate == 0.05 && c.epochs == 100, "default numbers");
+    CHECK(config_validate(&c, &err) == NN_OK, "defaults invalid: %s", err.msg);
+
+    CHECK(config_set_text(&c, "learning_rate", "0.1", "--learning-rate", &err) == NN_OK, "%s",
+          err.msg);
+    CHECK(c.learning_rate == 0.1, "lr %g", c.learning_rate);
+    CHECK(config_set_text(&c, "hidden_layers", "64,32", "--hidden-layers", &err) == NN_OK, "%s",
+          err.msg);
+    CHECK(c.n_hidden == 2 && c.hidden_layers[0] == 64 && c.hidden_layers[1] == 32, "list");
+    CHECK(config_set_text(&c, "hidden_layers", "[128, 8]", "--hidden-layers", &err) == NN_OK,
+          "%s", err.msg);
+    CHECK(c.n_hidden == 2 && c.hidden_layers[1] == 8, "bracket list");
+    CHECK(config_set_text(&c, "hidden_layers", "", "--hidden-layers", &err) == NN_OK, "%s",
+          err.msg);
+    CHECK(c.n_hidden == 0, "empty list gives %d", c.n_hidden);
+    CHECK(config_set_text(&c, "betas", "0.8,0.99", "--betas", &err) == NN_OK, "%s", err.msg);
+    CHECK(c.betas[0] == 0.8 && c.betas[1] == 0.99, "betas");
+    CHECK(config_set_text(&c, "activation", "gelu", "--activation", &err) == NN_OK, "%s", err.msg);
+    CHECK(c.activation == ACT_GELU, "enum");
+    CHECK(config_set_text(&c, "batchnorm", "true", "--batchnorm", &err) == NN_OK, "%s", err.msg);
+    CHECK(c.batchnorm == 1, "bool");
+
+    /* errors name the flag and what was expected */
+    NnStatus st = config_set_text(&c, "learning_rate", "fast", "--learning-rate", &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "--learning-rate") &&
+              contains(err.msg, "expected a number") && contains(err.msg, "\"fast\""),
+          "message: %s", err.msg);
+    st = config_set_text(&c, "learning_rate", "-1", "--learning-rate", &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "(0, 1e+06]"), "range message: %s", err.msg);
+    st = config_set_text(&c, "epochs", "2.5", "--epochs", &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "an integer"), "int message: %s", err.msg);
+    st = config_set_text(&c, "dropout", "1", "--dropout", &err);
+    CHECK(st == NN_ERR_INPUT, "dropout 1 accepted");
+    st = config_set_text(&c, "activation", "swish", "--activation", &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "relu") && contains(err.msg, "leaky_relu"),
+          "enum message: %s", err.msg);
+    st = config_set_text(&c, "hidden_layers", "64,x", "--hidden-layers", &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "\"x\""), "list item message: %s", err.msg);
+    st = config_set_text(&c, "learning_rte", "0.1", "--learning-rte", &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "unknown key") &&
+              contains(err.msg, "learning_rate"),
+          "unknown key message: %s", err.msg);
+    st = config_set_text(&c, "learning_rate", "nan", "--learning-rate", &err);
+    CHECK(st == NN_ERR_INPUT, "nan accepted");
+    st = config_set_text(&c, "learning_rate", "inf", "--learning-rate", &err);
+    CHECK(st == NN_ERR_INPUT, "inf accepted");
+}
+
+static void test_yaml_file(void)
+{
+    const char *path = "test_config_run.yaml";
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "cannot write %s", path);
+    if (!f) return;
+    fputs("model: cnn\nconv_layers: [8, 16]\nlearning_rate: 0.02\n"
+          "padding: 2\nbatchnorm: yes\n",
+          f);
+    fclose(f);
+    RunConfig c;
+    NnError err;
+    config_defaults(&c);
+    CHECK(config_load_file(&c, path, &err) == NN_OK, "%s", err.msg);
+    CHECK(c.model == MODEL_CNN && c.n_conv == 2 && c.conv_layers[1] == 16 && c.padding == 2 &&
+              c.batchnorm && c.learning_rate == 0.02,
+          "yaml values");
+
+    f = fopen(path, "w");
+    fputs("model: cnn\n\nlearning_rate: \"0.02\"\n", f);
+    fclose(f);
+    CHECK(config_load_file(&c, path, &err) == NN_ERR_INPUT &&
+              contains(err.msg, "test_config_run.yaml:3: learning_rate") &&
+              contains(err.msg, "string"),
+          "quoted number message: %s", err.msg);
+
+    f = fopen(path, "w");
+    fputs("model: cnn\nlerning_rate: 0.1\n", f);
+    fclose(f);
+    CHECK(config_load_file(&c, path, &err) == NN_ERR_INPUT &&
+              contains(err.msg, "test_config_run.yaml:2") && contains(err.msg, "lerning_rate"),
+          "unknown key message: %s", err.msg);
+
+    f = fopen(path, "w");
+    fputs("model: [cnn\n", f);
+    fclose(f);
+    CHECK(config_load_file(&c, path, &err) == NN_ERR_INPUT &&
+              contains(err.msg, "test_config_run.yaml:") && contains(err.msg, "syntax"),
+          "syntax message: %s", err.msg);
+    remove(path);
+    CHECK(config_load_file(&c, path, &err) == NN_ERR_INPUT && contains(err.msg, path),
+          "missing file message: %s", err.msg);
+}
+
+static void test_validate(void)
+{
+    RunConfig c;
+    NnError err;
+    config_defaults(&c);
+    c.model = MODEL_CNN;
+    c.n_conv = 5;
+    for (int i = 0; i < 5; i++) c.conv_layers[i] = 8;
+    c.padding = 0; /* 32 -> 28/14 -> 10/5 -> 1/0: shrinks below 1x1 at layer 3 */
+    NnStatus st = config_validate(&c, &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "conv layer 3") && contains(err.msg, "1x1"),
+          "shape message: %s", err.msg);
+    c.padding = 3; /* the seed's 5-layer CNN: 34/17, 19/9, 11/5, 7/3, 5/2 */
+    CHECK(config_validate(&c, &err) == NN_OK, "seed CNN 5 rejected: %s", err.msg);
+
+    config_defaults(&c);
+    c.select_on = SELECT_VAL_ACCURACY;
+    CHECK(config_validate(&c, &err) == NN_ERR_INPUT && contains(err.msg, "val_split"),
+          "select_on message: %s", err.msg);
+    c.val_split = 5000;
+    CHECK(config_validate(&c, &err) == NN_OK, "%s", err.msg);
+}
+
+static void test_json_and_ids(void)
+{
+    RunConfig a, b;
+    NnError err;
+    config_defaults(&a);
+    a.learning_rate = 0.05;
+    a.weight_decay = 1e-4;
+    a.seed = 12345;
+    NnBuf j = {0};
+    config_to_json(&a, &j);
+    CHECK(contains(j.data, "\"learning_rate\":0.05,"), "json: %s", j.data);
+    CHECK(contains(j.data, "\"weight_decay\":0.0001"), "json: %s", j.data);
+    CHECK(contains(j.data, "\"hidden_layers\":[256,256,256]"), "json: %s", j.data);
+    CHECK(j.data[0] == '{' && j.data[j.len - 1] == '}', "json braces");
+
+    config_defaults(&b);
+    CHECK(config_from_json(&b, j.data, &err) == NN_OK, "%s", err.msg);
+    NnBuf j2 = {0};
+    config_to_json(&b, &j2);
+    CHECK(strcmp(j.data, j2.data) == 0, "round trip differs:\n%s\n%s", j.data, j2.data);
+
+    char id1[13], id2[13], id3[13];
+    config_run_id(&a, "sweep", id1);
+    config_run_id(&b, "sweep", id2);
+    config_run_id(&a, "other", id3);
+    CHECK(strcmp(id1, id2) == 0 && strlen(id1) == 12, "ids %s %s", id1, id2);
+    CHECK(strcmp(id1, id3) != 0, "sweep name not in id");
+    b.learning_rate = 0.02;
+    config_run_id(&b, "sweep", id2);
+    CHECK(strcmp(id1, id2) != 0, "config not in id");
+    nn_buf_free(&j);
+    nn_buf_free(&j2);
+}
+
+static void test_lr_schedules(void)
+{
+    RunConfig c;
+    config_defaults(&c);
+    c.learning_rate = 0.1;
+    c.epochs = 10;
+    CHECK(fabs(optim_lr_at(&c, 57, 100) - 0.1) < 1e-12, "constant");
+    c.lr_schedule = LR_STEP;
+    c.lr_step_epochs = 3;
+    c.lr_gamma = 0.5;
+    CHECK(fabs(optim_lr_at(&c, 299, 100) - 0.1) < 1e-12, "step epoch 2");
+    CHECK(fabs(optim_lr_at(&c, 300, 100) - 0.05) < 1e-12, "step epoch 3");
+    CHECK(fabs(optim_lr_at(&c, 999, 100) - 0.0125) < 1e-12, "step epoch 9");
+    c.lr_schedule = LR_COSINE;
+    CHECK(fabs(optim_lr_at(&c, 0, 100) - 0.1) < 1e-12, "cosine start");
+    CHECK(fabs(optim_lr_at(&c, 500, 100) - 0.05) < 1e-12, "cosine middle");
+    c.warmup_epochs = 1;
+    CHECK(fabs(optim_lr_at(&c, 0, 100) - 0.001) < 1e-12, "warmup first step");
+    CHECK(fabs(optim_lr_at(&c, 49, 100) - 0.05) < 1e-12, "warmup middle");
+    CHECK(fabs(optim_lr_at(&c, 100, 100) - 0.1) < 1e-12, "after warmup");
+    /* OneCycleLR(max_lr=0.1, total_steps=1000, pct_start=0.3): torch gives
+     * 0.004 at step 0, 0.1 at step 299, 4e-7 at step 999 */
+    c.lr_schedule = LR_ONECYCLE;
+    c.warmup_epochs = 0;
+    CHECK(fabs(optim_lr_at(&c, 0, 100) - 0.004) < 1e-12, "onecycle start %g",
+          optim_lr_at(&c, 0, 100));
+    CHECK(fabs(optim_lr_at(&c, 299, 100) - 0.1) < 1e-12, "onecycle peak %g",
+          optim_lr_at(&c, 299, 100));
+    CHECK(fabs(optim_lr_at(&c, 999, 100) - 4e-7) < 1e-15, "onecycle end %g",
+          optim_lr_at(&c, 999, 100));
+}
+
+int main(void)
+{
+    test_table_sorted();
+    test_defaults_and_text();
+    test_yaml_file();
+    test_validate();
+    test_json_and_ids();
+    test_lr_schedules();
+    return check_exit_code();
+}
