@@ -1,0 +1,244 @@
+"""nnsweep_results - the one Python reader of nnsweep results files.
+
+The schema (version 1) is documented at the top of include/nnsweep/results.h.
+Files are opened with SWMR read (h5py.File(p, "r", libver="latest",
+swmr=True)) so that they can be read while a sweep writes them and after a
+writer was killed; a file that is not SWMR-capable falls back to a plain
+open. Every method re-reads (refreshes) what it returns, and reopens the
+file when a writer has replaced it (its structural phase ends with a
+rename), so a long-lived ResultsFile follows a running or resumed sweep.
+
+    from nnsweep_results import ResultsFile
+    with ResultsFile("results.h5") as r:
+        board = r.summary()                       # one row per run
+        best = board[board.status == "done"].sort_values("best_test_accuracy").iloc[-1]
+        curves = r.metrics(best.run_id)           # one row per epoch
+        cfg = r.config(best.run_id)               # dict
+        w = r.weights(best.run_id)                # {"fc0.weight": ndarray, ...}
+
+Only Debian's python3-h5py, python3-numpy and python3-pandas are needed.
+`python3 nnsweep_results.py results.h5` prints the leaderboard.
+"""
+
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+import pandas as pd
+
+FORMAT = "nnsweep-results"
+SCHEMA_VERSION = 1
+
+__all__ = ["ResultsFile", "ResultsFileError", "FORMAT", "SCHEMA_VERSION", "open_results"]
+
+
+class ResultsFileError(Exception):
+    """The file cannot be read as an nnsweep results file (not HDF5, not
+    ours, another schema version, damaged). The message names the file."""
+
+
+def _str(v):
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="replace")
+    if isinstance(v, np.bytes_):
+        return bytes(v).decode("utf-8", errors="replace")
+    return str(v)
+
+
+def _decode_frame(arr):
+    """A DataFrame of a compound array with fixed-length strings decoded."""
+    df = pd.DataFrame(arr)
+    for name in df.columns:
+        if arr.dtype[name].kind == "S":
+            df[name] = [_str(v) for v in arr[name]]
+    return df
+
+
+class ResultsFile:
+    """An open results file (read-only). Use as a context manager or call
+    close()."""
+
+    def __init__(self, path, swmr=True):
+        """Opens path with SWMR read, falling back to a plain open; with
+        swmr=False only a plain open is tried (fails while a writer has the
+        file open or after a writer was killed)."""
+        self.path = str(path)
+        self._want_swmr = swmr
+        self._open()
+
+    def _open(self):
+        swmr = self.swmr = self._want_swmr
+        try:
+            self._ino = os.stat(self.path).st_ino
+        except OSError:
+            self._ino = None
+        try:
+            if not swmr:
+                raise OSError("plain open requested")
+            self._f = h5py.File(self.path, "r", libver="latest", swmr=True)
+        except OSError as first:
+            self.swmr = False
+            try:
+                self._f = h5py.File(self.path, "r")
+            except FileNotFoundError as e:
+                raise ResultsFileError(f"{self.path}: no such file") from e
+            except OSError as e:
+                raise ResultsFileError(
+                    f"{self.path}: cannot open as an nnsweep results file: {first}") from e
+        try:
+            self._check()
+        except ResultsFileError:
+            self._f.close()
+            raise
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            self._f.close()
+            raise ResultsFileError(f"{self.path}: damaged results file: {e}") from e
+
+    def _check(self):
+        attrs = self._f.attrs
+        fmt = _str(attrs["format"]) if "format" in attrs else None
+        if fmt != FORMAT:
+            raise ResultsFileError(
+                f'{self.path}: not an nnsweep results file (no root attribute format="{FORMAT}")')
+        if "schema_version" not in attrs:
+            raise ResultsFileError(f"{self.path}: nnsweep results file without schema_version")
+        version = int(attrs["schema_version"])
+        if version != SCHEMA_VERSION:
+            raise ResultsFileError(
+                f"{self.path}: results schema version {version}; this reader reads version "
+                f"{SCHEMA_VERSION}")
+        for name in ("summary", "sweeps", "runs"):
+            if name not in self._f:
+                raise ResultsFileError(f"{self.path}: damaged results file: /{name} is missing")
+
+    # -- context manager -------------------------------------------------------
+    def close(self):
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- helpers ------------------------------------------------------------------
+    def _fresh(self):
+        """A writer's structural phase (resume, a new sweep) replaces the file
+        by rename: reopen when the path names another file than ours."""
+        try:
+            ino = os.stat(self.path).st_ino
+        except OSError:
+            return
+        if ino != self._ino:
+            self._f.close()
+            self._open()
+
+    def _dataset(self, name):
+        try:
+            ds = self._f[name]
+            if self.swmr:
+                ds.refresh()
+            return ds
+        except KeyError as e:
+            raise ResultsFileError(f"{self.path}: damaged results file: /{name} is missing") from e
+        except OSError as e:
+            raise ResultsFileError(f"{self.path}: cannot read /{name}: {e}") from e
+
+    def _run(self, run_id):
+        run_id = str(run_id)
+        if "/" in run_id or run_id not in self._f["runs"]:
+            raise KeyError(f"{self.path}: no run {run_id!r}")
+        return self._f["runs"][run_id]
+
+    @property
+    def attrs(self):
+        """Root attributes: format, schema_version, nnsweep_version, dataset."""
+        return {k: (_str(v) if isinstance(v, (bytes, str, np.bytes_)) else v.item()
+                    if hasattr(v, "item") else v) for k, v in self._f.attrs.items()}
+
+    # -- the API -----------------------------------------------------------------
+    def summary(self):
+        """The leaderboard: one row per run (DataFrame, strings decoded)."""
+        self._fresh()
+        return _decode_frame(self._dataset("summary")[()])
+
+    def sweeps(self):
+        """One row per sweep: name, method, metric, goal, spec (YAML text)."""
+        self._fresh()
+        rows = []
+        for name, g in self._f["sweeps"].items():
+            rows.append({"name": name, **{k: _str(g.attrs.get(k, "")) for k in
+                                          ("method", "metric", "goal", "spec")}})
+        return pd.DataFrame(rows, columns=["name", "method", "metric", "goal", "spec"])
+
+    def config(self, run_id):
+        """The run's config as a dict (from its canonical JSON)."""
+        self._fresh()
+        return json.loads(_str(self._run(run_id).attrs["config"]))
+
+    def metrics(self, run_id):
+        """One row per epoch (epoch 0 = before training). A trailing row whose
+        epoch is not its index is an append in flight when a writer died:
+        left out."""
+        self._fresh()
+        self._run(run_id)
+        arr = self._dataset(f"runs/{run_id}/metrics")[()]
+        n = len(arr)
+        while n > 0 and arr["epoch"][n - 1] != n - 1:
+            n -= 1
+        return pd.DataFrame(arr[:n])
+
+    def weights(self, run_id):
+        """{tensor name: float32 array} in layer order (model_state order),
+        PyTorch shapes; {} when the run has no stored weights."""
+        self._fresh()
+        self._run(run_id)
+        board = self._dataset("summary")[()]
+        hit = np.nonzero(board["run_id"] == str(run_id).encode())[0]
+        if len(hit) == 0 or not bool(board["has_weights"][hit[0]]):
+            return {}
+        g = self._f[f"runs/{run_id}/weights"]
+        items = sorted(g.items(), key=lambda kv: int(kv[1].attrs["offset"]))
+        return {name: ds[()] for name, ds in items}
+
+    def state(self, run_id):
+        """The stored weights as one float32 vector in model_state layout
+        (None when the run has none)."""
+        w = self.weights(run_id)
+        if not w:
+            return None
+        g = self._f[f"runs/{run_id}/weights"]
+        out = np.zeros(int(g.attrs["n_state"]), dtype=np.float32)
+        for name, arr in w.items():
+            off = int(g[name].attrs["offset"])
+            out[off:off + arr.size] = arr.ravel()
+        return out
+
+
+def open_results(path, swmr=True):
+    """ResultsFile(path, swmr)."""
+    return ResultsFile(path, swmr)
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: nnsweep_results.py RESULTS.h5", file=sys.stderr)
+        return 2
+    try:
+        with ResultsFile(argv[1]) as r:
+            df = r.summary()
+            cols = ["run_id", "sweep", "status", "epochs_done", "epochs", "best_epoch",
+                    "best_test_accuracy", "best_val_accuracy", "wall_seconds", "host", "device"]
+            with pd.option_context("display.width", 200, "display.max_rows", None):
+                print(df[cols].sort_values("best_test_accuracy", ascending=False).to_string(
+                    index=False))
+    except ResultsFileError as e:
+        print(e, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
