@@ -1,0 +1,165 @@
+/* sweep.h - sweep files (YAML, compatible with Weights & Biases sweep files)
+ * and their expansion into run configs.
+ *
+ * A sweep file holds one or more YAML documents; each document is one sweep:
+ *
+ *   name: mlp_sgd                  # optional; [A-Za-z0-9_][A-Za-z0-9_.-]*, at most
+ *                                  # 64 characters (an HDF5 group name); default:
+ *                                  # the file's stem, plus _<k> (1-based document
+ *                                  # number) when the file holds several sweeps
+ *   description: text              # optional, kept
+ *   method: grid                   # required: grid | random
+ *   count: 20                      # random only, required there, 1..SWEEP_MAX_RUNS
+ *                                  # (W&B's run_cap is read as count)
+ *   metric: {name: test_accuracy, goal: maximize}
+ *                                  # optional; name test_accuracy | val_accuracy
+ *                                  # (val_accuracy needs val_split > 0 in every
+ *                                  # run), goal maximize | minimize; the default is
+ *                                  # test_accuracy / maximize. The metric ranks the
+ *                                  # runs; the run config key select_on (which
+ *                                  # metric picks a run's best epoch) is separate.
+ *   parameters:                    # required, at least one; each key a run config
+ *     learning_rate: {values: [0.1, 0.05]}    # key (config.h)
+ *
+ * A parameter is one of (as W&B defines them):
+ *   value: V                          one value
+ *   values: [V, ...]                  a non-empty list (distribution categorical
+ *                                     may be written too)
+ *   distribution: uniform, min, max   real numbers in [min, max), min < max
+ *   distribution: log_uniform_values  exp(uniform(log min, log max)), 0 < min < max
+ *   distribution: int_uniform         integers in [min, max], both included, min < max
+ *   distribution: constant + value    one value
+ *   min/max without distribution      int_uniform when both are integers, else
+ *                                     uniform (W&B's inference)
+ * List-valued keys (hidden_layers, conv_layers, betas): `value: [256, 256]` is
+ * one value, `values: [[32], [64]]` a list of values. Every value is checked
+ * against the key's type and range when the file is loaded; min and max are
+ * checked as values of the key. uniform and log_uniform_values need a
+ * real-number key (int_uniform an integer or real one); lists, names and
+ * booleans take value/values only. Method grid takes value/values only.
+ *
+ * W&B's program, command, project and entity are accepted and ignored with a
+ * notice; any other key (early_terminate, method bayes, nested parameters,
+ * probabilities, W&B's log_uniform whose min/max are exponents, ...) is an
+ * error that names it.
+ *
+ * Expansion. Each run is config_defaults() with the sweep's parameters set
+ * in document order (config_set_node, or config_set_text for a drawn
+ * number in its shortest round-trip form), then config_validate(); a
+ * combination that fails (a CNN whose feature map shrinks below 1x1, ...) is
+ * an error naming the file, the sweep, the run and its parameter values.
+ *  - grid: the cartesian product of every parameter's values, the first
+ *    parameter varying slowest (itertools.product order).
+ *  - random: draws with rng.h's Philox, key = h, counter hi =
+ *    rng_stream(RNG_STREAM_SWEEP, h), lo = draw << 16 | parameter index, where h
+ *    hashes the sweep name and the document's tree as JSON (so comments and
+ *    formatting do not change the draws; any value does). One 53-bit uniform
+ *    u per parameter and draw; categorical picks floor(u n). Draws go on
+ *    until `count` distinct runs or 10 x count + 1000 draws (then a notice
+ *    says how many were found): the same file always expands to the same runs.
+ * Runs with identical canonical config JSON in one sweep are kept once and a
+ * notice says how many duplicates were dropped (grid: the seed study's Adam
+ * list repeats 0.01 and 0.02). A run's id is config_run_id(config, sweep
+ * name); its cost is config_train_flops_per_image x epochs x training images
+ * (50000 - val_split, cut to train_images when that is set: see
+ * sweep_train_images), for handing out the most expensive runs first.
+ *
+ * Errors: NN_ERR_INPUT with one message "file:line: key.path: what was
+ * expected, found what", e.g.
+ *   jobs/mlp.yaml:12: parameters.learning_rate.values[2]: expected a number in
+ *   (0, 1e6], found "fast"
+ * Sweep names must be unique across the files of one load (and ids are then
+ * unique too). Notices (ignored keys, dropped duplicates) go to a stream the
+ * caller names, one line each, "file:line: notice: ...".
+ *
+ * Ownership: a SweepSet owns its sweeps and everything in them;
+ * sweep_set_free releases it (and accepts NULL or a zeroed set).
+ */
+#ifndef NNSWEEP_SWEEP_H
+#define NNSWEEP_SWEEP_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "nnsweep/config.h"
+#include "nnsweep/core.h"
+
+#define SWEEP_MAX_RUNS 100000 /* per sweep: grid product or random count */
+#define SWEEP_NAME_MAX 64     /* characters of a sweep name */
+
+typedef enum SweepMethod { SWEEP_GRID = 0, SWEEP_RANDOM } SweepMethod;
+typedef enum SweepMetric { SWEEP_TEST_ACCURACY = 0, SWEEP_VAL_ACCURACY } SweepMetric;
+typedef enum SweepGoal { SWEEP_MAXIMIZE = 0, SWEEP_MINIMIZE } SweepGoal;
+
+/* "grid", "random"; "test_accuracy", "val_accuracy"; "maximize", "minimize" */
+const char *sweep_method_name(SweepMethod m);
+const char *sweep_metric_name(SweepMetric m);
+const char *sweep_goal_name(SweepGoal g);
+
+typedef struct SweepRun {
+    char id[13];      /* config_run_id(&config, sweep name): 12 hex digits */
+    RunConfig config; /* validated */
+    char *json;       /* canonical config JSON (config_to_json), owned */
+    double cost;      /* training flops: per image x epochs x training images */
+} SweepRun;
+
+typedef struct SweepParam {
+    char *key;  /* run config key, owned */
+    int line;   /* line of the key in the file */
+    int varies; /* the key takes more than one value across the sweep's runs */
+} SweepParam;
+
+typedef struct Sweep {
+    char *name;        /* unique in its set; owned */
+    char *file;        /* the path as given; owned */
+    int line;          /* first line of the document's mapping */
+    int doc_index;     /* 0-based, among the file's sweep documents */
+    char *spec;        /* the document's YAML text, exactly as in the file: from
+                          the end of the previous document (libyaml's marks) to
+                          its own end, the last one to the end of the file, so
+                          the specs of a file add up to it (empty documents
+                          aside); owned */
+    char *description; /* NULL when absent; owned */
+    SweepMethod method;
+    int count; /* random: runs asked for; grid: 0 */
+    SweepMetric metric;
+    SweepGoal goal;
+    int n_params;
+    SweepParam *params; /* (n_params) in document order, owned */
+    int n_runs;
+    SweepRun *runs;   /* (n_runs) in expansion order, owned */
+    int n_duplicates; /* identical runs dropped */
+} Sweep;
+
+typedef struct SweepSet {
+    int n_sweeps;
+    Sweep *sweeps; /* (n_sweeps) in file and document order, owned */
+    int n_runs;    /* total over the sweeps */
+} SweepSet;
+
+/* Parses and expands the sweeps of text (a whole YAML stream; `file` names
+ * it in messages and derived names) and appends them to *set, which must be
+ * zeroed before the first call. Notices go to `notices` (may be NULL). On
+ * error returns NN_ERR_INPUT with the message in err and leaves *set as it
+ * was. */
+NnStatus sweep_load_text(SweepSet *set, const char *text, size_t len, const char *file,
+                         FILE *notices, NnError *err);
+
+/* Reads a file and appends its sweeps, as sweep_load_text; an unreadable or
+ * empty file is NN_ERR_INPUT. */
+NnStatus sweep_load_file(SweepSet *set, const char *path, FILE *notices, NnError *err);
+
+/* Loads n_paths files into *set (zeroed first; on error it is left empty). */
+NnStatus sweep_load_files(SweepSet *set, const char *const *paths, int n_paths, FILE *notices,
+                          NnError *err);
+
+/* Releases everything a set owns and zeroes it; accepts NULL. */
+void sweep_set_free(SweepSet *set);
+
+/* The run with this id, or NULL; *sweep (may be NULL) gets its sweep. */
+const SweepRun *sweep_set_find_run(const SweepSet *set, const char *id, const Sweep **sweep);
+
+/* Training images of a run (50000 - val_split, cut to train_images). */
+int sweep_train_images(const RunConfig *c);
+
+#endif

@@ -1,0 +1,105 @@
+/* expand_cmd.c - `nnsweep expand FILE...`: the runs that sweep files expand
+ * into, with ids and cost estimates, without touching data or results. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nnsweep/sweep.h"
+
+static void expand_help(void)
+{
+    printf("usage: nnsweep expand [--json] FILE...\n"
+           "\n"
+           "Reads sweep files (W&B sweep YAML: method grid or random, metric, parameters;\n"
+           "several YAML documents in a file are several sweeps) and prints what they expand\n"
+           "into: per sweep a header (name, file:line, method, metric, number of runs), then\n"
+           "one line per run with its number, id, estimated training flops and the\n"
+           "parameters that vary within the sweep, then the total. Nothing is trained and no\n"
+           "data or results file is read. Notices (ignored W&B keys, duplicate runs dropped)\n"
+           "go to stderr.\n"
+           "\n"
+           "options:\n"
+           "  --json    also print each run's full canonical config JSON\n"
+           "  --help    this text\n"
+           "\n"
+           "Exit codes: 0 ok, 2 usage or input error (one message naming file:line and key).\n");
+}
+
+static void print_sweep(const Sweep *s, int json)
+{
+    double cost = 0;
+    for (int r = 0; r < s->n_runs; r++) cost += s->runs[r].cost;
+    printf("sweep %s  %s:%d  %s", s->name, s->file, s->line, sweep_method_name(s->method));
+    if (s->method == SWEEP_RANDOM) printf(" (count %d)", s->count);
+    printf("  metric %s (%s)  %d run%s  %.2g training flops\n", sweep_metric_name(s->metric),
+           sweep_goal_name(s->goal), s->n_runs, s->n_runs == 1 ? "" : "s", cost);
+    for (int r = 0; r < s->n_runs; r++) {
+        const SweepRun *run = &s->runs[r];
+        printf("  %4d  %s  %8.2g ", r + 1, run->id, run->cost);
+        for (int j = 0; j < s->n_params; j++) {
+            if (!s->params[j].varies) continue;
+            NnBuf v = {0};
+            config_value_json(&run->config, config_key_index(s->params[j].key), &v);
+            printf(" %s=%s", s->params[j].key, v.data);
+            nn_buf_free(&v);
+        }
+        printf("\n");
+        if (json) printf("        %s\n", run->json);
+    }
+}
+
+/* Collects the file arguments into files (argc entries); returns 0 to go
+ * on, else 1 + the exit code (--help, a bad option). */
+static int parse_args(int argc, char **argv, const char **files, int *n_files, int *json)
+{
+    int options = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
+            expand_help();
+            return 1;
+        }
+        if (options && strcmp(arg, "--json") == 0) {
+            *json = 1;
+        } else if (options && strcmp(arg, "--") == 0) {
+            options = 0;
+        } else if (options && arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "nnsweep expand: unknown option '%s' (see --help)\n", arg);
+            return 1 + 2;
+        } else {
+            files[(*n_files)++] = arg;
+        }
+    }
+    if (*n_files == 0) {
+        fprintf(stderr, "nnsweep expand: expected at least one sweep file (see --help)\n");
+        return 1 + 2;
+    }
+    return 0;
+}
+
+int cli_expand(int argc, char **argv)
+{
+    const char **files = nn_malloc((size_t)(argc + 1) * sizeof *files);
+    int n_files = 0, json = 0;
+    int done = parse_args(argc, argv, files, &n_files, &json);
+    if (done) {
+        free(files);
+        return done - 1;
+    }
+    SweepSet set;
+    NnError err = {{0}};
+    NnStatus st = sweep_load_files(&set, files, n_files, stderr, &err);
+    free(files);
+    if (st != NN_OK) return cli_fail("expand", st, &err);
+    double cost = 0;
+    for (int i = 0; i < set.n_sweeps; i++) {
+        if (i) printf("\n");
+        print_sweep(&set.sweeps[i], json);
+        for (int r = 0; r < set.sweeps[i].n_runs; r++) cost += set.sweeps[i].runs[r].cost;
+    }
+    printf("\ntotal: %d run%s in %d sweep%s, %.2g training flops\n", set.n_runs,
+           set.n_runs == 1 ? "" : "s", set.n_sweeps, set.n_sweeps == 1 ? "" : "s", cost);
+    sweep_set_free(&set);
+    return 0;
+}

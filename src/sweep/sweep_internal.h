@@ -1,0 +1,71 @@
+/* sweep_internal.h - what the sweep module's files share: one document's
+ * parsed and checked spec (sweep_parse.c), expanded into runs by
+ * sweep_expand.c; sweep_load.c reads files and builds the set. */
+#ifndef NNSWEEP_SWEEP_INTERNAL_H
+#define NNSWEEP_SWEEP_INTERNAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nnsweep/sweep.h"
+#include "nnsweep/yamltree.h"
+
+typedef enum ParamKind {
+    PARAM_VALUES = 0,  /* value (one node) or values (a list of nodes) */
+    PARAM_UNIFORM,     /* real in [min, max) */
+    PARAM_LOG_UNIFORM, /* exp(uniform(log min, log max)) */
+    PARAM_INT_UNIFORM  /* integer in [min, max] */
+} ParamKind;
+
+/* One parameter of a sweep; nodes are borrowed from the document tree. */
+typedef struct ParamSpec {
+    const char *key; /* run config key */
+    int line;        /* of the key */
+    int config_index;
+    ConfigType type;
+    ParamKind kind;
+    const YNode *one;  /* PARAM_VALUES from `value` */
+    const YNode *list; /* PARAM_VALUES from `values` (a non-empty list) */
+    double min, max;   /* distributions; integers exactly for int_uniform */
+} ParamSpec;
+
+/* Number of values of a PARAM_VALUES parameter, and the i-th. */
+int param_n_values(const ParamSpec *p);
+const YNode *param_value(const ParamSpec *p, int i);
+
+/* One sweep document after parsing and checks, before expansion. */
+typedef struct SweepDoc {
+    const char *file;
+    const YNode *root;
+    char *name;        /* given or derived; owned */
+    int name_line;     /* of the name key, or of the document */
+    char *description; /* owned, may be NULL */
+    SweepMethod method;
+    int count;
+    SweepMetric metric;
+    int metric_line;
+    SweepGoal goal;
+    int params_line; /* of the `parameters` key */
+    int n_params;
+    ParamSpec *params; /* (n_params), owned */
+} SweepDoc;
+
+/* Parses and checks one document (a mapping at root). `default_name` is used
+ * when the document has no name. Notices for ignored W&B keys go to
+ * `notices` (may be NULL). *doc is owned by the caller (sweep_doc_free). */
+NnStatus sweep_doc_parse(const YNode *root, const char *file, const char *default_name,
+                         FILE *notices, SweepDoc *doc, NnError *err);
+void sweep_doc_free(SweepDoc *doc); /* accepts NULL */
+
+/* Expands a parsed document into out->runs (and out->params, n_duplicates);
+ * `hash` keys random draws. Fills only the fields named; the caller sets the
+ * rest of *out. On error frees what it allocated. */
+NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Sweep *out,
+                          NnError *err);
+
+/* Replaces the "file:line: key" prefix that config_set_node writes with
+ * "file:line: path" so that messages name the place in the sweep file. */
+void sweep_error_path(NnError *err, const char *file, int line, const char *key,
+                      const char *path);
+
+#endif

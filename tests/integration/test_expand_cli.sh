@@ -1,0 +1,76 @@
+#!/bin/sh
+# test_expand_cli.sh NNSWEEP SOURCE_DIR - `nnsweep expand` on the sweep corpus.
+#
+# Every tests/sweeps/bad/*.yaml (at least 20) must exit 2 and print one line
+# on stderr that names "FILE:LINE: " (LINE from its "# line: N" second line)
+# and contains the text of its "# expect: ..." first line, and nothing on
+# stdout. The good files and every job must exit 0; the seed study must
+# expand to its known counts; nothing may be written in the working folder.
+set -u
+nnsweep=$1
+case $nnsweep in /*) ;; */*) nnsweep=$(pwd)/$nnsweep ;; esac
+cd "$2" || exit 1
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL $*"; fail=1; }
+
+n=0
+for f in tests/sweeps/bad/*.yaml; do
+    n=$((n + 1))
+    expect=$(sed -n '1s/^# expect: //p' "$f")
+    line=$(sed -n '2s/^# line: //p' "$f")
+    [ -n "$expect" ] && [ -n "$line" ] || bad "$f: no '# expect:' and '# line:' first lines"
+    "$nnsweep" expand "$f" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    msg=$(cat "$tmp/err")
+    [ $rc -eq 2 ] || bad "$f: exit code $rc, expected 2"
+    case "$msg" in "nnsweep expand: $f:$line: "*) ;; *) bad "$f: no '$f:$line: ' in: $msg" ;; esac
+    case "$msg" in *"$expect"*) ;; *) bad "$f: expected '$expect' in: $msg" ;; esac
+    [ "$(wc -l <"$tmp/err")" -eq 1 ] || bad "$f: more than one line on stderr: $msg"
+    [ -s "$tmp/out" ] && bad "$f: printed something on stdout"
+done
+[ $n -ge 20 ] || bad "only $n bad sweep files"
+echo "$n bad sweep files: exit 2 with file:line and the expected message"
+
+# the good files and every job expand (run from an empty folder, with no
+# dataset: expand touches neither data nor results)
+src=$(pwd)
+mkdir "$tmp/cwd"
+for f in tests/sweeps/good/*.yaml jobs/*.yaml jobs/seed_study/*.yaml jobs/seed_study_val/*.yaml; do
+    (cd "$tmp/cwd" && CIFAR10_DIR=/nonexistent "$nnsweep" expand "$src/$f" >"$tmp/out" 2>"$tmp/err")
+    rc=$?
+    [ $rc -eq 0 ] || bad "$f: exit code $rc: $(cat "$tmp/err")"
+    grep -q '^total: [1-9][0-9]* runs\{0,1\} in [1-9][0-9]* sweeps\{0,1\}, ' "$tmp/out" || bad "$f: no total line"
+done
+[ -z "$(ls -A "$tmp/cwd")" ] || bad "expand wrote files: $(ls -A "$tmp/cwd")"
+
+total() { "$nnsweep" expand "$@" 2>/dev/null | sed -n 's/^total: \([0-9]*\) runs.*/\1/p'; }
+[ "$(total jobs/seed_study/*.yaml)" = 172 ] || bad "seed study: $(total jobs/seed_study/*.yaml) runs, expected 172"
+[ "$(total jobs/seed_study_val/*.yaml)" = 172 ] || bad "seed study (val): $(total jobs/seed_study_val/*.yaml) runs"
+[ "$(total jobs/seed_study/mlp_sgd.yaml)" = 64 ] || bad "MLP_SGD: $(total jobs/seed_study/mlp_sgd.yaml) runs, expected 64"
+[ "$(total jobs/seed_study/cnn_sgd.yaml)" = 48 ] || bad "CNN_SGD: $(total jobs/seed_study/cnn_sgd.yaml) runs, expected 48"
+
+# the Adam sweeps repeat two learning rates: notices on stderr, exit 0
+"$nnsweep" expand jobs/seed_study/adam.yaml >"$tmp/out" 2>"$tmp/err" || bad "adam.yaml failed"
+[ "$(grep -c 'notice: sweep .*: 2 duplicate runs dropped' "$tmp/err")" -eq 2 ] || bad "adam.yaml: no duplicate notices: $(cat "$tmp/err")"
+# W&B agent keys are ignored with a notice
+"$nnsweep" expand tests/sweeps/good/wandb.yaml >"$tmp/out" 2>"$tmp/err" || bad "wandb.yaml failed"
+grep -q 'wandb.yaml:3: notice: program: ignored' "$tmp/err" || bad "no notice for program: $(cat "$tmp/err")"
+# --json adds each run's canonical config
+"$nnsweep" expand --json jobs/seed_study/batchnorm.yaml >"$tmp/out" 2>/dev/null || bad "--json failed"
+[ "$(grep -c '^ *{"activation":.*"batchnorm":true' "$tmp/out")" -eq 8 ] || bad "--json: not 8 configs"
+# one line per run: id and the varying parameter
+[ "$(grep -c '^ *[0-9]*  [0-9a-f]\{12\} .* learning_rate=' "$tmp/out")" -eq 8 ] || bad "run lines"
+
+# usage errors and names used twice
+"$nnsweep" expand --help >"$tmp/out" 2>&1 && grep -q 'usage: nnsweep expand' "$tmp/out" || bad "--help"
+"$nnsweep" expand >/dev/null 2>&1; [ $? -eq 2 ] || bad "no file: exit code not 2"
+"$nnsweep" expand --bogus jobs/demo.yaml >/dev/null 2>&1; [ $? -eq 2 ] || bad "bad option: exit code not 2"
+"$nnsweep" expand tests/sweeps/missing.yaml >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || bad "missing file: exit code not 2"
+"$nnsweep" expand jobs/seed_study/l2.yaml jobs/seed_study/l2.yaml >/dev/null 2>"$tmp/err"
+rc=$?
+[ $rc -eq 2 ] && grep -q 'jobs/seed_study/l2.yaml:[0-9]*: name: sweep name MLP_SGD_L2 is already used by jobs/seed_study/l2.yaml:' "$tmp/err" || bad "the same file twice: exit $rc: $(cat "$tmp/err")"
+
+[ $fail -eq 0 ] && echo "ok"
+exit $fail
