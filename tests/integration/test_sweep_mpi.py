@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""`nnsweep sweep` under real `mpirun` with several ranks (oversubscribed on
+small machines), against the results file read with h5py:
+
+  exactly_once   every run of a sweep runs exactly once, the file's metrics
+                 equal what the workers sent (NNSWEEP_WORKER_TRACE), a run
+                 with a huge learning rate is recorded `diverged` while the
+                 others finish, and one plain process gives the same schema
+  kill_worker    kill -9 of a worker mid-sweep, then --resume: the sweep
+                 completes, no duplicate run or epoch row; h5py and h5dump
+                 read the file
+  kill_rank0     the same with kill -9 of rank 0
+  signal         SIGUSR2 to mpirun (forwarded to every rank): rank 0 stops,
+                 marks unfinished runs interrupted, closes the file and
+                 exits 0; --resume finishes the sweep
+  resume_guard   --resume with a sweep file whose runs differ is refused with
+                 a message naming the difference, the file byte-for-byte
+                 unchanged; a new sweep can be added to an existing file
+  bad_corpus     every file of tests/sweeps/bad: `nnsweep sweep` (alone, and
+                 one under mpirun) gives its file:line message and exit 2,
+                 and an existing results file is left byte-for-byte unchanged
+
+usage: test_sweep_mpi.py NNSWEEP DATA_DIR [CASE ...]
+Needs Debian's python3-h5py (run with /usr/bin/python3) and hdf5-tools.
+"""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+NNSWEEP, DATA = sys.argv[1], sys.argv[2]
+CASES = sys.argv[3:] or ["exactly_once", "kill_worker", "kill_rank0", "signal", "resume_guard",
+                         "bad_corpus"]
+BAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "bad")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+failures = []
+
+
+def check(cond, what):
+    if cond:
+        print("  ok:", what)
+    else:
+        print("  FAIL:", what)
+        failures.append(what)
+    return cond
+
+
+def mpirun(n, args, **kw):
+    return ["mpirun", "--oversubscribe", "--bind-to", "none", "-np", str(n), NNSWEEP, "sweep",
+            "--data", DATA, "--threads", "1", "--progress", "1"] + args
+
+
+def run(cmd, timeout=600, env=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or ENV)
+    return p.returncode, p.stdout, p.stderr
+
+
+def sweep_yaml(path, name, n_lr, epochs, train_images, extra="", widths="[[16], [32, 16]]"):
+    lrs = ", ".join(str(0.002 * (k + 1)) for k in range(n_lr))
+    with open(path, "w") as f:
+        f.write(f"""name: {name}
+method: grid
+parameters:
+  hidden_layers: {{values: {widths}}}
+  learning_rate: {{values: [{lrs}]}}
+  epochs: {{value: {epochs}}}
+  train_images: {{value: {train_images}}}
+  test_images: {{value: 300}}
+  batch_size: {{value: 50}}
+  patience: {{value: 0}}
+{extra}""")
+
+
+def open_swmr(path):
+    return h5py.File(path, "r", libver="latest", swmr=True)
+
+
+def summary(path):
+    with open_swmr(path) as f:
+        s = f["summary"][()]
+    return [{k: (v.decode() if isinstance(v, bytes) else v) for k, v in zip(s.dtype.names, row)}
+            for row in s]
+
+
+def same_rows(a, b):
+    """Compound metrics arrays equal field by field (NaN equal to NaN)."""
+    return a.shape == b.shape and all(
+        np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f") for k in a.dtype.names)
+
+
+def check_no_duplicates(path, expect_runs, what):
+    """Every run once in the summary, final, and its metrics rows exactly
+    epochs 0..epochs_done (no duplicate, no gap)."""
+    rows = summary(path)
+    ids = [r["run_id"] for r in rows]
+    check(len(ids) == len(set(ids)) == expect_runs,
+          f"{what}: {expect_runs} distinct runs in the summary (found {len(ids)}, "
+          f"{len(set(ids))} distinct)")
+    ok = True
+    with open_swmr(path) as f:
+        for r in rows:
+            m = f["runs"][r["run_id"]]["metrics"][()]
+            epochs = list(m["epoch"])
+            if epochs != list(range(r["epochs_done"] + 1)):
+                ok = False
+                print(f"    run {r['run_id']} ({r['status']}): epochs {epochs}, "
+                      f"epochs_done {r['epochs_done']}")
+    check(ok, f"{what}: every run's metrics rows are epochs 0..epochs_done exactly once")
+    return rows
+
+
+def readable_everywhere(path, what):
+    code, _, err = run(["h5dump", "-H", path], timeout=60)
+    check(code == 0, f"{what}: h5dump reads the file ({err.strip()[:200]})")
+    try:
+        with h5py.File(path, "r") as f:
+            n = len(f["summary"])
+        check(n > 0, f"{what}: a plain h5py open reads the file")
+    except Exception as e:  # noqa: BLE001 - report any failure
+        check(False, f"{what}: a plain h5py open reads the file ({e})")
+
+
+def wait_for(pred, timeout, what):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            if pred():
+                return True
+        except (OSError, KeyError):
+            pass  # the file is being created or replaced
+        time.sleep(0.2)
+    return check(False, f"{what} within {timeout} s")
+
+
+def rank_pids(mpirun_pid):
+    """{rank: pid} of the processes mpirun started (from their environment)."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if ppid == mpirun_pid and b"OMPI_COMM_WORLD_RANK" in env:
+            out[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
+    return out
+
+
+def case_exactly_once(tmp):
+    print("exactly_once")
+    sweep = os.path.join(tmp, "once.yaml")
+    sweep_yaml(sweep, "once", 3, 2, 800, extra="  optimizer: {value: sgd}\n")
+    # a second sweep in the same file with a learning rate that diverges
+    with open(sweep, "a") as f:
+        f.write("""---
+name: huge_lr
+method: grid
+parameters:
+  hidden_layers: {value: [16]}
+  learning_rate: {values: [0.01, 100000]}
+  epochs: {value: 2}
+  train_images: {value: 800}
+  test_images: {value: 300}
+""")
+    out = os.path.join(tmp, "once.h5")
+    trace = os.path.join(tmp, "trace.txt")
+    env = dict(ENV, NNSWEEP_WORKER_TRACE=trace)
+    code, so, se = run(mpirun(4, [sweep, "--out", out]), env=env)
+    print(so[-1500:], se[-1500:])
+    check(code == 0, f"mpirun -np 4 exits 0 (got {code})")
+    rows = check_no_duplicates(out, 8, "exactly_once")
+    status = {r["run_id"]: r["status"] for r in rows}
+    huge = [r for r in rows if r["sweep"] == "huge_lr"]
+    with open_swmr(out) as f:
+        lr = {r["run_id"]: json.loads(f["runs"][r["run_id"]].attrs["config"])["learning_rate"]
+              for r in huge}
+    div = [r for r in huge if lr[r["run_id"]] == 100000]
+    check(len(div) == 1 and div[0]["status"] == "diverged" and "loss became" in div[0]["message"],
+          "the lr 1e5 run is recorded diverged with its message")
+    check(sum(1 for s in status.values() if s == "done") == 7, "the 7 other runs are done")
+    # the trace: each run trained once; the file holds exactly what was sent
+    sent = {}
+    results = {}
+    dup = []
+    with open(trace) as f:
+        for line in f:
+            p = line.split()
+            if p[0] == "epoch":
+                key = (p[1], int(p[2]))
+                if key in sent:
+                    dup.append(key)
+                sent[key] = [float(x) for x in p[3:]]
+            else:
+                results[p[1]] = results.get(p[1], 0) + 1
+    check(not dup, f"no epoch sent twice ({dup[:3]})")
+    check(sorted(results) == sorted(status) and all(v == 1 for v in results.values()),
+          "every run was trained by exactly one worker, once")
+    fields = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
+              "test_accuracy", "top_accuracy", "learning_rate"]
+    same = True
+    with open_swmr(out) as f:
+        for rid in status:
+            m = f["runs"][rid]["metrics"][()]
+            for row in m:
+                want = sent.get((rid, int(row["epoch"])))
+                got = [float(row[k]) for k in fields]
+                if want is None or not np.array_equal(np.array(got), np.array(want),
+                                                      equal_nan=True):
+                    same = False
+                    print("    differs:", rid, int(row["epoch"]), got, want)
+            n_sent = sum(1 for (r, _) in sent if r == rid)
+            same &= n_sent == len(m)
+    check(same, "the file's metrics equal, bit for bit, what the workers sent")
+    with open_swmr(out) as f:
+        done = [r for r in rows if r["status"] == "done"]
+        w = f["runs"][done[0]["run_id"]]["weights"]
+        check(len(w) > 0 and all(w[k].shape == tuple(w[k].shape) for k in w) and
+              done[0]["has_weights"], "best weights stored for a done run")
+    readable_everywhere(out, "exactly_once")
+
+    # one plain process: same schema, same number of rows
+    out1 = os.path.join(tmp, "single.h5")
+    code, so, se = run([NNSWEEP, "sweep", sweep, "--out", out1, "--data", DATA, "--threads", "2"])
+    check(code == 0, f"one plain process exits 0 ({se[-300:]})")
+    check_no_duplicates(out1, 8, "single process")
+
+
+def start_sweep(tmp, name, n_lr, epochs, train_images, n_ranks):
+    """A sweep of 2 x n_lr runs that take seconds each, started in the
+    background."""
+    sweep = os.path.join(tmp, f"{name}.yaml")
+    sweep_yaml(sweep, name, n_lr, epochs, train_images, widths="[[256], [128, 64]]")
+    out = os.path.join(tmp, f"{name}.h5")
+    p = subprocess.Popen(mpirun(n_ranks, [sweep, "--out", out]), env=ENV,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return sweep, out, p
+
+
+def n_finished(out):
+    return sum(1 for r in summary(out) if r["status"] in ("done", "diverged", "failed"))
+
+
+def case_kill(tmp, victim):
+    name = f"kill_{victim}"
+    print(name)
+    sweep, out, p = start_sweep(tmp, name, 4, 3, 8000, 3)
+    total = 8
+    wait_for(lambda: os.path.exists(out) and n_finished(out) >= 2, 300, "2 runs finished")
+    ranks = rank_pids(p.pid)
+    check(set(ranks) == {0, 1, 2}, f"found ranks 0..2 ({ranks})")
+    rank = 1 if victim == "worker" else 0
+    # mid-epoch: wait until some run has rows but is not finished
+    time.sleep(0.5)
+    os.kill(ranks[rank], signal.SIGKILL)
+    try:
+        so, _ = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, _ = p.communicate()
+    print(so[-1200:])
+    check(p.returncode != 0, f"mpirun reports the killed rank (exit {p.returncode})")
+    before = summary(out)
+    finished = [r["run_id"] for r in before if r["status"] in ("done", "diverged", "failed")]
+    check(0 < len(finished) < total, f"some runs finished before the kill ({len(finished)})")
+    with open_swmr(out) as f:
+        kept = {rid: f["runs"][rid]["metrics"][()].copy() for rid in finished}
+    code, so, se = run(mpirun(3, [sweep, "--out", out, "--resume"]))
+    print(so[-1500:], se[-800:])
+    check(code == 0, f"--resume exits 0 (got {code})")
+    rows = check_no_duplicates(out, total, name)
+    check(all(r["status"] == "done" for r in rows), "every run done after --resume")
+    with open_swmr(out) as f:
+        same = all(same_rows(f["runs"][rid]["metrics"][()], kept[rid]) for rid in finished)
+    check(same, "runs finished before the kill were not rerun (rows unchanged)")
+    readable_everywhere(out, name)
+
+
+def case_signal(tmp):
+    print("signal")
+    sweep, out, p = start_sweep(tmp, "sig", 4, 3, 8000, 3)
+    wait_for(lambda: os.path.exists(out) and n_finished(out) >= 1, 300, "a run finished")
+    time.sleep(0.5)
+    p.send_signal(signal.SIGUSR2)  # mpirun forwards SIGUSR2 to every rank
+    so, _ = p.communicate(timeout=120)
+    print(so[-1500:])
+    check(p.returncode == 0, f"mpirun exits 0 after SIGUSR2 (got {p.returncode})")
+    check("stopped" in so, "rank 0 says it stopped")
+    rows = summary(out)
+    check(all(r["status"] in ("done", "interrupted", "pending") for r in rows),
+          "unfinished runs are interrupted or pending, none left running")
+    readable_everywhere(out, "signal (closed cleanly)")
+    code, so, se = run(mpirun(3, [sweep, "--out", out, "--resume"]))
+    check(code == 0, f"--resume exits 0 ({se[-300:]})")
+    rows = check_no_duplicates(out, 8, "signal + resume")
+    check(all(r["status"] == "done" for r in rows), "every run done after --resume")
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def case_resume_guard(tmp):
+    print("resume_guard")
+    sweep = os.path.join(tmp, "guard.yaml")
+    sweep_yaml(sweep, "guard", 2, 1, 500)
+    out = os.path.join(tmp, "guard.h5")
+    code, _, se = run([NNSWEEP, "sweep", sweep, "--out", out, "--data", DATA, "--threads", "2"])
+    check(code == 0, f"first sweep ({se[-300:]})")
+    digest = sha(out)
+    changed = os.path.join(tmp, "guard2.yaml")
+    sweep_yaml(changed, "guard", 3, 1, 500)
+    code, _, se = run([NNSWEEP, "sweep", changed, "--out", out, "--data", DATA, "--resume"])
+    check(code == 2 and "differs" in se and "is not in the file" in se,
+          f"resume with other runs refused with the difference named: {se.strip()}")
+    check(sha(out) == digest, "the file is byte-for-byte unchanged")
+    code, _, se = run([NNSWEEP, "sweep", sweep, "--out", out, "--data", DATA])
+    check(code == 2 and "--resume" in se, f"the same sweep again without --resume: {se.strip()}")
+    check(sha(out) == digest, "the file is byte-for-byte unchanged")
+    other = os.path.join(tmp, "other.yaml")
+    sweep_yaml(other, "other", 1, 1, 500)
+    code, _, se = run([NNSWEEP, "sweep", other, "--out", out, "--data", DATA, "--threads", "2"])
+    check(code == 0, f"a new sweep is added to the file ({se[-300:]})")
+    rows = check_no_duplicates(out, 6, "two sweeps in one file")
+    check({r["sweep"] for r in rows} == {"guard", "other"}, "both sweeps in the summary")
+    check(not os.path.exists(out + ".partial") and not os.path.exists(out + ".lock"),
+          "no side files left")
+
+
+def case_bad_corpus(tmp):
+    print("bad_corpus")
+    sweep = os.path.join(tmp, "base.yaml")
+    sweep_yaml(sweep, "base", 1, 1, 300)
+    out = os.path.join(tmp, "base.h5")
+    code, _, se = run([NNSWEEP, "sweep", sweep, "--out", out, "--data", DATA, "--threads", "2",
+                       "--quiet"])
+    check(code == 0, f"base sweep ({se[-300:]})")
+    digest = sha(out)
+    files = sorted(f for f in os.listdir(BAD_DIR) if f.endswith(".yaml"))
+    check(len(files) >= 20, f"at least 20 bad sweep files ({len(files)})")
+    bad = 0
+    for name in files:
+        path = os.path.join(BAD_DIR, name)
+        with open(path) as f:
+            expect = f.readline().split("# expect:", 1)[1].strip()
+        for cmd in ([NNSWEEP, "sweep", path, "--out", out, "--data", DATA],):
+            code, _, se = run(cmd, timeout=60)
+            ok = (code == 2 and f"{path}:" in se and expect in se and sha(out) == digest and
+                  not os.path.exists(out + ".partial") and not os.path.exists(out + ".lock"))
+            if not ok:
+                bad += 1
+                print(f"    {name}: exit {code}, stderr {se.strip()[:300]!r}, expected {expect!r}")
+    check(bad == 0, f"{len(files)} bad sweep files: exit 2, file:line message, the results file "
+                    "byte-for-byte unchanged")
+    path = os.path.join(BAD_DIR, files[0])
+    code, _, se = run(mpirun(3, [path, "--out", out]), timeout=120)
+    check(code == 2 and f"{path}:" in se and sha(out) == digest,
+          f"under mpirun too: exit {code}, {se.strip()[:200]!r}")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in CASES:
+            if case == "exactly_once":
+                case_exactly_once(tmp)
+            elif case == "kill_worker":
+                case_kill(tmp, "worker")
+            elif case == "kill_rank0":
+                case_kill(tmp, "rank0")
+            elif case == "signal":
+                case_signal(tmp)
+            elif case == "resume_guard":
+                case_resume_guard(tmp)
+            elif case == "bad_corpus":
+                case_bad_corpus(tmp)
+            else:
+                sys.exit(f"unknown case {case}")
+    if failures:
+        print(f"FAILED: {len(failures)} checks")
+        sys.exit(1)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
