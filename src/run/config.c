@@ -152,7 +152,7 @@ static void describe_range(const KeyDef *k, char *buf, size_t size)
     nn_format_double(lo, sizeof lo, k->lo);
     nn_format_double(hi, sizeof hi, k->hi);
     switch (i->type) {
-    case CT_INT: snprintf(buf, size, "an integer in %s..%s", lo, hi); break;
+    case CT_INT: snprintf(buf, size, "an integer in %.0f..%.0f", k->lo, k->hi); break;
     case CT_FLOAT:
     case CT_FLOAT_PAIR:
         snprintf(buf, size, "%s in %c%s, %s%c",
@@ -161,7 +161,8 @@ static void describe_range(const KeyDef *k, char *buf, size_t size)
         break;
     case CT_BOOL: snprintf(buf, size, "true or false"); break;
     case CT_INT_LIST:
-        snprintf(buf, size, "a list of at most %d integers, each in %s..%s", k->max_items, lo, hi);
+        snprintf(buf, size, "a list of at most %d integers, each in %.0f..%.0f", k->max_items,
+                 k->lo, k->hi);
         break;
     case CT_ENUM: {
         size_t used = (size_t)snprintf(buf, size, "one of");

@@ -1,0 +1,232 @@
+/* inspect_cmd.c - `nnsweep inspect`: progress and leaderboard per sweep
+ * (top N by the sweep's metric, with the hyperparameters that vary), or one
+ * run's epoch table. Works while a sweep writes the file (SWMR read). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nnsweep/results.h"
+
+/* Per sweep: the canonical value text of every key for each of its runs,
+ * to find the keys that vary. */
+typedef struct Board {
+    ResultsRow **rows; /* the sweep's rows, sorted best first */
+    int n;
+    NnBuf *values;     /* (n * n_keys) value text of key k for row i */
+    int *varies;       /* (n_keys) */
+} Board;
+
+static const char *inspect_metric; /* for the sort */
+static int inspect_maximize;
+
+static double row_metric(const ResultsRow *r)
+{
+    return strcmp(inspect_metric, "val_accuracy") == 0 ? r->best_val_accuracy
+                                                        : r->best_test_accuracy;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+    double x = row_metric(*(ResultsRow *const *)a), y = row_metric(*(ResultsRow *const *)b);
+    if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
+    if (x == y) return 0;
+    return (x > y) == inspect_maximize ? -1 : 1;
+}
+
+static void board_free(Board *b, int n_keys)
+{
+    for (int i = 0; i < b->n * n_keys; i++) nn_buf_free(&b->values[i]);
+    free(b->values);
+    free(b->varies);
+    free(b->rows);
+}
+
+/* Prints one sweep's progress and top rows. */
+static NnStatus print_sweep(ResultsFile *rf, const ResultsSweep *sw, ResultsRow *rows, size_t n,
+                            int top, FILE *out, NnError *err)
+{
+    int n_keys = config_n_keys();
+    Board b = {0};
+    b.rows = nn_malloc((n ? n : 1) * sizeof *b.rows);
+    int counts[RUN_STATUS_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].sweep, sw->name) != 0) continue;
+        b.rows[b.n++] = &rows[i];
+        RunStatus st = results_status_from_name(rows[i].status);
+        if (st < RUN_STATUS_COUNT) counts[st]++;
+    }
+    inspect_metric = sw->metric;
+    inspect_maximize = strcmp(sw->goal, "minimize") != 0;
+    qsort(b.rows, (size_t)b.n, sizeof *b.rows, cmp_rows);
+
+    b.values = nn_calloc((size_t)(b.n * n_keys + 1), sizeof *b.values);
+    b.varies = nn_calloc((size_t)n_keys, sizeof *b.varies);
+    NnStatus st = NN_OK;
+    for (int i = 0; i < b.n && st == NN_OK; i++) {
+        char *json = NULL;
+        RunConfig c;
+        config_defaults(&c);
+        st = results_read_config(rf, b.rows[i]->run_id, &json, err);
+        if (st == NN_OK) st = config_from_json(&c, json, err);
+        free(json);
+        for (int k = 0; k < n_keys && st == NN_OK; k++) {
+            config_value_json(&c, k, &b.values[i * n_keys + k]);
+            if (strcmp(b.values[i * n_keys + k].data, b.values[k].data) != 0) b.varies[k] = 1;
+        }
+    }
+    if (st != NN_OK) {
+        board_free(&b, n_keys);
+        return st;
+    }
+
+    fprintf(out, "\nsweep %s (%s, %s %s): %d runs: %d done, %d running, %d pending, %d diverged, "
+                 "%d failed, %d interrupted\n",
+            sw->name, sw->method, sw->goal, sw->metric, b.n, counts[RUN_DONE],
+            counts[RUN_RUNNING], counts[RUN_PENDING], counts[RUN_DIVERGED], counts[RUN_FAILED],
+            counts[RUN_INTERRUPTED]);
+    fprintf(out, "  %4s  %-12s  %-11s  %8s  %5s  %7s  %8s", "rank", "run", "status",
+            sw->metric[0] == 'v' ? "val_acc" : "test_acc", "best", "epochs", "seconds");
+    for (int k = 0; k < n_keys; k++)
+        if (b.varies[k]) fprintf(out, "  %s", config_key(k)->name);
+    fputc('\n', out);
+    for (int i = 0; i < b.n && i < top; i++) {
+        const ResultsRow *r = b.rows[i];
+        double v = row_metric(r);
+        char acc[16] = "-", best[16] = "-";
+        if (!isnan(v)) snprintf(acc, sizeof acc, "%.4f", v);
+        if (r->best_epoch >= 0) snprintf(best, sizeof best, "%d", r->best_epoch);
+        fprintf(out, "  %4d  %-12s  %-11s  %8s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
+                r->status, acc, best, r->epochs_done, r->epochs, r->wall_seconds);
+        for (int k = 0; k < n_keys; k++)
+            if (b.varies[k]) fprintf(out, "  %s", b.values[i * n_keys + k].data);
+        fputc('\n', out);
+    }
+    if (b.n > top) fprintf(out, "  ... %d more (--top N)\n", b.n - top);
+    board_free(&b, n_keys);
+    return NN_OK;
+}
+
+NnStatus cli_print_leaderboard(const char *path, const char *only_sweep, int top, FILE *out,
+                               NnError *err)
+{
+    ResultsFile *rf;
+    NnStatus st = results_open_read(path, &rf, err);
+    if (st != NN_OK) return st;
+    ResultsSweep *sweeps = NULL;
+    int n_sweeps = 0;
+    ResultsRow *rows = NULL;
+    size_t n = 0;
+    st = results_list_sweeps(rf, &sweeps, &n_sweeps, err);
+    if (st == NN_OK) st = results_read_summary(rf, &rows, &n, err);
+    int shown = 0;
+    for (int i = 0; i < n_sweeps && st == NN_OK; i++) {
+        if (only_sweep && strcmp(only_sweep, sweeps[i].name) != 0) continue;
+        st = print_sweep(rf, &sweeps[i], rows, n, top, out, err);
+        shown++;
+    }
+    if (st == NN_OK && only_sweep && !shown)
+        st = nn_error_set(err, NN_ERR_INPUT, "%s: no sweep named '%s'", path, only_sweep);
+    free(rows);
+    results_sweeps_free(sweeps, n_sweeps);
+    results_close(rf, NULL);
+    return st;
+}
+
+static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnError *err)
+{
+    ResultsFile *rf;
+    NnStatus st = results_open_read(path, &rf, err);
+    if (st != NN_OK) return st;
+    ResultsRow row;
+    char *json = NULL;
+    EpochMetrics *m = NULL;
+    size_t n = 0;
+    st = results_get_row(rf, run_id, &row, err);
+    if (st == NN_OK) st = results_read_config(rf, run_id, &json, err);
+    if (st == NN_OK) st = results_read_metrics(rf, run_id, &m, &n, err);
+    if (st == NN_OK) {
+        fprintf(out, "run %s of sweep %s: %s, %d/%d epochs, best epoch %d, %zu parameters\n",
+                row.run_id, row.sweep, row.status, row.epochs_done, row.epochs, row.best_epoch,
+                (size_t)row.n_params);
+        if (row.message[0]) fprintf(out, "  %s\n", row.message);
+        fprintf(out, "config %s\n", json);
+        fprintf(out, "%5s  %8s  %8s  %8s  %8s  %8s  %8s  %8s  %9s  %7s\n", "epoch", "trn_loss",
+                "trn_acc", "val_loss", "val_acc", "tst_loss", "tst_acc", "top_acc", "lr",
+                "seconds");
+        for (size_t i = 0; i < n; i++) {
+            const EpochMetrics *e = &m[i];
+            double v[7] = {e->train_loss, e->train_accuracy, e->val_loss, e->val_accuracy,
+                           e->test_loss, e->test_accuracy, e->top_accuracy};
+            fprintf(out, "%5d", e->epoch);
+            for (int k = 0; k < 7; k++) {
+                if (isnan(v[k]))
+                    fprintf(out, "  %8s", "-");
+                else
+                    fprintf(out, "  %8.4f", v[k]);
+            }
+            fprintf(out, "  %9.3g  %7.1f\n", e->learning_rate, e->seconds);
+        }
+    }
+    free(json);
+    free(m);
+    results_close(rf, NULL);
+    return st;
+}
+
+static void inspect_help(void)
+{
+    printf("usage: nnsweep inspect RESULTS.h5 [--sweep NAME] [--top N] [--run ID]\n"
+           "\n"
+           "Shows each sweep's progress and leaderboard (the top N runs by the sweep's\n"
+           "metric, with the hyperparameters that vary), or with --run one run's epoch\n"
+           "table. Safe while a sweep is writing the file.\n"
+           "\n"
+           "  --sweep NAME   only this sweep\n"
+           "  --top N        rows per leaderboard (default 10)\n"
+           "  --run ID       one run's config and per-epoch metrics\n");
+}
+
+int cli_inspect(int argc, char **argv)
+{
+    const char *path = NULL, *sweep = NULL, *run = NULL;
+    int top = 10;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            inspect_help();
+            return 0;
+        } else if (!strncmp(a, "--sweep", 7)) {
+            if (!(sweep = cli_option_value("inspect", argc, argv, &i))) return 2;
+        } else if (!strncmp(a, "--run", 5)) {
+            if (!(run = cli_option_value("inspect", argc, argv, &i))) return 2;
+        } else if (!strncmp(a, "--top", 5)) {
+            const char *v = cli_option_value("inspect", argc, argv, &i);
+            char *end;
+            long t = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || t < 1 || t > 1000000) {
+                fprintf(stderr, "nnsweep inspect: --top: expected an integer >= 1\n");
+                return 2;
+            }
+            top = (int)t;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "nnsweep inspect: unknown option '%s' (see --help)\n", a);
+            return 2;
+        } else if (!path) {
+            path = a;
+        } else {
+            fprintf(stderr, "nnsweep inspect: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "nnsweep inspect: expected a results file (see --help)\n");
+        return 2;
+    }
+    NnError err = {{0}};
+    NnStatus st = run ? print_run(path, run, stdout, &err)
+                      : cli_print_leaderboard(path, sweep, top, stdout, &err);
+    if (st != NN_OK) return cli_fail("inspect", st, &err);
+    return 0;
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `nnsweep train` input errors: one message naming the key or file and what
+# was expected, exit code 2; --help lists every key with its default; a short
+# run on the synthetic dataset prints one line per epoch and a summary.
+#   test_train_cli.sh NNSWEEP FAKE_CIFAR10_DIR
+set -uo pipefail
+nnsweep=$1
+fake=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+# expect CODE SUBSTRING -- ARGS...: exit code and a stderr substring
+expect() {
+  local code=$1 want=$2
+  shift 3
+  local err got
+  err=$("$nnsweep" train "$@" 2>&1 >/dev/null)
+  got=$?
+  if [[ $got -ne $code ]]; then
+    echo "FAIL: train $*: exit $got, expected $code ($err)"
+    fails=$((fails + 1))
+  elif [[ "$err" != *"$want"* ]]; then
+    echo "FAIL: train $*: message '$err' lacks '$want'"
+    fails=$((fails + 1))
+  else
+    echo "ok: train $* -> $code: $err"
+  fi
+}
+
+d=(--data "$fake")
+
+expect 2 "--learning-rate: expected a number" -- "${d[@]}" --learning-rate fast
+expect 2 "--epochs: expected an integer in 1..100000" -- "${d[@]}" --epochs -3
+expect 2 "unknown key 'learning_rte'" -- "${d[@]}" --learning-rte 0.1
+expect 2 "--activation: expected one of relu" -- "${d[@]}" --activation swish
+expect 2 "--hidden-layers: expected a list" -- "${d[@]}" --hidden-layers 64,abc
+expect 2 "--dropout: expected a number in [0, 1)" -- "${d[@]}" --dropout 1.5
+expect 2 "select_on: val_accuracy needs a validation set" -- "${d[@]}" --select-on val_accuracy
+expect 2 "1x1" -- "${d[@]}" --model cnn --conv-layers 8,8,8,8,8 --padding 0
+expect 2 "expected a value" -- "${d[@]}" --learning-rate
+expect 2 "unexpected argument" -- "${d[@]}" stray
+expect 2 "$tmp/none" -- --data "$tmp/none" --epochs 1
+
+# a truncated dataset file names the file and the expected size
+mkdir -p "$tmp/trunc"
+cp "$fake"/*.bin "$tmp/trunc/"
+truncate -s 1000000 "$tmp/trunc/data_batch_3.bin"
+expect 2 "data_batch_3.bin" -- --data "$tmp/trunc" --epochs 1
+
+# a bad config file: file:line and the key
+printf 'model: mlp\nlearning_rate: [0.1]\n' > "$tmp/run.yaml"
+expect 2 "run.yaml:2: learning_rate" -- "${d[@]}" --config "$tmp/run.yaml"
+
+# --help lists every key with its default
+help=$("$nnsweep" train --help)
+for key in --learning-rate --hidden-layers --conv-layers --save-weights-min-accuracy --precision; do
+  if [[ "$help" != *"$key"* ]]; then echo "FAIL: --help lacks $key"; fails=$((fails + 1)); fi
+done
+[[ "$help" == *"[0.05]"* ]] || { echo "FAIL: --help lacks the learning-rate default"; fails=$((fails + 1)); }
+
+# a short run: epoch 0, 1, 2 lines and the summary; flags override the file
+printf 'learning_rate: 0.01\nepochs: 5\n' > "$tmp/ok.yaml"
+out=$("$nnsweep" train "${d[@]}" --config "$tmp/ok.yaml" --epochs 2 --hidden-layers 32 \
+  --train-images 2000 --test-images 500 --threads 1)
+code=$?
+echo "$out"
+lines=$(echo "$out" | grep -cE '^ +[0-9]+  ')
+if [[ $code -ne 0 || $lines -ne 3 || "$out" != *"status done"* || "$out" != *'"learning_rate":0.01'* ]]; then
+  echo "FAIL: short run (exit $code, $lines epoch lines)"
+  fails=$((fails + 1))
+fi
+
+if [[ $fails -ne 0 ]]; then echo "FAILED: $fails"; exit 1; fi
+echo "ok"
