@@ -27,7 +27,7 @@ static int check_count;
     } while (0)
 
 /* Compares n floats: |got - ref| <= atol + rtol * |ref| for each, NaN equal
- * only to NaN. Prints up to 5 mismatches and the max abs error. Returns 1
+ * only to NaN, an infinity only to the same infinity. Prints up to 5 mismatches and the max abs error. Returns 1
  * when all match. */
 #define check_close(what, got, ref, n, atol, rtol) \
     check_close_at(__FILE__, __LINE__, (what), (got), (ref), (n), (atol), (rtol))
@@ -43,6 +43,8 @@ static inline int check_close_at(const char *file, int line, const char *what, c
         int ok;
         if (isnan(r) || isnan(g)) {
             ok = isnan(r) && isnan(g);
+        } else if (isinf(r) || isinf(g)) {
+            ok = g == r; /* equal infinities match; inf - inf would be NaN */
         } else {
             double e = fabs(g - r);
             if (e > max_err) {
