@@ -222,8 +222,12 @@ static NnStatus trainer_init(Trainer *t, const RunConfig *c, const Cifar10 *data
     memset(t, 0, sizeof *t);
     t->c = c;
     t->be = be;
-    if (be->set_precision) be->set_precision((int)c->precision);
     NnStatus st = config_validate(c, err);
+    if (st == NN_OK && c->precision != PREC_FP32 && !be->set_precision)
+        st = nn_error_set(err, NN_ERR_INPUT,
+                          "precision: %s needs the cuda backend, but this run is on %s",
+                          c->precision == PREC_BF16 ? "bf16" : "tf32", be->name);
+    if (st == NN_OK && be->set_precision) be->set_precision((int)c->precision);
     if (st == NN_OK) st = run_data_init(&t->data, be, data, c, err);
     if (st != NN_OK) return st;
     float mean[3], std[3];
