@@ -202,10 +202,8 @@ typedef struct ResultsSweep {
 
 typedef struct ResultsFile ResultsFile;
 
-/* The file's name of a status ("pending", ... as in the schema), and back
- * (RUN_STATUS_COUNT when unknown). */
-const char *results_status_name(RunStatus s);
-RunStatus results_status_from_name(const char *name);
+/* A status is stored as its run_status_name (train.h); read it back with
+ * run_status_from_name. */
 
 /* ---- writer (rank 0) --------------------------------------------------- */
 
@@ -216,7 +214,10 @@ RunStatus results_status_from_name(const char *name);
  * phase. *out is owned by the caller (results_close).
  * Errors: NN_ERR_IO (lock held by another writer - the message says so -,
  * missing file without create_if_missing, HDF5 or copy failure),
- * NN_ERR_INPUT (not a results file, other schema version). */
+ * NN_ERR_INPUT (not a results file, other schema version; the file's
+ * directory is on a file system without the POSIX write ordering SWMR needs
+ * - NFS, SMB/CIFS, AFS, 9p - checked first, so nothing is written; the
+ * environment variable NNSWEEP_ALLOW_UNSAFE_FS=1 allows it anyway). */
 NnStatus results_open_write(const char *path, int create_if_missing, ResultsFile **out,
                             NnError *err);
 

@@ -54,7 +54,7 @@ static NnStatus print_sweep(ResultsFile *rf, const ResultsSweep *sw, ResultsRow 
     for (size_t i = 0; i < n; i++) {
         if (strcmp(rows[i].sweep, sw->name) != 0) continue;
         b.rows[b.n++] = &rows[i];
-        RunStatus st = results_status_from_name(rows[i].status);
+        RunStatus st = run_status_from_name(rows[i].status);
         if (st < RUN_STATUS_COUNT) counts[st]++;
     }
     inspect_metric = sw->metric;

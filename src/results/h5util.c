@@ -7,23 +7,8 @@
 
 #include "results/results_internal.h"
 
-static const char *const status_names[RUN_STATUS_COUNT] = {
-    [RUN_PENDING] = "pending", [RUN_RUNNING] = "running",   [RUN_DONE] = "done",
-    [RUN_DIVERGED] = "diverged", [RUN_FAILED] = "failed", [RUN_INTERRUPTED] = "interrupted",
-};
+/* The file's status strings are run_status_name's (train.h). */
 _Static_assert(RUN_STATUS_COUNT == 6, "results.h schema lists six statuses");
-
-const char *results_status_name(RunStatus s)
-{
-    return (unsigned)s < RUN_STATUS_COUNT ? status_names[s] : "unknown";
-}
-
-RunStatus results_status_from_name(const char *name)
-{
-    for (int i = 0; i < RUN_STATUS_COUNT; i++)
-        if (strcmp(name, status_names[i]) == 0) return (RunStatus)i;
-    return RUN_STATUS_COUNT;
-}
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -371,7 +356,7 @@ NnStatus rs_read_rows(ResultsFile *rf, ResultsRow **rows, size_t *n, NnError *er
 
 void rs_row_reset(ResultsRow *row)
 {
-    rs_copy_str(row->status, sizeof row->status, results_status_name(RUN_PENDING));
+    rs_copy_str(row->status, sizeof row->status, run_status_name(RUN_PENDING));
     row->epochs_done = 0;
     row->best_epoch = -1;
     row->best_val_accuracy = NAN;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "results/results_internal.h"
@@ -21,6 +22,57 @@ static char *concat(const char *a, const char *b)
     memcpy(s, a, na);
     memcpy(s + na, b, nb + 1);
     return s;
+}
+
+/* ---- file system ------------------------------------------------------------ */
+
+/* File systems on which HDF5 SWMR cannot work. SWMR readers rely on POSIX
+ * write() ordering - once a write returns, every reader sees it and every
+ * write before it - and network file systems do not give it: their clients
+ * cache and flush out of order (HDF5 SWMR User's Guide, "POSIX-compliant
+ * requirement": not NFS, SMB/Windows shares and so on). statfs(2) f_type
+ * values from linux/magic.h and the CIFS/SMB2 clients. */
+static const struct {
+    uint32_t magic;
+    const char *name;
+} unsafe_fs[] = {
+    {0x6969u, "NFS"},           {0x517Bu, "SMB"},
+    {0xFF534D42u, "CIFS"},      {0xFE534D42u, "SMB2"},
+    {0x5346414Fu, "AFS"},       {0x6B414653u, "AFS"},
+    {0x01021997u, "9p (v9fs)"},
+};
+
+/* Refuses a results file in directory dir when dir is on a file system of
+ * unsafe_fs, unless NNSWEEP_ALLOW_UNSAFE_FS=1. Checked before anything is
+ * created, so a refusal writes nothing. NNSWEEP_TEST_FS_TYPE (hex) stands
+ * in for statfs's f_type: for tests only. A failing statfs passes (opening
+ * the file then reports the real problem). NN_ERR_INPUT on refusal. */
+static NnStatus check_fs(const char *path, const char *dir, NnError *err)
+{
+    uint32_t type;
+    const char *fake = getenv("NNSWEEP_TEST_FS_TYPE");
+    struct statfs sfs;
+    if (fake && *fake)
+        type = (uint32_t)strtoul(fake, NULL, 16);
+    else if (statfs(dir, &sfs) == 0)
+        type = (uint32_t)sfs.f_type;
+    else
+        return NN_OK;
+    const char *name = NULL;
+    for (size_t i = 0; i < sizeof unsafe_fs / sizeof unsafe_fs[0]; i++)
+        if (unsafe_fs[i].magic == type) name = unsafe_fs[i].name;
+    const char *allow = getenv("NNSWEEP_ALLOW_UNSAFE_FS");
+    if (!name || (allow && strcmp(allow, "1") == 0)) return NN_OK;
+    return nn_error_set(
+        err, NN_ERR_INPUT,
+        "%s: %s is on %s, where a results file cannot be written safely: HDF5 SWMR needs "
+        "POSIX write ordering, which %s does not give, so a reader (nnsweep inspect, h5py) or a "
+        "--resume after a crash could find it corrupt. Nothing was written. Put it on a local "
+        "disk or a parallel file system (Lustre, GPFS, BeeGFS), e.g. --out "
+        "/scratch/$USER/results.h5, and copy it when the sweep is done; or set "
+        "NNSWEEP_ALLOW_UNSAFE_FS=1 to write there anyway (then read it only after the sweep "
+        "ended)",
+        path, dir, name, name);
 }
 
 /* ---- lock ------------------------------------------------------------------- */
@@ -322,7 +374,11 @@ NnStatus results_open_write(const char *path, int create_if_missing, ResultsFile
     rf->real = real;
     rf->partial = concat(real, ".partial");
     rf->lock_path = concat(real, ".lock");
-    NnStatus st = take_lock(rf, err);
+    char *dir = nn_strdup(real);
+    NnStatus st = check_fs(path, dirname(dir), err);
+    free(dir);
+    if (st != NN_OK) goto fail;
+    st = take_lock(rf, err);
     if (st != NN_OK) goto fail;
     if (unlink(rf->partial) < 0 && errno != ENOENT) { /* left by a crash: we hold the lock */
         st = nn_error_set(err, NN_ERR_IO, "%s: cannot remove the stale %s: %s", path, rf->partial,

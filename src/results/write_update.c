@@ -109,7 +109,7 @@ static NnStatus find(ResultsFile *rf, const char *run_id, long *i, NnError *err)
 
 static int has_status(const ResultsRow *row, RunStatus s)
 {
-    return strcmp(row->status, results_status_name(s)) == 0;
+    return strcmp(row->status, run_status_name(s)) == 0;
 }
 
 NnStatus results_set_running(ResultsFile *rf, const char *run_id, const char *host,
@@ -124,7 +124,7 @@ NnStatus results_set_running(ResultsFile *rf, const char *run_id, const char *ho
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s is %s, not pending (reset it first)",
                             rf->path, run_id, row->status);
     ResultsRow old = *row;
-    rs_copy_str(row->status, sizeof row->status, results_status_name(RUN_RUNNING));
+    rs_copy_str(row->status, sizeof row->status, run_status_name(RUN_RUNNING));
     rs_copy_str(row->host, sizeof row->host, host);
     row->worker_rank = worker_rank;
     rs_copy_str(row->device, sizeof row->device, device);
@@ -253,14 +253,14 @@ NnStatus results_finish_run(ResultsFile *rf, const char *run_id, const RunResult
     if (r->status != RUN_DONE && r->status != RUN_DIVERGED && r->status != RUN_FAILED &&
         r->status != RUN_INTERRUPTED)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s cannot end with status %s", rf->path,
-                            run_id, results_status_name(r->status));
+                            run_id, run_status_name(r->status));
     if (r->best_state) {
         st = write_weights(rf, run_id, r, err);
         if (st == NN_OK) st = rs_flush(rf, "the weights", err);
         if (st != NN_OK) return st;
     }
     ResultsRow old = *row;
-    rs_copy_str(row->status, sizeof row->status, results_status_name(r->status));
+    rs_copy_str(row->status, sizeof row->status, run_status_name(r->status));
     row->epochs_done = r->epochs_done;
     row->best_epoch = r->best_epoch;
     row->best_val_accuracy = r->best_val_accuracy;
@@ -290,7 +290,7 @@ NnStatus results_mark_unfinished(ResultsFile *rf, RunStatus status, const char *
     for (size_t i = 0; i < rf->n_rows && st == NN_OK; i++) {
         ResultsRow *row = &rf->rows[i];
         if (!has_status(row, RUN_RUNNING)) continue;
-        rs_copy_str(row->status, sizeof row->status, results_status_name(status));
+        rs_copy_str(row->status, sizeof row->status, run_status_name(status));
         rs_copy_str(row->message, sizeof row->message, message);
         st = rs_write_row(rf, i, err);
         n += st == NN_OK;
