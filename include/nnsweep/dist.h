@@ -56,6 +56,8 @@ typedef struct SweepJob {
     double grace_seconds;     /* wait for busy workers after a stop signal */
     double progress_seconds;  /* rank 0 prints progress at most this often */
     int quiet;                /* rank 0 prints only errors and the end */
+    int stats;                /* rank 0 prints its own cost at the end: time per
+                                 message handled and per epoch row flushed */
 } SweepJob;
 
 /* Runs the job on MPI_COMM_WORLD (MPI initialized by the caller, which

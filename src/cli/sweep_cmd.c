@@ -30,7 +30,9 @@ static void sweep_help(void)
            "                      (default 20)\n"
            "  --progress SECONDS  progress line at most this often (default 10)\n"
            "  --top N             leaderboard rows per sweep at the end (default 10)\n"
-           "  --quiet             only errors and the leaderboard\n");
+           "  --quiet             only errors and the leaderboard\n"
+           "  --stats             rank 0's cost at the end: time per message and per\n"
+           "                      flushed epoch row, runs per second\n");
 }
 
 static int parse_seconds(const char *v, double *out)
@@ -59,6 +61,8 @@ static int parse(int argc, char **argv, int rank, SweepJob *job, const char **fi
             job->resume = 1;
         } else if (!strcmp(a, "--quiet")) {
             job->quiet = 1;
+        } else if (!strcmp(a, "--stats")) {
+            job->stats = 1;
         } else if (!strncmp(a, "--out", 5)) {
             if (!(job->out_path = cli_option_value("sweep", argc, argv, &i))) code = 2;
         } else if (!strncmp(a, "--data", 6)) {

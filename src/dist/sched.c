@@ -35,7 +35,10 @@ void sched_on_epoch(Sched *s, int run, const EpochMetrics *m)
 {
     NnError err;
     if (s->io_error) return;
+    double t0 = nn_now();
     if (results_append_epoch(s->rf, s->runs[run].sr->id, m, &err) != NN_OK) sched_io_error(s, &err);
+    s->n_epoch_rows++;
+    s->t_epoch_rows += nn_now() - t0;
 }
 
 /* Value of a run's sweep metric at its best epoch (for "best so far"). */
@@ -405,6 +408,12 @@ int sched_main(const SweepJob *job, int size)
                dist_stop_signal ? " by a signal" : "", left, left == 1 ? "" : "s",
                job->out_path);
     }
+    if (job->stats)
+        printf("[nnsweep] rank 0: %ld messages, %.1f us each (receive, record, answer); %ld epoch "
+               "rows, %.1f us each (append + flush); %.2f runs/s over %.1f s\n",
+               s.n_messages, s.n_messages ? 1e6 * s.t_messages / s.n_messages : 0.0,
+               s.n_epoch_rows, s.n_epoch_rows ? 1e6 * s.t_epoch_rows / s.n_epoch_rows : 0.0,
+               (s.n_done + s.n_diverged + s.n_failed) / (nn_now() - s.t0), nn_now() - s.t0);
     code = s.io_error ? 1 : 0;
     cifar10_free(&data);
     sched_free(&s);

@@ -42,6 +42,10 @@ typedef struct Sched {
     int best;         /* run index of the best result so far, -1 */
     double best_value;
     int stopping;     /* no more runs go out */
+    /* rank 0's own cost (--stats): messages handled (receive + record +
+     * answer) and epoch rows appended and flushed, with their time */
+    long n_messages, n_epoch_rows;
+    double t_messages, t_epoch_rows;
     int io_error;
     NnError io_err;
 } Sched;

@@ -19,10 +19,49 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
+/* Prints the workers that cannot train, one line per distinct reason:
+ * "rank 3 on node7 cannot train ...: why", or with several ranks
+ * "4 ranks cannot train ... (1, 2 on node7; 5, 6 on node8): why". */
+static void report_unable(const Sched *s, int size, char **why)
+{
+    int *done = nn_calloc((size_t)size, sizeof *done);
+    for (int w = 1; w < size; w++) {
+        if (!why[w] || done[w]) continue;
+        int n = 0;
+        for (int v = w; v < size; v++) n += why[v] && !done[v] && !strcmp(why[v], why[w]);
+        if (n == 1) {
+            fprintf(stderr, "nnsweep sweep: rank %d on %s cannot train and gets no runs: %s\n", w,
+                    s->workers[w].host, why[w]);
+            done[w] = 1;
+            continue;
+        }
+        NnBuf list = {0};
+        const char *host = NULL;
+        int shown = 0;
+        for (int v = w; v < size; v++) {
+            if (!why[v] || done[v] || strcmp(why[v], why[w]) != 0) continue;
+            done[v] = 1;
+            if (++shown > 32) continue;
+            if (host && strcmp(host, s->workers[v].host) != 0)
+                nn_buf_printf(&list, " on %s; ", host);
+            else if (host)
+                nn_buf_printf(&list, ", ");
+            nn_buf_printf(&list, "%d", v);
+            host = s->workers[v].host;
+        }
+        nn_buf_printf(&list, " on %s%s", host ? host : "?", shown > 32 ? ", ..." : "");
+        fprintf(stderr, "nnsweep sweep: %d ranks cannot train and get no runs (%s): %s\n", n,
+                list.data, why[w]);
+        nn_buf_free(&list);
+    }
+    free(done);
+}
+
 int sched_hellos(Sched *s, int size)
 {
     s->workers = nn_calloc((size_t)size, sizeof *s->workers);
-    int got = 0;
+    char **why = nn_calloc((size_t)size, sizeof *why);
+    int got = 0, code = 0;
     while (got < size - 1) {
         int flag = 0;
         MPI_Status st;
@@ -31,7 +70,8 @@ int sched_hellos(Sched *s, int size)
             if (dist_stop_signal) {
                 fprintf(stderr, "nnsweep sweep: stopped by signal %d before the sweep started; "
                                 "nothing was written\n", (int)dist_stop_signal);
-                return 1;
+                code = 1;
+                goto done;
             }
             nap();
             continue;
@@ -44,19 +84,26 @@ int sched_hellos(Sched *s, int size)
         w->run = -1;
         snprintf(w->host, sizeof w->host, "%s", h.host);
         snprintf(w->device, sizeof w->device, "%s", h.device);
+        h.error[sizeof h.error - 1] = '\0';
         if (h.ok)
             s->n_ok_workers++;
         else
-            fprintf(stderr, "nnsweep sweep: rank %d on %s cannot train and gets no runs: %s\n",
-                    st.MPI_SOURCE, h.host, h.error);
+            why[st.MPI_SOURCE] = nn_strdup(h.error);
         got++;
     }
+    report_unable(s, size, why);
     if (s->n_ok_workers == 0) {
         fprintf(stderr, "nnsweep sweep: no worker rank can train (see above); nothing was "
                         "written\n");
-        return 1;
+        code = 1;
+    } else if (s->n_ok_workers < size - 1) {
+        fprintf(stderr, "nnsweep sweep: going on with the %d of %d worker ranks that can train\n",
+                s->n_ok_workers, size - 1);
     }
-    return 0;
+done:
+    for (int w = 0; w < size; w++) free(why[w]);
+    free(why);
+    return code;
 }
 
 /* Gives worker w the next run, if any. */
@@ -152,6 +199,7 @@ int sched_loop(Sched *s, int size)
             continue;
         }
         int w = st.MPI_SOURCE;
+        double t0 = nn_now();
         switch (st.MPI_TAG) {
         case TAG_EPOCH: {
             MsgEpoch m;
@@ -167,6 +215,8 @@ int sched_loop(Sched *s, int size)
         default:
             nn_fatal("rank 0: unexpected message tag %d from rank %d", st.MPI_TAG, w);
         }
+        s->n_messages++;
+        s->t_messages += nn_now() - t0;
     }
     for (int w = 1; w < size; w++) MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD);
     return 0;

@@ -80,8 +80,22 @@ static void worker_train(int run, const char *id, const char *json, const Cifar1
                    (c.device == DEVICE_AUTO && backend_get(BACKEND_CUDA) &&
                     backend_available(BACKEND_CUDA));
         be = backend_get(cuda ? BACKEND_CUDA : BACKEND_CPU);
-        if (!be || (cuda && !backend_available(BACKEND_CUDA)))
-            st = nn_error_set(&err, NN_ERR_INPUT, "device: cuda is not available on this worker");
+        if (!be || (cuda && !backend_available(BACKEND_CUDA))) {
+            char host[64] = "";
+            gethostname(host, sizeof host - 1);
+            const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+            if (!be)
+                st = nn_error_set(&err, NN_ERR_INPUT,
+                                  "device: cuda was asked for but this nnsweep (on %s) was built "
+                                  "without the CUDA backend (configure with -DNNSWEEP_CUDA=ON)",
+                                  host);
+            else
+                st = nn_error_set(&err, NN_ERR_INPUT,
+                                  "device: cuda was asked for but this worker on %s sees no GPU "
+                                  "(CUDA_VISIBLE_DEVICES=%s): ask Slurm for GPUs "
+                                  "(slurm/gpu.sbatch) or set device: cpu",
+                                  host, cvd ? cvd : "unset");
+        }
     }
     WorkerRun w = {.run = run, .id = id, .trace = trace};
     if (st == NN_OK) {
@@ -125,6 +139,43 @@ static void worker_train(int run, const char *id, const char *json, const Cifar1
     run_result_free(&r);
 }
 
+/* NNSWEEP_GPUS=N (slurm/gpu.sbatch sets it to the GPUs Slurm gave the job
+ * on each node): this worker must see at least N GPUs, or it cannot train
+ * and says why in msg (returns 0). Unset or 0: no requirement. */
+static int gpus_required_ok(const char *host, char *msg, size_t size)
+{
+    const char *v = getenv("NNSWEEP_GPUS");
+    if (!v || !*v) return 1;
+    char *end;
+    long want = strtol(v, &end, 10);
+    if (*end || want < 0 || want > 4096) {
+        snprintf(msg, size, "NNSWEEP_GPUS=%.100s: expected the number of GPUs each node's "
+                            "workers must see (an integer >= 0)", v);
+        return 0;
+    }
+    if (want == 0) return 1;
+    if (!backend_get(BACKEND_CUDA)) {
+        snprintf(msg, size,
+                 "the job asks for %ld GPU%s per node (NNSWEEP_GPUS=%ld) but this nnsweep was "
+                 "built without the CUDA backend: build it with -DNNSWEEP_CUDA=ON on a machine "
+                 "with the CUDA toolkit, or run CPU sweeps with slurm/cpu.sbatch",
+                 want, want == 1 ? "" : "s", want);
+        return 0;
+    }
+    int seen = backend_cuda_device_count();
+    if (seen < want) {
+        const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+        snprintf(msg, size,
+                 "the job asks for %ld GPU%s per node (NNSWEEP_GPUS=%ld) but this rank on %s sees "
+                 "%d (CUDA_VISIBLE_DEVICES=%.100s): ask Slurm for them (--gpus-per-node=%ld), do "
+                 "not bind tasks to single GPUs (--gpus-per-task, --gpu-bind), and check "
+                 "nvidia-smi on %s",
+                 want, want == 1 ? "" : "s", want, host, seen, cvd ? cvd : "unset", want, host);
+        return 0;
+    }
+    return 1;
+}
+
 int dist_worker(MPI_Comm workers, const char *data_dir, int threads)
 {
     /* node-local worker count: split the node's cores between them */
@@ -141,7 +192,8 @@ int dist_worker(MPI_Comm workers, const char *data_dir, int threads)
     gethostname(hello.host, sizeof hello.host - 1);
     hello.threads = backend_cpu_set_threads(dist_cpu_threads(threads, n_local));
     snprintf(hello.device, sizeof hello.device, "cpu");
-    if (backend_get(BACKEND_CUDA) && backend_available(BACKEND_CUDA)) {
+    if (!gpus_required_ok(hello.host, hello.error, sizeof hello.error)) hello.ok = 0;
+    if (hello.ok && backend_get(BACKEND_CUDA) && backend_available(BACKEND_CUDA)) {
         int n_gpu = backend_cuda_device_count();
         int gpu = n_gpu > 0 ? local_rank % n_gpu : 0;
         backend_cuda_use_device(gpu);
@@ -149,9 +201,19 @@ int dist_worker(MPI_Comm workers, const char *data_dir, int threads)
     }
     Cifar10 data;
     NnError err = {{0}};
-    if (cifar10_load(cifar10_default_dir(data_dir), &data, &err) != NN_OK) {
-        hello.ok = 0;
-        snprintf(hello.error, sizeof hello.error, "%s", err.msg);
+    int have_data = 0;
+    if (hello.ok) {
+        const char *dir = cifar10_default_dir(data_dir);
+        if (cifar10_load(dir, &data, &err) == NN_OK) {
+            have_data = 1;
+        } else {
+            hello.ok = 0;
+            snprintf(hello.error, sizeof hello.error,
+                     "cannot read the dataset: %.600s. Every rank reads the dataset on its own "
+                     "node: give --data (or CIFAR10_DIR) a directory that every node sees at the "
+                     "same path (a shared file system, or a copy on each node's local disk)",
+                     err.msg);
+        }
     }
     MPI_Send(&hello, sizeof hello, MPI_BYTE, 0, TAG_HELLO, MPI_COMM_WORLD);
     const char *trace_path = getenv("NNSWEEP_WORKER_TRACE");
@@ -177,10 +239,10 @@ int dist_worker(MPI_Comm workers, const char *data_dir, int threads)
         MsgRunHead head;
         NN_CHECK((size_t)bytes >= sizeof head, "worker: short RUN message (%d bytes)", bytes);
         memcpy(&head, buf, sizeof head);
-        if (hello.ok) worker_train(head.run, head.id, buf + sizeof head, &data, trace);
+        if (have_data) worker_train(head.run, head.id, buf + sizeof head, &data, trace);
         free(buf);
     }
-    if (hello.ok) cifar10_free(&data);
+    if (have_data) cifar10_free(&data);
     if (trace) fclose(trace);
     return 0;
 }
