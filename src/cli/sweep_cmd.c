@@ -32,7 +32,11 @@ static void sweep_help(void)
            "  --top N             leaderboard rows per sweep at the end (default 10)\n"
            "  --quiet             only errors and the leaderboard\n"
            "  --stats             rank 0's cost at the end: time per message and per\n"
-           "                      flushed epoch row, runs per second\n");
+           "                      flushed epoch row, runs per second\n"
+           "\n"
+           "The results file must be on a file system with POSIX write ordering (local\n"
+           "disk, Lustre, GPFS): NFS and SMB are refused unless NNSWEEP_ALLOW_UNSAFE_FS=1\n"
+           "(slurm/README.md says why).\n");
 }
 
 static int parse_seconds(const char *v, double *out)
