@@ -1,12 +1,15 @@
 """nnsweep_results - the one Python reader of nnsweep results files.
 
 The schema (version 1) is documented at the top of include/nnsweep/results.h.
-Files are opened with SWMR read (h5py.File(p, "r", libver="latest",
-swmr=True)) so that they can be read while a sweep writes them and after a
-writer was killed; a file that is not SWMR-capable falls back to a plain
-open. Every method re-reads (refreshes) what it returns, and reopens the
-file when a writer has replaced it (its structural phase ends with a
-rename), so a long-lived ResultsFile follows a running or resumed sweep.
+Files that a writer has open (a sweep is running, or its writer was
+killed) are opened with SWMR read (h5py.File(p, "r", libver="latest",
+swmr=True)); others plainly, because HDF5's SWMR reader retries a metadata
+read that fails its checksum with a doubling sleep: on a damaged file that
+hangs instead of failing (a damaged file that a writer still has open can
+still hang a reader). Every method re-reads (refreshes) what it returns,
+and reopens the file when a writer has replaced it (its structural phase
+ends with a rename), so a long-lived ResultsFile follows a running or
+resumed sweep.
 
     from nnsweep_results import ResultsFile
     with ResultsFile("results.h5") as r:
@@ -15,6 +18,8 @@ rename), so a long-lived ResultsFile follows a running or resumed sweep.
         curves = r.metrics(best.run_id)           # one row per epoch
         cfg = r.config(best.run_id)               # dict
         w = r.weights(best.run_id)                # {"fc0.weight": ndarray, ...}
+        runs = r.runs()                           # summary + every config key
+        every = r.all_metrics()                   # every run's epochs, long form
 
 Only Debian's python3-h5py, python3-numpy and python3-pandas are needed.
 `python3 nnsweep_results.py results.h5` prints the leaderboard.
@@ -56,12 +61,36 @@ def _decode_frame(arr):
     return df
 
 
+def _open_for_write(err):
+    """A plain open failed because a writer has the file open (or was
+    killed with it open): the case for SWMR read."""
+    msg = str(err)
+    return "already open for write" in msg or "unable to lock" in msg
+
+
+def _h5_message(err):
+    """h5py's message without the quotes KeyError adds."""
+    return err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+
+
+def _open_error(err):
+    """HDF5's open error in words for a person."""
+    msg = str(err)
+    if "file signature not found" in msg:
+        return "not an HDF5 file (no HDF5 signature): not an nnsweep results file"
+    if "truncated file" in msg:
+        return f"truncated or damaged HDF5 file, not a complete results file ({msg})"
+    return f"cannot open as an nnsweep results file: {msg}"
+
+
 class ResultsFile:
     """An open results file (read-only). Use as a context manager or call
     close()."""
 
     def __init__(self, path, swmr=True):
-        """Opens path with SWMR read, falling back to a plain open; with
+        """Opens path read-only: plainly when no writer has it open (a
+        finished or cleanly stopped sweep), else with SWMR read (a sweep
+        writes it, or its writer was killed); .swmr says which. With
         swmr=False only a plain open is tried (fails while a writer has the
         file open or after a writer was killed)."""
         self.path = str(path)
@@ -69,24 +98,31 @@ class ResultsFile:
         self._open()
 
     def _open(self):
-        swmr = self.swmr = self._want_swmr
+        # A plain open first, SWMR read only when the file is open for write
+        # (a sweep writes it) or its writer was killed: a plain open of a
+        # damaged file fails at once, while HDF5's SWMR reader retries every
+        # metadata read that fails its checksum (a writer might be midway)
+        # with a doubling sleep - on a damaged file that is a hang, not an
+        # error.
+        self.swmr = False
         try:
             self._ino = os.stat(self.path).st_ino
         except OSError:
             self._ino = None
         try:
-            if not swmr:
-                raise OSError("plain open requested")
-            self._f = h5py.File(self.path, "r", libver="latest", swmr=True)
-        except OSError as first:
-            self.swmr = False
+            self._f = h5py.File(self.path, "r")
+        except FileNotFoundError as e:
+            raise ResultsFileError(f"{self.path}: no such file") from e
+        except OSError as plain:
+            if not self._want_swmr or not _open_for_write(plain):
+                raise ResultsFileError(f"{self.path}: {_open_error(plain)}") from plain
             try:
-                self._f = h5py.File(self.path, "r")
+                self._f = h5py.File(self.path, "r", libver="latest", swmr=True)
+                self.swmr = True
             except FileNotFoundError as e:
                 raise ResultsFileError(f"{self.path}: no such file") from e
             except OSError as e:
-                raise ResultsFileError(
-                    f"{self.path}: cannot open as an nnsweep results file: {first}") from e
+                raise ResultsFileError(f"{self.path}: {_open_error(e)}") from e
         try:
             self._check()
         except ResultsFileError:
@@ -94,7 +130,7 @@ class ResultsFile:
             raise
         except (OSError, KeyError, ValueError, TypeError) as e:
             self._f.close()
-            raise ResultsFileError(f"{self.path}: damaged results file: {e}") from e
+            raise ResultsFileError(f"{self.path}: damaged results file: {_h5_message(e)}") from e
 
     def _check(self):
         attrs = self._f.attrs
@@ -169,14 +205,31 @@ class ResultsFile:
         self._fresh()
         rows = []
         for name, g in self._f["sweeps"].items():
+            if not isinstance(g, h5py.Group):  # a link that no longer resolves
+                raise ResultsFileError(
+                    f"{self.path}: damaged results file: /sweeps/{name} cannot be read")
             rows.append({"name": name, **{k: _str(g.attrs.get(k, "")) for k in
                                           ("method", "metric", "goal", "spec")}})
         return pd.DataFrame(rows, columns=["name", "method", "metric", "goal", "spec"])
 
     def config(self, run_id):
-        """The run's config as a dict (from its canonical JSON)."""
+        """The run's config as a dict (from its canonical JSON). KeyError for
+        an unknown run; ResultsFileError when the stored config cannot be
+        read or is not JSON (a damaged file)."""
         self._fresh()
-        return json.loads(_str(self._run(run_id).attrs["config"]))
+        g = self._run(run_id)
+        try:
+            text = _str(g.attrs["config"])
+        except (KeyError, OSError, RuntimeError) as e:
+            raise ResultsFileError(
+                f"{self.path}: damaged results file: run {run_id}: cannot read its config "
+                f"({_h5_message(e)})") from e
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise ResultsFileError(
+                f"{self.path}: damaged results file: run {run_id}: its config is not JSON "
+                f"({e})") from e
 
     def metrics(self, run_id):
         """One row per epoch (epoch 0 = before training). A trailing row whose
@@ -202,6 +255,39 @@ class ResultsFile:
         g = self._f[f"runs/{run_id}/weights"]
         items = sorted(g.items(), key=lambda kv: int(kv[1].attrs["offset"]))
         return {name: ds[()] for name, ds in items}
+
+    def runs(self):
+        """The leaderboard joined with each run's config: one row per run (in
+        summary order), the summary's columns, then every config key that is
+        not already a summary column (lists as tuples, so that they can be
+        grouped on). A run whose group is missing has None there."""
+        board = self.summary()
+        configs = []
+        groups = self._f["runs"]
+        for run_id in board["run_id"]:
+            cfg = self.config(run_id) if run_id in groups else {}
+            configs.append({k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+        keys = []
+        for cfg in configs:
+            keys.extend(k for k in cfg if k not in keys and k not in board.columns)
+        extra = pd.DataFrame([{k: cfg.get(k) for k in keys} for cfg in configs],
+                             index=board.index, columns=sorted(keys))
+        return pd.concat([board, extra], axis=1)
+
+    def all_metrics(self, run_ids=None):
+        """Every run's metrics (or those of run_ids) in one long DataFrame:
+        the columns of metrics() with run_id and sweep in front."""
+        board = self.summary()
+        sweep_of = dict(zip(board["run_id"], board["sweep"]))
+        frames = []
+        for run_id in (board["run_id"] if run_ids is None else run_ids):
+            m = self.metrics(run_id)
+            m.insert(0, "sweep", sweep_of.get(run_id, ""))
+            m.insert(0, "run_id", run_id)
+            frames.append(m)
+        if not frames:
+            return pd.DataFrame(columns=["run_id", "sweep", "epoch"])
+        return pd.concat(frames, ignore_index=True)
 
     def state(self, run_id):
         """The stored weights as one float32 vector in model_state layout

@@ -133,7 +133,8 @@
  * ======================================================================
  * Readers
  * ======================================================================
- * Open with SWMR read: C results_open_read(); h5py
+ * Open with SWMR read while a writer may have the file: C results_open_read()
+ * (which opens plainly first, see there); h5py
  * `h5py.File(p, "r", libver="latest", swmr=True)` (analysis/
  * nnsweep_results.py does this). A plain open fails while a writer has the
  * file open or after a writer was killed (until repaired); both work on a
@@ -286,9 +287,10 @@ NnStatus results_close(ResultsFile *rf, NnError *err);
 
 /* ---- readers (also work on a writer's handle) ---------------------------- */
 
-/* Opens path read-only with SWMR read (works while a sweep writes and after
- * a writer was killed), falling back to a plain open; checks format and
- * schema_version. Errors as results_open_write. */
+/* Opens path read-only: plainly, or with SWMR read when a plain open is
+ * refused because a writer has the file open (a sweep is running) or was
+ * killed; a damaged file fails at once. Checks format and schema_version.
+ * Errors as results_open_write. */
 NnStatus results_open_read(const char *path, ResultsFile **out, NnError *err);
 
 /* Reader: 1 when path now names another file than the one open (a writer

@@ -44,8 +44,8 @@ static void board_free(Board *b, int n_keys)
 }
 
 /* Prints one sweep's progress and top rows. */
-static NnStatus print_sweep(ResultsFile *rf, const ResultsSweep *sw, ResultsRow *rows, size_t n,
-                            int top, FILE *out, NnError *err)
+static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSweep *sw,
+                            ResultsRow *rows, size_t n, int top, FILE *out, NnError *err)
 {
     int n_keys = config_n_keys();
     Board b = {0};
@@ -69,7 +69,11 @@ static NnStatus print_sweep(ResultsFile *rf, const ResultsSweep *sw, ResultsRow 
         RunConfig c;
         config_defaults(&c);
         st = results_read_config(rf, b.rows[i]->run_id, &json, err);
-        if (st == NN_OK) st = config_from_json(&c, json, err);
+        if (st == NN_OK && config_from_json(&c, json, err) != NN_OK) {
+            NnError why = *err;
+            st = nn_error_set(err, NN_ERR_IO, "%s: run %s: damaged config attribute (%.300s)",
+                              path, b.rows[i]->run_id, why.msg);
+        }
         free(json);
         for (int k = 0; k < n_keys && st == NN_OK; k++) {
             config_value_json(&c, k, &b.values[i * n_keys + k]);
@@ -123,7 +127,7 @@ NnStatus cli_print_leaderboard(const char *path, const char *only_sweep, int top
     int shown = 0;
     for (int i = 0; i < n_sweeps && st == NN_OK; i++) {
         if (only_sweep && strcmp(only_sweep, sweeps[i].name) != 0) continue;
-        st = print_sweep(rf, &sweeps[i], rows, n, top, out, err);
+        st = print_sweep(rf, path, &sweeps[i], rows, n, top, out, err);
         shown++;
     }
     if (st == NN_OK && only_sweep && !shown)

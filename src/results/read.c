@@ -1,6 +1,6 @@
-/* read.c - the readers: open with SWMR read (plain open as fallback),
- * summary, sweeps, a run's config, metrics and weights. They also work on a
- * writer's handle. */
+/* read.c - the readers: open plainly, or with SWMR read while a writer has
+ * the file; summary, sweeps, a run's config, metrics and weights. They also
+ * work on a writer's handle. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +26,26 @@ NnStatus results_open_read(const char *path, ResultsFile **out, NnError *err)
         st = rs_h5err(err, path, "file access properties");
         goto fail;
     }
-    rf->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
-    rf->swmr = rf->file >= 0;
+    /* Plainly first: SWMR read only where a plain open is refused because
+     * a writer has the file (or had it, killed). A damaged file must fail
+     * the plain open at once: a SWMR reader retries failed metadata reads
+     * (checksums) over and over, so it would seem to hang. */
+    rf->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (rf->file < 0) {
-        NnError first;
-        rs_h5err(&first, path, "open with SWMR read");
-        rf->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        NnError plain;
+        rs_h5err(&plain, path, "open");
+        int writer = strstr(plain.msg, "already open for write") != NULL ||
+                     strstr(plain.msg, "unable to lock") != NULL;
+        if (writer && H5Pset_metadata_read_attempts(fapl, 10) >= 0)
+            rf->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+        rf->swmr = rf->file >= 0;
         if (rf->file < 0) {
-            rs_h5err(err, path, "open"); /* forget the plain open's failure */
+            if (writer) rs_h5err(&plain, path, "open with SWMR read");
             htri_t is_h5 = H5Fis_hdf5(path);
             H5Eclear2(H5E_DEFAULT);
             st = is_h5 <= 0 ? nn_error_set(err, NN_ERR_INPUT,
                                            "%s: not an nnsweep results file (not HDF5)", path)
-                            : nn_error_set(err, NN_ERR_IO, "%s", first.msg);
+                            : nn_error_set(err, NN_ERR_IO, "%s", plain.msg);
             goto fail;
         }
     }
