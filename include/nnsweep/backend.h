@@ -4,7 +4,7 @@
  * One implementation per backend:
  *   ref  - plain, readable C loops: the specification. Tested by finite
  *          differences and against PyTorch.
- *   cpu  - OpenBLAS + OpenMP; tested op by op against ref.
+ *   cpu  - OpenBLAS + a thread pool of its own; tested op by op against ref.
  *   cuda - cuBLAS, cuDNN and own kernels; tested op by op against ref.
  * A NULL table entry means "not compiled in"; backend_get() returns NULL for
  * a backend that is not built, and a backend that is built but cannot run
@@ -187,6 +187,65 @@ typedef struct Backend {
      * else stays fp32. Set before model_create (it sizes workspaces). NULL
      * for ref and cpu, which compute in fp32 only. */
     void (*set_precision)(int precision);
+
+    /* ---- fused ops ------------------------------------------------------
+     * Each is specified as the sequence of plain ops above that it
+     * replaces, and is tested against that sequence on ref. NULL means "not
+     * available": the model then runs the plain ops (src/nn/model_pass.c),
+     * so a backend adds them when it has them. New entries go at the end. */
+
+    /* linear_forward, then act_forward(act) on its output in place:
+     * y (B, OC) = act(x (B, C) . w (OC, C)^T + b (OC)). */
+    void (*linear_forward_act)(const float *x, const float *w, const float *b, float *y, int B,
+                               int C, int OC, ActKind act);
+    /* linear_backward, then sgd_step with momentum 0 (plain SGD, learning
+     * rate lr, weight decay wd) on w and on b, without writing dw or db:
+     * dx (B, C) = dy . w with w before the update (skipped when dx is NULL);
+     * w -= lr * (dy^T . x + wd * w); b -= lr * (sum over rows of dy + wd * b).
+     * (optim_backward_step uses it for SGD without momentum.) */
+    void (*linear_backward_sgd)(const float *dy, const float *x, float *w, float *b, float *dx,
+                                int B, int C, int OC, float lr, float wd);
+    /* conv2d_forward, then act_forward(act), then, when pool > 1,
+     * maxpool2d_forward (P = pool) on its output: y = maxpool(act(conv(x)
+     * + b)), (B, OC, OH/pool, OW/pool) with idx as maxpool2d_forward (NULL
+     * in evaluation); pool == 1: y = act(conv(x) + b), (B, OC, OH, OW),
+     * idx unused. act is not ACT_GELU (its backward needs the input).
+     * Workspace: conv2d_workspace_floats(s), which covers these ops too. */
+    void (*conv2d_forward_act_pool)(const float *x, const float *w, const float *b, float *y,
+                                    int32_t *idx, const ConvShape *s, ActKind act, int pool,
+                                    float *ws);
+    /* Its backward, from dy (of y) and the forward's y and idx:
+     * maxpool2d_backward, act_backward, conv2d_backward. The activation's
+     * output is needed only where a window took its max, and there it is y
+     * (elsewhere the gradient is zero), so nothing else is kept. dx may be
+     * NULL (first layer), as for conv2d_backward. */
+    void (*conv2d_backward_act_pool)(const float *dy, const float *y, const int32_t *idx,
+                                     const float *x, const float *w, float *dx, float *dw,
+                                     float *db, const ConvShape *s, ActKind act, int pool,
+                                     float *ws);
+    /* Batch norm over (B, C, H*W) (train: batchnorm_forward_train, with
+     * save_mean/save_invstd written and the running statistics updated;
+     * else batchnorm_forward_eval, save_* unused), then act_forward(act),
+     * then, when pool > 1, maxpool2d_forward (P = pool): x (B, C, H, W) ->
+     * y (B, C, H/pool, W/pool) and idx (NULL in evaluation); pool == 1: y
+     * (B, C, H, W), idx unused. act is not ACT_GELU. Scratch: ws of
+     * batchnorm_act_pool_workspace_floats(B, C, H, W) floats. */
+    size_t (*batchnorm_act_pool_workspace_floats)(int B, int C, int H, int W);
+    void (*batchnorm_act_pool_forward)(const float *x, const float *gamma, const float *beta,
+                                       float *y, int32_t *idx, float *save_mean,
+                                       float *save_invstd, float *running_mean,
+                                       float *running_var, int train, int B, int C, int H, int W,
+                                       float momentum, float eps, ActKind act, int pool,
+                                       float *ws);
+    /* Its backward after a train forward, from dy (of y), y and idx:
+     * maxpool2d_backward, act_backward (the activation's output is y where a
+     * window took its max; elsewhere the gradient is zero), then
+     * batchnorm_backward: dx (B, C, H, W), dgamma, dbeta (C). */
+    void (*batchnorm_act_pool_backward)(const float *dy, const float *y, const int32_t *idx,
+                                        const float *x, const float *gamma,
+                                        const float *save_mean, const float *save_invstd,
+                                        float *dx, float *dgamma, float *dbeta, int B, int C,
+                                        int H, int W, ActKind act, int pool, float *ws);
 } Backend;
 
 typedef enum BackendKind { BACKEND_REF = 0, BACKEND_CPU, BACKEND_CUDA } BackendKind;
@@ -209,9 +268,10 @@ int backend_cuda_device_count(void);
  * cuda backend uses; call before the first cuda allocation. */
 void backend_cuda_use_device(int i);
 
-/* Threads used by the cpu backend (OpenBLAS and OpenMP, set together);
- * n <= 0 means all cores of this process's affinity mask. Returns the
- * number in effect. */
+/* Threads used by the cpu backend (its pool; OpenBLAS is kept at one
+ * thread); n <= 0 means all cores of this process's affinity mask. Returns
+ * the number in effect. For a given number, results are the same bits from
+ * run to run (src/backend/cpu_pool.c). */
 int backend_cpu_set_threads(int n);
 
 #endif

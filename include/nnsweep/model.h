@@ -104,6 +104,15 @@ void model_loss(Model *m, int B, float label_smoothing, int grad, double *acc);
  * fills model_grads. */
 void model_backward(Model *m, int B);
 
+/* The backward pass with plain SGD (torch.optim.SGD with momentum 0, the
+ * given learning rate and weight decay) applied to each layer's parameters
+ * as soon as their gradients are known: the same update as model_backward
+ * followed by sgd_step over all parameters, but the backend's fused ops
+ * (linear_backward_sgd) can then skip writing gradients, so model_grads is
+ * not filled (use model_backward when the gradients are wanted). Batch-norm
+ * buffers are updated by the forward pass, as always. */
+void model_backward_sgd(Model *m, int B, float lr, float weight_decay);
+
 /* Copies the whole state to/from host memory (n_state floats): the best
  * weights snapshot, weight export and loading stored weights are each one
  * call. */
@@ -117,6 +126,14 @@ void model_set_state(Model *m, const float *host);
  * layer. */
 void model_set_mask_replay(Model *m, int on);
 float *model_dropout_mask(Model *m, int j);
+
+/* Per-layer timing for benchmarks (bench_train --profile): while on, every
+ * layer's forward and backward is timed, with a backend sync after each,
+ * and accumulated; turning it on again starts from zero. Off by default
+ * (then it costs one test per pass). model_profile_print appends one line
+ * per layer: milliseconds per pass, forward and backward. */
+void model_profile(Model *m, int on);
+void model_profile_print(const Model *m, NnBuf *out);
 
 /* One line per layer with output shapes and parameter counts (for
  * `nnsweep train`); the text is appended to out. */

@@ -25,6 +25,13 @@ void optim_free(Optimizer *o); /* accepts NULL */
 /* One update of all parameters from model_grads with learning rate lr. */
 void optim_step(Optimizer *o, float lr);
 
+/* model_backward(m, B) then optim_step(o, lr), as one call: for SGD
+ * without momentum, on a backend with Backend.linear_backward_sgd, the
+ * update is fused into the backward pass (model_backward_sgd: model_grads
+ * is then not written); otherwise the two steps run. The training loop's
+ * step. */
+void optim_backward_step(Optimizer *o, int B, float lr);
+
 /* Learning rate for training step `step` (0-based, counted over the whole
  * run) with steps_per_epoch steps in an epoch:
  *   warmup: linear from lr/(warmup steps) up to lr over warmup_epochs

@@ -1,6 +1,5 @@
 /* backend.c - the backend registry (backend.h): which tables are compiled
  * in, whether they can run here, and the cpu backend's thread count. */
-#include <omp.h>
 #include <string.h>
 
 #include "backend/backend_impl.h"
@@ -65,17 +64,14 @@ void backend_cuda_use_device(int i)
 #endif
 }
 
-/* The cpu backend runs n OpenMP threads; OpenBLAS (Debian's pthread build,
- * with a second, spinning pool) is set to one thread, and the backend splits
- * large GEMMs over the OpenMP threads itself (cpu_sgemm), so there is one
- * pool and no nesting. omp_get_num_procs() counts the CPUs of this
- * process's affinity mask. Call from the main thread (omp_set_num_threads
- * sets the calling thread's default). */
+/* The cpu backend runs n threads: the caller and n - 1 helpers of its pool
+ * (cpu_pool.c, which says why not OpenMP); OpenBLAS (Debian's pthread
+ * build, with a second, spinning pool) is set to one thread and called from
+ * the pool's threads on blocks of each product (cpu_sgemm), so there is one
+ * pool and no nesting. n <= 0: the CPUs of this process's affinity mask. */
 int backend_cpu_set_threads(int n)
 {
-    if (n <= 0) n = omp_get_num_procs();
-    if (n < 1) n = 1;
+    if (n <= 0) n = cpu_ws_slots();
     openblas_set_num_threads(1);
-    omp_set_num_threads(n);
-    return n;
+    return cpu_set_threads(n);
 }

@@ -34,6 +34,30 @@ int nn_cuda_available(void);
 #define NN_CROP_PAD 4 /* zero pixels on each side before the random crop */
 #define NN_CROP_SPAN (2 * NN_CROP_PAD + 1) /* window offsets 0..8 */
 
+/* ---- ref's fused ops (ref_fused.c): the plain ops in sequence ---------- */
+void linear_forward_act_ref(const float *x, const float *w, const float *bias, float *y, int B,
+                            int C, int OC, ActKind act);
+void linear_backward_dx_ref(const float *dy, const float *w, float *dx, int B, int C, int OC);
+void linear_backward_sgd_ref(const float *dy, const float *x, float *w, float *bias, float *dx,
+                             int B, int C, int OC, float lr, float wd);
+void conv2d_forward_act_pool_ref(const float *x, const float *w, const float *bias, float *y,
+                                 int32_t *idx, const ConvShape *s, ActKind act, int pool,
+                                 float *ws);
+void conv2d_backward_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
+                                  const float *x, const float *w, float *dx, float *dw, float *db,
+                                  const ConvShape *s, ActKind act, int pool, float *ws);
+size_t batchnorm_act_pool_workspace_floats_ref(int B, int C, int H, int W);
+void batchnorm_act_pool_forward_ref(const float *x, const float *gamma, const float *beta,
+                                    float *y, int32_t *idx, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var, int train, int B,
+                                    int C, int H, int W, float momentum, float eps, ActKind act,
+                                    int pool, float *ws);
+void batchnorm_act_pool_backward_ref(const float *dy, const float *y, const int32_t *idx,
+                                     const float *x, const float *gamma, const float *save_mean,
+                                     const float *save_invstd, float *dx, float *dgamma,
+                                     float *dbeta, int B, int C, int H, int W, ActKind act,
+                                     int pool, float *ws);
+
 /* ---- host memory ops, shared by ref and cpu (ref.c) --------------------
  * alloc: zeroed host memory, NULL when malloc fails (never aborts); a
  * request of 0 bytes returns a valid, freeable pointer. */
@@ -45,34 +69,87 @@ void copy_ref(void *dst, const void *src, size_t bytes);
 void zero_ref(void *p, size_t bytes);
 void sync_ref(void);
 
-/* ---- cpu internals (cpu.c, cpu_conv.c, cpu_norm.c) ----------------------------------- */
+/* ---- cpu internals (cpu.c, cpu_pool.c, cpu_elem.c, cpu_conv.c, cpu_norm.c) ---- */
+
+/* Threads (cpu_pool.c). A job is n_items calls fn(ctx, item, slot), run by
+ * the calling thread and the pool's helpers, each item exactly once, in no
+ * particular order; cpu_parallel returns when all are done (their writes
+ * visible). slot (0 <= slot < cpu_ws_slots(), or < max_threads) names the
+ * thread, for per-thread scratch space only: results must depend on the
+ * item, never on the slot or the thread count. At most max_threads threads
+ * take part (<= 0: all of cpu_threads()). Inside an item, a nested
+ * cpu_parallel runs its items in order on the calling thread. */
+typedef void (*CpuTaskFn)(void *ctx, int item, int slot);
+void cpu_parallel(CpuTaskFn fn, void *ctx, int n_items, int max_threads);
+int cpu_set_threads(int n); /* the caller included; returns the number set */
+int cpu_threads(void);      /* threads in use (first use: cpu_ws_slots()) */
+int cpu_in_parallel(void);  /* nonzero inside an item */
+
 /* Per-thread workspace slots the cpu backend sizes its workspaces for: the
- * number of processors of this process (omp_get_num_procs() at first use,
+ * number of processors of this process (its affinity mask, at first use,
  * then fixed), so that a workspace sized at model build stays valid when
- * backend_cpu_set_threads changes the thread count later. */
+ * backend_cpu_set_threads changes the thread count later; jobs that use
+ * per-thread scratch pass it as max_threads. */
 int cpu_ws_slots(void);
 
 /* OpenBLAS runs single-threaded (set once here and by
- * backend_cpu_set_threads): all parallelism is OpenMP's, so the pthread
- * OpenBLAS pool and the OpenMP pool never spin against each other. */
+ * backend_cpu_set_threads): all parallelism is the pool's, so OpenBLAS's
+ * own spinning pthread pool never competes with it. */
 void cpu_blas_single_thread(void);
 
 /* Row-major C (M, N) = alpha op(A) op(B) + beta C, as cblas_sgemm; split
- * into column (or row) blocks over the OpenMP threads when the product is
- * large enough and the caller is not already in a parallel region. */
+ * into one column (or row) block per thread when the product is large
+ * enough (never inside an item). */
 void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Loops shorter than this run on one thread: cheap elementwise ops, and
- * ops with a transcendental function or a Philox draw per element. */
-#define CPU_PAR_MIN ((size_t)1 << 15)
-#define CPU_PAR_MIN_MATH ((size_t)1 << 12)
+/* Elementwise jobs are cut into items of this many floats (64 KiB): small
+ * ops are one item, so they run on the calling thread without waking the
+ * pool; items with a transcendental function or a Philox draw per element
+ * are shorter. */
+#define CPU_CHUNK ((size_t)1 << 14)
+#define CPU_CHUNK_MATH ((size_t)1 << 11)
+
+/* Sums in eight interleaved float lanes, then the lanes pairwise (a fixed
+ * order, vectorized; more accurate than one running sum) (cpu_elem.c):
+ * cpu_sum = sum r[i], cpu_sum_sqdev = sum (r[i] - m)^2,
+ * cpu_sum_dot_dev: *sg = sum g[i], *sgx = sum g[i] (r[i] - m) s. */
+float cpu_sum(const float *r, size_t n);
+float cpu_sum_sqdev(const float *r, size_t n, float m);
+void cpu_sum_dot_dev(const float *g, const float *r, size_t n, float m, float s, float *sg,
+                     float *sgx);
+
+/* Elementwise kernels (cpu_elem.c), serial, over n floats; the table's
+ * act_forward/act_backward run them over chunks in parallel. */
+void cpu_act_forward_range(ActKind k, const float *x, float *y, size_t n);
+void cpu_act_backward_range(ActKind k, const float *x, const float *y, const float *dy,
+                            float *dx, size_t n);
+void act_forward_cpu(ActKind k, const float *x, float *y, size_t n);
+void act_backward_cpu(ActKind k, const float *x, const float *y, const float *dy, float *dx,
+                      size_t n);
+void dropout_forward_cpu(const float *x, float *y, float *mask, size_t n, int group, float p,
+                         uint64_t seed, uint64_t hi);
+void mul_cpu(const float *a, const float *b, float *y, size_t n);
+void sgd_step_cpu(float *w, const float *g, float *buf, size_t n, float lr, float momentum,
+                  float wd, int nesterov, int first);
+void adam_step_cpu(float *w, const float *g, float *m, float *v, size_t n, float lr, float beta1,
+                   float beta2, float eps, float wd, int decoupled, int step);
+
+/* Max pooling of one plane (H, W) into y (H/P, W/P) and idx (may be
+ * NULL), as maxpool2d_forward_ref (cpu_maxpool.c). */
+void cpu_maxpool_plane(const float *plane, int H, int W, int P, float *y, int32_t *idx);
 
 size_t conv2d_workspace_floats_cpu(const ConvShape *s);
 void conv2d_forward_cpu(const float *x, const float *w, const float *b, float *y,
                         const ConvShape *s, float *ws);
 void conv2d_backward_cpu(const float *dy, const float *x, const float *w, float *dx, float *dw,
                          float *db, const ConvShape *s, float *ws);
+void conv2d_forward_act_pool_cpu(const float *x, const float *w, const float *b, float *y,
+                                 int32_t *idx, const ConvShape *s, ActKind act, int pool,
+                                 float *ws);
+void conv2d_backward_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
+                                  const float *x, const float *w, float *dx, float *dw, float *db,
+                                  const ConvShape *s, ActKind act, int pool, float *ws);
 void maxpool2d_forward_cpu(const float *x, float *y, int32_t *idx, const PoolShape *s);
 void maxpool2d_backward_cpu(const float *dy, const int32_t *idx, float *dx, const PoolShape *s);
 void batchnorm_forward_train_cpu(const float *x, const float *gamma, const float *beta, float *y,
@@ -85,6 +162,17 @@ void batchnorm_forward_eval_cpu(const float *x, const float *gamma, const float 
 void batchnorm_backward_cpu(const float *dy, const float *x, const float *gamma,
                             const float *save_mean, const float *save_invstd, float *dx,
                             float *dgamma, float *dbeta, int B, int C, int HW);
+size_t batchnorm_act_pool_workspace_floats_cpu(int B, int C, int H, int W);
+void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const float *beta,
+                                    float *y, int32_t *idx, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var, int train, int B,
+                                    int C, int H, int W, float momentum, float eps, ActKind act,
+                                    int pool, float *ws);
+void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int32_t *idx,
+                                     const float *x, const float *gamma, const float *save_mean,
+                                     const float *save_invstd, float *dx, float *dgamma,
+                                     float *dbeta, int B, int C, int H, int W, ActKind act,
+                                     int pool, float *ws);
 
 /* OpenBLAS thread control. OpenBLAS's cblas.h declares it too; the
  * declaration is repeated (identically) so that the build does not depend

@@ -1,41 +1,45 @@
-/* cpu.c - the fast host backend: OpenBLAS for the GEMMs, OpenMP for the
- * loops. Every op computes what its twin in ref.c computes (the
- * specification; tests/unit/test_backend_ops.c checks them against each
- * other to 1e-5); only the order of float operations differs.
+/* cpu.c - the fast host backend: OpenBLAS for the GEMMs, the pool of
+ * cpu_pool.c for the threads. Every op computes what its twin in ref.c
+ * computes (the specification; tests/unit/test_backend_ops.c checks them
+ * against each other to 1e-5); only the order of float operations differs,
+ * and never with the number of threads (cpu_pool.c).
  *
- * This file: the table, memory, batches, dense layer, activations, dropout,
- * loss and optimizers. cpu_conv.c: convolution and pooling; cpu_norm.c:
- * batch norm.
+ * This file: the table, threads and GEMM, memory, batches, the dense layer
+ * (with its fused forward + activation and backward + SGD), and the loss.
+ * cpu_elem.c: activations, dropout, optimizers; cpu_conv.c: convolution and
+ * pooling; cpu_norm.c: batch norm.
  *
- * Threads: one pool, OpenMP's. OpenBLAS (Debian's pthread build, with its
- * own spinning worker pool) is kept at one thread; cpu_sgemm splits a large
- * product into column blocks over the OpenMP threads, and cpu_conv.c runs
- * whole images per thread. Measured on 2 cores (EPYC, at real-time priority
- * to shut out other load), an MLP 3072-256-256-256-10 training step at
- * B = 32: one pool 2.2-3.6 ms, OpenBLAS's threads for the GEMMs plus
- * OpenMP for the rest 10-59 ms (the two pools' spinning workers fight over
- * the cores), one thread 4.1-4.6 ms.
- * Small loops stay serial (the `if` clauses): waking a thread team costs
- * more than a few thousand flops.
+ * Profile of the MLP 3072-256-256-256-10 training step at B = 32 on one
+ * core (bench/README.md has the full tables): the first layer's two GEMMs
+ * are ~60% of the step and the SGD update over its 786k weights was ~15%
+ * more (it reads the gradient that the GEMM has just written, and the GEMM
+ * first zeroes it: OpenBLAS's beta = 0 pass). linear_backward_sgd does the
+ * update inside the GEMM instead (C = W, alpha = -lr, beta = 1 - lr wd), so
+ * the gradient is never written, zeroed or read back.
  */
+#define _GNU_SOURCE
 #include <math.h>
-#include <omp.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
 #include "backend/backend_impl.h"
 #include "nnsweep/rng.h"
 
-/* ---- threads and workspace slots -------------------------------------------- */
+/* ---- threads, workspace slots and GEMM ----------------------------------------- */
 
 int cpu_ws_slots(void)
 {
     static int slots; /* set once; the value is the same for every thread */
     int n = __atomic_load_n(&slots, __ATOMIC_RELAXED);
     if (n == 0) {
-        n = omp_get_num_procs();
+        cpu_set_t set;
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? (int)online : 1;
+        if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
         if (n < 1) n = 1;
         __atomic_store_n(&slots, n, __ATOMIC_RELAXED);
     }
@@ -51,41 +55,66 @@ void cpu_blas_single_thread(void)
     }
 }
 
-/* Below this many flops one thread does the whole product (~25 us). */
+/* Below this many flops per piece a product is not split (~15 us). */
 #define CPU_GEMM_PAR_FLOPS 1e6
+
+/* Pieces of a product of `flops` along a side of len: one per thread, at
+ * least CPU_GEMM_PAR_FLOPS each, at least 16 rows or columns each. */
+static int gemm_pieces(double flops, int len)
+{
+    if (cpu_in_parallel()) return 1;
+    int n = cpu_threads();
+    if (flops / n < CPU_GEMM_PAR_FLOPS) n = (int)(flops / CPU_GEMM_PAR_FLOPS);
+    if (n > len / 16) n = len / 16;
+    return n < 1 ? 1 : n;
+}
+
+/* [*lo, *hi) of piece i of n over len, cut at multiples of 16 (whole cache
+ * lines of a row). */
+static void piece_range(int len, int n, int i, int *lo, int *hi)
+{
+    int units = (len + 15) / 16;
+    *lo = (int)((long)units * i / n) * 16;
+    *hi = (int)((long)units * (i + 1) / n) * 16;
+    if (*hi > len) *hi = len;
+    if (*lo > len) *lo = len;
+}
+
+typedef struct GemmJob {
+    int ta, tb, M, N, K, lda, ldb, ldc, split_n, pieces;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} GemmJob;
+
+static void gemm_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const GemmJob *j = ctx;
+    enum CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = j->tb ? CblasTrans : CblasNoTrans;
+    int lo, hi;
+    piece_range(j->split_n ? j->N : j->M, j->pieces, item, &lo, &hi);
+    if (hi <= lo) return;
+    if (j->split_n) /* C[:, lo:hi] = op(A) op(B)[:, lo:hi] */
+        cblas_sgemm(CblasRowMajor, ta, tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
+                    j->tb ? j->B + (size_t)lo * j->ldb : j->B + lo, j->ldb, j->beta, j->C + lo,
+                    j->ldc);
+    else /* C[lo:hi, :] = op(A)[lo:hi, :] op(B) */
+        cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, j->N, j->K, j->alpha,
+                    j->ta ? j->A + lo : j->A + (size_t)lo * j->lda, j->lda, j->B, j->ldb, j->beta,
+                    j->C + (size_t)lo * j->ldc, j->ldc);
+}
 
 void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc)
 {
     cpu_blas_single_thread();
-    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    double flops = 2.0 * M * N * K;
-    if (nt > 1 && flops / nt < CPU_GEMM_PAR_FLOPS / 2) nt = (int)(flops / (CPU_GEMM_PAR_FLOPS / 2));
-    if (nt <= 1) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    /* blocks of the longer side of C, multiples of 16 (whole cache lines) */
-    int split_n = N >= M, len = split_n ? N : M;
-    int n_units = (len + 15) / 16;
-    if (nt > n_units) nt = n_units;
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), n = omp_get_num_threads();
-        int lo = (int)((long)n_units * t / n) * 16, hi = (int)((long)n_units * (t + 1) / n) * 16;
-        if (hi > len) hi = len;
-        if (hi > lo) {
-            if (split_n) /* C[:, lo:hi] = op(A) op(B)[:, lo:hi] */
-                cblas_sgemm(CblasRowMajor, ta, tb, M, hi - lo, K, alpha, A, lda,
-                            trans_b ? B + (size_t)lo * ldb : B + lo, ldb, beta, C + lo, ldc);
-            else /* C[lo:hi, :] = op(A)[lo:hi, :] op(B) */
-                cblas_sgemm(CblasRowMajor, ta, tb, hi - lo, N, K, alpha,
-                            trans_a ? A + lo : A + (size_t)lo * lda, lda, B, ldb, beta,
-                            C + (size_t)lo * ldc, ldc);
-        }
-    }
+    /* blocks of the longer side of C */
+    int split_n = N >= M;
+    GemmJob j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, split_n,
+                 gemm_pieces(2.0 * M * N * K, split_n ? N : M), alpha, beta, A, B, C};
+    cpu_parallel(gemm_item, &j, j.pieces, 0);
 }
 
 /* ---- memory ----------------------------------------------------------------------- */
@@ -102,69 +131,180 @@ static void *alloc_cpu(size_t bytes)
 
 /* ---- batches ------------------------------------------------------------------------ */
 
+typedef struct GatherJob {
+    const uint8_t *images, *labels;
+    const int32_t *idx;
+    const BatchSpec *spec;
+    float lut[NN_IMG_CH][256];
+    float *x;
+    int32_t *y;
+} GatherJob;
+
+/* Image i of the batch: a shifted, optionally mirrored copy of each raw
+ * row through the channel's table. */
+static void gather_item(void *ctx, int i, int slot)
+{
+    (void)slot;
+    enum { S = NN_IMG_SIDE };
+    const GatherJob *j = ctx;
+    const BatchSpec *spec = j->spec;
+    const uint8_t *img = j->images + (size_t)j->idx[i] * NN_IMG_PIXELS; /* (3, 32, 32) */
+    float *out = j->x + (size_t)i * NN_IMG_PIXELS;                      /* (3, 32, 32) */
+    uint32_t draw = spec->augment == AUG_NONE ? 0 : rng_u32_at(spec->seed, spec->hi, (uint64_t)i);
+    int flip = spec->augment != AUG_NONE && (draw & 1u);
+    int dr = 0, dc = 0; /* shift of the window against the raw image, -4..4 */
+    if (spec->augment == AUG_CROP_FLIP) {
+        dr = (int)((draw >> 1) % NN_CROP_SPAN) - NN_CROP_PAD;
+        dc = (int)((draw >> 5) % NN_CROP_SPAN) - NN_CROP_PAD;
+    }
+    /* cropped columns [lo, hi) come from raw columns [lo + dc, hi + dc) */
+    int lo = dc < 0 ? -dc : 0, hi = dc > 0 ? S - dc : S;
+    for (int c = 0; c < NN_IMG_CH; c++) {
+        const float *t = j->lut[c];
+        float pad = t[0];
+        for (int h = 0; h < S; h++) {
+            float *dst = out + (c * S + h) * S;
+            int rh = h + dr;
+            if (rh < 0 || rh >= S) {
+                for (int w = 0; w < S; w++) dst[w] = pad;
+                continue;
+            }
+            const uint8_t *src = img + (c * S + rh) * S + dc;
+            if (!flip && lo == 0 && hi == S) {
+                for (int w = 0; w < S; w++) dst[w] = t[src[w]];
+                continue;
+            }
+            float row[S];
+            for (int w = 0; w < lo; w++) row[w] = pad;
+            for (int w = lo; w < hi; w++) row[w] = t[src[w]];
+            for (int w = hi; w < S; w++) row[w] = pad;
+            if (flip)
+                for (int w = 0; w < S; w++) dst[w] = row[S - 1 - w];
+            else
+                memcpy(dst, row, sizeof row);
+        }
+    }
+    j->y[i] = j->labels[j->idx[i]];
+}
+
 /* As gather_batch_ref: a per-channel table maps the 256 byte values to
- * normalized floats (the same float expression, so bit-identical), and each
- * output row is a shifted, optionally mirrored copy of one raw row. */
+ * normalized floats (the same float expression, so bit-identical); images
+ * in parallel. */
 static void gather_batch_cpu(const uint8_t *images, const uint8_t *labels, const int32_t *idx,
                              int B, const BatchSpec *spec, float *x /* (B, 3, 32, 32) */,
                              int32_t *y /* (B) */)
 {
-    enum { S = NN_IMG_SIDE };
-    float lut[NN_IMG_CH][256];
+    GatherJob j = {.images = images, .labels = labels, .idx = idx, .spec = spec, .x = x, .y = y};
     for (int c = 0; c < NN_IMG_CH; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - spec->mean[c]) / spec->std[c];
-
-#pragma omp parallel for schedule(static) if (B >= 16)
-    for (int i = 0; i < B; i++) {
-        const uint8_t *img = images + (size_t)idx[i] * NN_IMG_PIXELS; /* (3, 32, 32) */
-        float *out = x + (size_t)i * NN_IMG_PIXELS;                   /* (3, 32, 32) */
-        uint32_t draw = spec->augment == AUG_NONE ? 0 : rng_u32_at(spec->seed, spec->hi, (uint64_t)i);
-        int flip = spec->augment != AUG_NONE && (draw & 1u);
-        int dr = 0, dc = 0; /* shift of the window against the raw image, -4..4 */
-        if (spec->augment == AUG_CROP_FLIP) {
-            dr = (int)((draw >> 1) % NN_CROP_SPAN) - NN_CROP_PAD;
-            dc = (int)((draw >> 5) % NN_CROP_SPAN) - NN_CROP_PAD;
-        }
-        /* cropped columns [lo, hi) come from raw columns [lo + dc, hi + dc) */
-        int lo = dc < 0 ? -dc : 0, hi = dc > 0 ? S - dc : S;
-        for (int c = 0; c < NN_IMG_CH; c++) {
-            const float *t = lut[c];
-            float pad = t[0];
-            for (int h = 0; h < S; h++) {
-                float *dst = out + (c * S + h) * S;
-                int rh = h + dr;
-                if (rh < 0 || rh >= S) {
-                    for (int w = 0; w < S; w++) dst[w] = pad;
-                    continue;
-                }
-                const uint8_t *src = img + (c * S + rh) * S + dc;
-                float row[S];
-                for (int w = 0; w < lo; w++) row[w] = pad;
-                for (int w = lo; w < hi; w++) row[w] = t[src[w]];
-                for (int w = hi; w < S; w++) row[w] = pad;
-                if (flip)
-                    for (int w = 0; w < S; w++) dst[w] = row[S - 1 - w];
-                else
-                    memcpy(dst, row, sizeof row);
-            }
-        }
-        y[i] = labels[idx[i]];
-    }
+        for (int v = 0; v < 256; v++)
+            j.lut[c][v] = ((float)v / 255.0f - spec->mean[c]) / spec->std[c];
+    cpu_parallel(gather_item, &j, B, 0);
 }
 
 /* ---- dense layer ----------------------------------------------------------------------- */
 
-/* y (B, OC) = x (B, C) . w (OC, C)^T + b: bias rows copied in, one sgemm
- * with beta = 1 adds the product. */
+/* Pieces of a dense layer's work: column blocks of y (forward, over OC) or
+ * of x, dx and w (backward, over C). */
+typedef struct LinearJob {
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw, *db, *wu, *bu;
+    int B, C, OC, pieces, has_act;
+    ActKind act;
+    float lr, wd;
+} LinearJob;
+
+/* y[:, lo:hi] = act(x . w[lo:hi]^T + b[lo:hi]): bias rows copied in, one
+ * sgemm with beta = 1 adds the product, the activation on the block while
+ * it is in cache. */
+static void linear_forward_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const LinearJob *j = ctx;
+    int lo, hi;
+    piece_range(j->OC, j->pieces, item, &lo, &hi);
+    if (hi <= lo) return;
+    int n = hi - lo;
+    float beta = 0.0f;
+    if (j->b) {
+        for (int r = 0; r < j->B; r++)
+            memcpy(j->y + (size_t)r * j->OC + lo, j->b + lo, sizeof(float) * (size_t)n);
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->B, n, j->C, 1.0f, j->x, j->C,
+                j->w + (size_t)lo * j->C, j->C, beta, j->y + lo, j->OC);
+    if (j->has_act)
+        for (int r = 0; r < j->B; r++) {
+            float *row = j->y + (size_t)r * j->OC + lo;
+            cpu_act_forward_range(j->act, row, row, (size_t)n);
+        }
+}
+
+static void linear_forward_run(const float *x, const float *w, const float *b, float *y, int B,
+                               int C, int OC, int has_act, ActKind act)
+{
+    cpu_blas_single_thread();
+    LinearJob j = {.x = x, .w = w, .b = b, .y = y, .B = B, .C = C, .OC = OC,
+                   .pieces = gemm_pieces(2.0 * B * C * OC, OC), .has_act = has_act, .act = act};
+    cpu_parallel(linear_forward_item, &j, j.pieces, 0);
+}
+
+/* y (B, OC) = x (B, C) . w (OC, C)^T + b */
 static void linear_forward_cpu(const float *x, const float *w, const float *b, float *y, int B,
                                int C, int OC)
 {
-    float beta = 0.0f;
-    if (b) {
-        for (int r = 0; r < B; r++) memcpy(y + (size_t)r * OC, b, sizeof(float) * (size_t)OC);
-        beta = 1.0f;
+    linear_forward_run(x, w, b, y, B, C, OC, 0, ACT_RELU);
+}
+
+/* y = act(x . w^T + b) */
+static void linear_forward_act_cpu(const float *x, const float *w, const float *b, float *y, int B,
+                                   int C, int OC, ActKind act)
+{
+    linear_forward_run(x, w, b, y, B, C, OC, 1, act);
+}
+
+/* db (OC) = column sums of dy (B, OC), in row order */
+static void bias_grad(const float *dy, float *db, int B, int OC)
+{
+    memset(db, 0, sizeof(float) * (size_t)OC);
+    for (int r = 0; r < B; r++) {
+        const float *row = dy + (size_t)r * OC;
+        for (int o = 0; o < OC; o++) db[o] += row[o];
     }
-    cpu_sgemm(0, 1, B, OC, C, 1.0f, x, C, w, C, beta, y, OC);
+}
+
+/* Columns [lo, hi) of C: dx[:, lo:hi] = dy . w[:, lo:hi] (w before any
+ * update), then either dw[:, lo:hi] = dy^T . x[:, lo:hi] or, fused with
+ * SGD, w[:, lo:hi] = (1 - lr wd) w[:, lo:hi] - lr dy^T . x[:, lo:hi].
+ * Piece 0 also does the bias. */
+static void linear_backward_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const LinearJob *j = ctx;
+    int lo, hi;
+    piece_range(j->C, j->pieces, item, &lo, &hi);
+    if (hi > lo) {
+        int n = hi - lo;
+        const float *w = j->wu ? j->wu : j->w;
+        if (j->dx)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->B, n, j->OC, 1.0f, j->dy,
+                        j->OC, w + lo, j->C, 0.0f, j->dx + lo, j->C);
+        if (j->wu)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, j->OC, n, j->B, -j->lr, j->dy,
+                        j->OC, j->x + lo, j->C, 1.0f - j->lr * j->wd, j->wu + lo, j->C);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, j->OC, n, j->B, 1.0f, j->dy,
+                        j->OC, j->x + lo, j->C, 0.0f, j->dw + lo, j->C);
+    }
+    if (item != 0) return;
+    if (j->db) bias_grad(j->dy, j->db, j->B, j->OC);
+    if (j->bu) {
+        /* b -= lr (sum_r dy[r] + wd b), the sum in row order as bias_grad */
+        for (int o = 0; o < j->OC; o++) {
+            float g = 0.0f;
+            for (int r = 0; r < j->B; r++) g += j->dy[(size_t)r * j->OC + o];
+            j->bu[o] = j->bu[o] - j->lr * (g + j->wd * j->bu[o]);
+        }
+    }
 }
 
 /* dw (OC, C) = dy^T (OC, B) . x (B, C); dx (B, C) = dy (B, OC) . w (OC, C);
@@ -172,131 +312,35 @@ static void linear_forward_cpu(const float *x, const float *w, const float *b, f
 static void linear_backward_cpu(const float *dy, const float *x, const float *w, float *dx,
                                 float *dw, float *db, int B, int C, int OC)
 {
-    cpu_sgemm(1, 0, OC, C, B, 1.0f, dy, OC, x, C, 0.0f, dw, C);
-    if (dx) cpu_sgemm(0, 0, B, C, OC, 1.0f, dy, OC, w, C, 0.0f, dx, C);
-    if (db) {
-        memset(db, 0, sizeof(float) * (size_t)OC);
-        for (int r = 0; r < B; r++) {
-            const float *row = dy + (size_t)r * OC;
-            for (int o = 0; o < OC; o++) db[o] += row[o];
-        }
-    }
+    cpu_blas_single_thread();
+    double flops = 2.0 * B * C * OC * (dx ? 2 : 1);
+    LinearJob j = {.x = x, .w = w, .dy = dy, .dx = dx, .dw = dw, .db = db, .B = B, .C = C,
+                   .OC = OC, .pieces = gemm_pieces(flops, C)};
+    cpu_parallel(linear_backward_item, &j, j.pieces, 0);
 }
 
-/* ---- activations ------------------------------------------------------------------------ */
-
-#define CPU_SQRT1_2 0.70710678118654752440f
-#define CPU_INV_SQRT_2PI 0.39894228040143267794f
-
-/* y = f(x), one loop per kind (the switch is outside the loops) */
-static void act_forward_cpu(ActKind k, const float *x, float *y, size_t n)
+/* linear_backward followed by plain SGD on w and b: no gradient written. */
+static void linear_backward_sgd_cpu(const float *dy, const float *x, float *w, float *b, float *dx,
+                                    int B, int C, int OC, float lr, float wd)
 {
-    switch (k) {
-    case ACT_RELU:
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
-        break;
-    case ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN_MATH)
-        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
-        break;
-    case ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN_MATH)
-        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
-        break;
-    case ACT_GELU:
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN_MATH)
-        for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * CPU_SQRT1_2));
-        break;
-    case ACT_LEAKY_RELU:
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * NN_LEAKY_SLOPE;
-        break;
-    default: nn_fatal("activation kind %d out of range", (int)k);
-    }
-}
-
-/* dx = dy * f'(x), f' as in act_grad_ref */
-static void act_backward_cpu(ActKind k, const float *x, const float *y, const float *dy, float *dx,
-                             size_t n)
-{
-    switch (k) {
-    case ACT_RELU:
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = y[i] <= 0.0f ? 0.0f : dy[i];
-        break;
-    case ACT_TANH:
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-        break;
-    case ACT_SIGMOID:
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i]) * y[i];
-        break;
-    case ACT_GELU:
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN_MATH)
-        for (size_t i = 0; i < n; i++) {
-            float cdf = 0.5f * (1.0f + erff(x[i] * CPU_SQRT1_2));
-            float pdf = CPU_INV_SQRT_2PI * expf(-0.5f * x[i] * x[i]);
-            dx[i] = dy[i] * (cdf + x[i] * pdf);
-        }
-        break;
-    case ACT_LEAKY_RELU:
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * NN_LEAKY_SLOPE;
-        break;
-    default: nn_fatal("activation kind %d out of range", (int)k);
-    }
-}
-
-/* ---- dropout and elementwise product -------------------------------------------------- */
-
-/* As dropout_forward_ref, drawing one Philox block (four groups' uniforms)
- * per call instead of one per group. */
-static void dropout_forward_cpu(const float *x, float *y, float *mask, size_t n, int group, float p,
-                                uint64_t seed, uint64_t hi)
-{
-    NN_CHECK(group >= 1, "dropout: group %d < 1", group);
-    float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    size_t G = (size_t)group;
-    size_t n_groups = (n + G - 1) / G;
-    size_t n_blocks = (n_groups + 3) / 4;
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN_MATH)
-    for (size_t blk = 0; blk < n_blocks; blk++) {
-        uint32_t words[4];
-        rng_philox(seed, hi, blk, words);
-        for (size_t j = 0; j < 4; j++) {
-            size_t g = blk * 4 + j;
-            if (g >= n_groups) break;
-            float m = rng_u01(words[j]) >= p ? scale : 0.0f;
-            size_t i0 = g * G, i1 = i0 + G < n ? i0 + G : n;
-            for (size_t i = i0; i < i1; i++) {
-                mask[i] = m;
-                y[i] = x[i] * m;
-            }
-        }
-    }
-}
-
-/* y = a * b */
-static void mul_cpu(const float *a, const float *b, float *y, size_t n)
-{
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+    cpu_blas_single_thread();
+    double flops = 2.0 * B * C * OC * (dx ? 2 : 1);
+    LinearJob j = {.x = x, .dy = dy, .dx = dx, .wu = w, .bu = b, .B = B, .C = C, .OC = OC,
+                   .pieces = gemm_pieces(flops, C), .lr = lr, .wd = wd};
+    cpu_parallel(linear_backward_item, &j, j.pieces, 0);
 }
 
 /* ---- loss ---------------------------------------------------------------------------------- */
 
 /* As softmax_xent_ref in float per sample (log-probabilities as
  * (l - max) - log sum exp(l - max), exact for the largest logit), losses
- * summed in double; samples in parallel when there are many. */
+ * summed in double in sample order. Serial: B * K is small (320 values at
+ * B = 32, a few microseconds). */
 static void softmax_xent_cpu(const float *logits, const int32_t *labels, int B, int K,
                              float label_smoothing, float *dlogits, double *acc)
 {
     double loss_sum = 0.0, n_correct = 0.0;
     float ls = label_smoothing, smooth = label_smoothing / (float)K;
-#pragma omp parallel for schedule(static) reduction(+ : loss_sum, n_correct) \
-    if ((size_t)B * K >= CPU_PAR_MIN_MATH)
     for (int b = 0; b < B; b++) {
         const float *l = logits + (size_t)b * K;
         int label = labels[b];
@@ -326,54 +370,6 @@ static void softmax_xent_cpu(const float *logits, const int32_t *labels, int B, 
     }
     acc[0] += loss_sum;
     acc[1] += n_correct;
-}
-
-/* ---- optimizers ---------------------------------------------------------------------------- */
-
-/* As sgd_step_ref; the branches are loop-invariant (hoisted by the compiler). */
-static void sgd_step_cpu(float *w, const float *g, float *buf, size_t n, float lr, float momentum,
-                         float wd, int nesterov, int first)
-{
-    if (momentum == 0.0f) {
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-        for (size_t i = 0; i < n; i++) {
-            float gi = wd != 0.0f ? g[i] + wd * w[i] : g[i];
-            w[i] = w[i] - lr * gi;
-        }
-        return;
-    }
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float gi = wd != 0.0f ? g[i] + wd * w[i] : g[i];
-        float bi = first ? gi : momentum * buf[i] + gi;
-        buf[i] = bi;
-        float d = nesterov ? gi + momentum * bi : bi;
-        w[i] = w[i] - lr * d;
-    }
-}
-
-/* As adam_step_ref. */
-static void adam_step_cpu(float *w, const float *g, float *m, float *v, size_t n, float lr,
-                          float beta1, float beta2, float eps, float wd, int decoupled, int step)
-{
-    NN_CHECK(step >= 1, "adam_step: step %d, counts from 1", step);
-    double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
-    float step_size = (float)(lr / bc1);
-    float bc2_sqrt = (float)sqrt(bc2);
-    float decay = (float)(1.0 - (double)lr * wd);
-    float l2 = decoupled ? 0.0f : wd;           /* coupled: g' = g + wd w */
-    float wmul = decoupled && wd != 0.0f ? decay : 1.0f; /* decoupled: w *= 1 - lr wd */
-    float c1 = 1.0f - beta1, c2 = 1.0f - beta2;
-#pragma omp parallel for simd schedule(static) if (n >= CPU_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float wi = w[i] * wmul;
-        float gi = l2 != 0.0f ? g[i] + l2 * wi : g[i];
-        float mi = beta1 * m[i] + c1 * gi;
-        float vi = beta2 * v[i] + c2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = wi - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
-    }
 }
 
 /* Memory ops are those of ref (host memory: memcpy/memset are already
@@ -406,4 +402,11 @@ const Backend nn_backend_cpu = {
     .softmax_xent = softmax_xent_cpu,
     .sgd_step = sgd_step_cpu,
     .adam_step = adam_step_cpu,
+    .linear_forward_act = linear_forward_act_cpu,
+    .linear_backward_sgd = linear_backward_sgd_cpu,
+    .conv2d_forward_act_pool = conv2d_forward_act_pool_cpu,
+    .conv2d_backward_act_pool = conv2d_backward_act_pool_cpu,
+    .batchnorm_act_pool_workspace_floats = batchnorm_act_pool_workspace_floats_cpu,
+    .batchnorm_act_pool_forward = batchnorm_act_pool_forward_cpu,
+    .batchnorm_act_pool_backward = batchnorm_act_pool_backward_cpu,
 };

@@ -2,24 +2,53 @@
  * (batchnorm_*_ref). x (B, C, HW):
  *  - HW == 1 (BatchNorm1d after a dense layer): x is (B, C) row-major, so
  *    the loops run over rows with the channels innermost (contiguous,
- *    vectorized), each thread owning a range of channels;
- *  - HW > 1 (BatchNorm2d): one channel per iteration, planes of HW
- *    contiguous floats summed with simd reductions into double.
+ *    vectorized); items are blocks of channels;
+ *  - HW > 1 (BatchNorm2d): one item per channel, planes of HW contiguous
+ *    floats summed in eight lanes (cpu_sum*), the planes' sums in double.
  * Statistics use two passes (mean, then squared deviations) as ref does.
- * The per-channel outputs (save_mean, save_invstd, dgamma, dbeta) double as
- * accumulators, so nothing is allocated.
+ * Every channel is reduced by one item, in a fixed order, so the results do
+ * not depend on the number of threads. The per-channel outputs (save_mean,
+ * save_invstd, dgamma, dbeta) double as accumulators: nothing is allocated.
  */
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "backend/backend_impl.h"
 
-/* Channel range [*lo, *hi) of thread t of nt. */
-static void channel_range(int C, int t, int nt, int *lo, int *hi)
+typedef struct BnJob {
+    const float *x, *dy, *gamma, *beta, *mean, *invstd;
+    float *y, *dx, *save_mean, *save_invstd, *running_mean, *running_var, *dgamma, *dbeta;
+    const float *rmean, *rvar;
+    int B, C, HW, per_item;
+    float momentum, eps;
+    /* batchnorm_act_pool_*: planes (H, W), act, pool, argmax, scratch */
+    int H, W, pool, train;
+    ActKind act;
+    int32_t *idx;
+    const int32_t *cidx;
+    const float *yc;
+    float *ws;
+} BnJob;
+
+/* Items of whole channels: per channel for HW > 1; blocks of >= 16
+ * channels (about CPU_CHUNK values each) for HW == 1. */
+static int bn_items(int B, int C, int HW, int *per_item)
 {
-    *lo = (int)((long)C * t / nt);
-    *hi = (int)((long)C * (t + 1) / nt);
+    if (HW > 1) {
+        *per_item = 1;
+        return C;
+    }
+    size_t per = CPU_CHUNK / (size_t)(B > 0 ? B : 1);
+    per = (per + 15) / 16 * 16;
+    if (per < 16) per = 16;
+    *per_item = (int)per;
+    return (int)(((size_t)C + per - 1) / per);
+}
+
+static void bn_range(const BnJob *j, int item, int *lo, int *hi)
+{
+    *lo = item * j->per_item;
+    *hi = *lo + j->per_item < j->C ? *lo + j->per_item : j->C;
 }
 
 /* running = (1 - m) running + m stat (unbiased variance; biased when N == 1) */
@@ -31,80 +60,113 @@ static void bn_update_running(float *running_mean, float *running_var, int c, do
     running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
 }
 
+/* Channel c's batch statistics over (B, HW) planes, as ref: the mean,
+ * then the squared deviations from it; running statistics updated. */
+static void bn_plane_stats(const BnJob *j, int c, float *mean_out, float *invstd_out)
+{
+    const int B = j->B, C = j->C, HW = j->HW;
+    const double N = (double)B * HW;
+    double sum = 0.0;
+    for (int b = 0; b < B; b++) sum += cpu_sum(j->x + ((size_t)b * C + c) * HW, (size_t)HW);
+    float mean = (float)(sum / N);
+    double sq = 0.0;
+    for (int b = 0; b < B; b++)
+        sq += cpu_sum_sqdev(j->x + ((size_t)b * C + c) * HW, (size_t)HW, mean);
+    double var = sq / N;
+    *mean_out = mean;
+    *invstd_out = (float)(1.0 / sqrt(var + (double)j->eps));
+    bn_update_running(j->running_mean, j->running_var, c, mean, var, N, j->momentum);
+}
+
+static void bn_train_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const BnJob *j = ctx;
+    const int B = j->B, C = j->C, HW = j->HW;
+    const double N = (double)B * HW;
+    int lo, hi;
+    bn_range(j, item, &lo, &hi);
+    if (HW == 1) {
+        float *sum = j->save_mean, *sq = j->save_invstd; /* accumulators, then the outputs */
+        for (int c = lo; c < hi; c++) sum[c] = sq[c] = 0.0f;
+        for (int b = 0; b < B; b++) {
+            const float *r = j->x + (size_t)b * C;
+            for (int c = lo; c < hi; c++) sum[c] += r[c];
+        }
+        for (int c = lo; c < hi; c++) sum[c] = (float)(sum[c] / N);
+        for (int b = 0; b < B; b++) {
+            const float *r = j->x + (size_t)b * C;
+            for (int c = lo; c < hi; c++) {
+                float d = r[c] - sum[c];
+                sq[c] += d * d;
+            }
+        }
+        for (int c = lo; c < hi; c++) {
+            double var = sq[c] / N;
+            sq[c] = (float)(1.0 / sqrt(var + (double)j->eps));
+            bn_update_running(j->running_mean, j->running_var, c, sum[c], var, N, j->momentum);
+        }
+        for (int b = 0; b < B; b++) {
+            const float *r = j->x + (size_t)b * C;
+            float *o = j->y + (size_t)b * C;
+            for (int c = lo; c < hi; c++)
+                o[c] = (r[c] - sum[c]) * (sq[c] * j->gamma[c]) + j->beta[c];
+        }
+        return;
+    }
+    for (int c = lo; c < hi; c++) {
+        float mean, invstd;
+        bn_plane_stats(j, c, &mean, &invstd);
+        float a = invstd * j->gamma[c], bc = j->beta[c];
+        for (int b = 0; b < B; b++) {
+            const float *r = j->x + ((size_t)b * C + c) * HW;
+            float *o = j->y + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) o[i] = (r[i] - mean) * a + bc;
+        }
+        j->save_mean[c] = mean;
+        j->save_invstd[c] = invstd;
+    }
+}
+
 /* Batch statistics over (B, HW), y = (x - mean) invstd gamma + beta. */
 void batchnorm_forward_train_cpu(const float *x, const float *gamma, const float *beta, float *y,
                                  float *save_mean, float *save_invstd, float *running_mean,
                                  float *running_var, int B, int C, int HW, float momentum,
                                  float eps)
 {
-    double N = (double)B * HW;
-    size_t n = (size_t)B * C * HW;
+    BnJob j = {.x = x, .gamma = gamma, .beta = beta, .y = y, .save_mean = save_mean,
+               .save_invstd = save_invstd, .running_mean = running_mean,
+               .running_var = running_var, .B = B, .C = C, .HW = HW, .momentum = momentum,
+               .eps = eps};
+    cpu_parallel(bn_train_item, &j, bn_items(B, C, HW, &j.per_item), 0);
+}
+
+static void bn_eval_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const BnJob *j = ctx;
+    const int B = j->B, C = j->C, HW = j->HW;
+    int lo, hi;
+    bn_range(j, item, &lo, &hi);
     if (HW == 1) {
-#pragma omp parallel if (n >= CPU_PAR_MIN)
-        {
-            int lo, hi;
-            channel_range(C, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-            float *sum = save_mean, *sq = save_invstd; /* accumulators, then the outputs */
-            for (int c = lo; c < hi; c++) sum[c] = sq[c] = 0.0f;
-            for (int b = 0; b < B; b++) {
-                const float *r = x + (size_t)b * C;
-                for (int c = lo; c < hi; c++) sum[c] += r[c];
-            }
-            for (int c = lo; c < hi; c++) sum[c] = (float)(sum[c] / N);
-            for (int b = 0; b < B; b++) {
-                const float *r = x + (size_t)b * C;
-                for (int c = lo; c < hi; c++) {
-                    float d = r[c] - sum[c];
-                    sq[c] += d * d;
-                }
-            }
+        for (int b = 0; b < B; b++) {
+            const float *r = j->x + (size_t)b * C;
+            float *o = j->y + (size_t)b * C;
             for (int c = lo; c < hi; c++) {
-                double var = sq[c] / N;
-                sq[c] = (float)(1.0 / sqrt(var + (double)eps));
-                bn_update_running(running_mean, running_var, c, save_mean[c], var, N, momentum);
-            }
-            for (int b = 0; b < B; b++) {
-                const float *r = x + (size_t)b * C;
-                float *o = y + (size_t)b * C;
-                for (int c = lo; c < hi; c++)
-                    o[c] = (r[c] - save_mean[c]) * (save_invstd[c] * gamma[c]) + beta[c];
+                float invstd = 1.0f / sqrtf(j->rvar[c] + j->eps);
+                o[c] = (r[c] - j->rmean[c]) * (invstd * j->gamma[c]) + j->beta[c];
             }
         }
         return;
     }
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        double sum = 0.0;
+    for (int c = lo; c < hi; c++) {
+        float a = 1.0f / sqrtf(j->rvar[c] + j->eps) * j->gamma[c];
+        float m = j->rmean[c], bc = j->beta[c];
         for (int b = 0; b < B; b++) {
-            const float *r = x + ((size_t)b * C + c) * HW;
-            float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-            for (int i = 0; i < HW; i++) part += r[i];
-            sum += part;
+            const float *r = j->x + ((size_t)b * C + c) * HW;
+            float *o = j->y + ((size_t)b * C + c) * HW;
+            for (int i = 0; i < HW; i++) o[i] = (r[i] - m) * a + bc;
         }
-        float mean = (float)(sum / N);
-        double sq = 0.0;
-        for (int b = 0; b < B; b++) {
-            const float *r = x + ((size_t)b * C + c) * HW;
-            float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-            for (int i = 0; i < HW; i++) {
-                float d = r[i] - mean;
-                part += d * d;
-            }
-            sq += part;
-        }
-        double var = sq / N;
-        float invstd = (float)(1.0 / sqrt(var + (double)eps));
-        float a = invstd * gamma[c], bc = beta[c];
-        for (int b = 0; b < B; b++) {
-            const float *r = x + ((size_t)b * C + c) * HW;
-            float *o = y + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) o[i] = (r[i] - mean) * a + bc;
-        }
-        save_mean[c] = mean;
-        save_invstd[c] = invstd;
-        bn_update_running(running_mean, running_var, c, mean, var, N, momentum);
     }
 }
 
@@ -113,27 +175,64 @@ void batchnorm_forward_eval_cpu(const float *x, const float *gamma, const float 
                                 const float *running_mean, const float *running_var, float *y,
                                 int B, int C, int HW, float eps)
 {
-    size_t n = (size_t)B * C * HW;
+    BnJob j = {.x = x, .gamma = gamma, .beta = beta, .rmean = running_mean, .rvar = running_var,
+               .y = y, .B = B, .C = C, .HW = HW, .eps = eps};
+    cpu_parallel(bn_eval_item, &j, bn_items(B, C, HW, &j.per_item), 0);
+}
+
+static void bn_backward_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const BnJob *j = ctx;
+    const int B = j->B, C = j->C, HW = j->HW;
+    const double N = (double)B * HW;
+    const float *gamma = j->gamma, *save_mean = j->mean, *save_invstd = j->invstd;
+    float *dgamma = j->dgamma, *dbeta = j->dbeta;
+    int lo, hi;
+    bn_range(j, item, &lo, &hi);
     if (HW == 1) {
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
+        for (int c = lo; c < hi; c++) dgamma[c] = dbeta[c] = 0.0f;
         for (int b = 0; b < B; b++) {
-            const float *r = x + (size_t)b * C;
-            float *o = y + (size_t)b * C;
-            for (int c = 0; c < C; c++) {
-                float invstd = 1.0f / sqrtf(running_var[c] + eps);
-                o[c] = (r[c] - running_mean[c]) * (invstd * gamma[c]) + beta[c];
+            const float *g = j->dy + (size_t)b * C, *r = j->x + (size_t)b * C;
+            for (int c = lo; c < hi; c++) {
+                dbeta[c] += g[c];
+                dgamma[c] += g[c] * ((r[c] - save_mean[c]) * save_invstd[c]);
+            }
+        }
+        float invN = (float)(1.0 / N);
+        for (int b = 0; b < B; b++) {
+            const float *g = j->dy + (size_t)b * C, *r = j->x + (size_t)b * C;
+            float *d = j->dx + (size_t)b * C;
+            for (int c = lo; c < hi; c++) {
+                float xhat = (r[c] - save_mean[c]) * save_invstd[c];
+                d[c] = gamma[c] * save_invstd[c] *
+                       (g[c] - dbeta[c] * invN - xhat * (dgamma[c] * invN));
             }
         }
         return;
     }
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
-    for (int k = 0; k < B * C; k++) {
-        int c = k % C;
-        float a = 1.0f / sqrtf(running_var[c] + eps) * gamma[c];
-        float m = running_mean[c], bc = beta[c];
-        const float *r = x + (size_t)k * HW;
-        float *o = y + (size_t)k * HW;
-        for (int i = 0; i < HW; i++) o[i] = (r[i] - m) * a + bc;
+    for (int c = lo; c < hi; c++) {
+        float mean = save_mean[c], invstd = save_invstd[c];
+        double sdy = 0.0, sdyx = 0.0;
+        for (int b = 0; b < B; b++) {
+            float p1, p2;
+            size_t at = ((size_t)b * C + c) * HW;
+            cpu_sum_dot_dev(j->dy + at, j->x + at, (size_t)HW, mean, invstd, &p1, &p2);
+            sdy += p1;
+            sdyx += p2;
+        }
+        float mdy = (float)(sdy / N), mdyx = (float)(sdyx / N), a = gamma[c] * invstd;
+        for (int b = 0; b < B; b++) {
+            size_t at = ((size_t)b * C + c) * HW;
+            const float *g = j->dy + at, *r = j->x + at;
+            float *d = j->dx + at;
+            for (int i = 0; i < HW; i++) {
+                float xhat = (r[i] - mean) * invstd;
+                d[i] = a * (g[i] - mdy - xhat * mdyx);
+            }
+        }
+        dgamma[c] = (float)sdyx;
+        dbeta[c] = (float)sdy;
     }
 }
 
@@ -143,59 +242,119 @@ void batchnorm_backward_cpu(const float *dy, const float *x, const float *gamma,
                             const float *save_mean, const float *save_invstd, float *dx,
                             float *dgamma, float *dbeta, int B, int C, int HW)
 {
-    double N = (double)B * HW;
-    size_t n = (size_t)B * C * HW;
-    if (HW == 1) {
-#pragma omp parallel if (n >= CPU_PAR_MIN)
-        {
-            int lo, hi;
-            channel_range(C, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-            for (int c = lo; c < hi; c++) dgamma[c] = dbeta[c] = 0.0f;
-            for (int b = 0; b < B; b++) {
-                const float *g = dy + (size_t)b * C, *r = x + (size_t)b * C;
-                for (int c = lo; c < hi; c++) {
-                    dbeta[c] += g[c];
-                    dgamma[c] += g[c] * ((r[c] - save_mean[c]) * save_invstd[c]);
-                }
-            }
-            float invN = (float)(1.0 / N);
-            for (int b = 0; b < B; b++) {
-                const float *g = dy + (size_t)b * C, *r = x + (size_t)b * C;
-                float *d = dx + (size_t)b * C;
-                for (int c = lo; c < hi; c++) {
-                    float xhat = (r[c] - save_mean[c]) * save_invstd[c];
-                    d[c] = gamma[c] * save_invstd[c] *
-                           (g[c] - dbeta[c] * invN - xhat * (dgamma[c] * invN));
-                }
-            }
-        }
-        return;
+    BnJob j = {.x = x, .dy = dy, .gamma = gamma, .mean = save_mean, .invstd = save_invstd,
+               .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .B = B, .C = C, .HW = HW};
+    cpu_parallel(bn_backward_item, &j, bn_items(B, C, HW, &j.per_item), 0);
+}
+
+/* ---- batch norm + activation + max pool (batchnorm_act_pool_*) ------------------ */
+
+/* Scratch: one (H, W) plane per thread slot. */
+size_t batchnorm_act_pool_workspace_floats_cpu(int B, int C, int H, int W)
+{
+    (void)B, (void)C;
+    return (size_t)cpu_ws_slots() * H * W;
+}
+
+/* Channel c: statistics (train) or the running ones, then per image the
+ * normalized plane (into scratch), the activation and the pooling. */
+static void bn_act_pool_item(void *ctx, int c, int slot)
+{
+    const BnJob *j = ctx;
+    const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
+    float mean, invstd;
+    if (j->train) {
+        bn_plane_stats(j, c, &mean, &invstd);
+        j->save_mean[c] = mean;
+        j->save_invstd[c] = invstd;
+    } else {
+        mean = j->rmean[c];
+        invstd = 1.0f / sqrtf(j->rvar[c] + j->eps);
     }
-#pragma omp parallel for schedule(static) if (n >= CPU_PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        float mean = save_mean[c], invstd = save_invstd[c];
-        double sdy = 0.0, sdyx = 0.0;
-        for (int b = 0; b < B; b++) {
-            const float *g = dy + ((size_t)b * C + c) * HW, *r = x + ((size_t)b * C + c) * HW;
-            float p1 = 0.0f, p2 = 0.0f;
-#pragma omp simd reduction(+ : p1, p2)
-            for (int i = 0; i < HW; i++) {
-                p1 += g[i];
-                p2 += g[i] * ((r[i] - mean) * invstd);
-            }
-            sdy += p1;
-            sdyx += p2;
-        }
-        float mdy = (float)(sdy / N), mdyx = (float)(sdyx / N), a = gamma[c] * invstd;
-        for (int b = 0; b < B; b++) {
-            const float *g = dy + ((size_t)b * C + c) * HW, *r = x + ((size_t)b * C + c) * HW;
-            float *d = dx + ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) {
-                float xhat = (r[i] - mean) * invstd;
-                d[i] = a * (g[i] - mdy - xhat * mdyx);
-            }
-        }
-        dgamma[c] = (float)sdyx;
-        dbeta[c] = (float)sdy;
+    /* the same expressions as the plain ops: train (x - mean) * (invstd *
+     * gamma) + beta; eval (x - mean) * (1 / sqrt(var + eps) * gamma) + beta */
+    float a = invstd * j->gamma[c], bc = j->beta[c];
+    size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
+    float *t = j->ws + (size_t)slot * HW;
+    for (int b = 0; b < B; b++) {
+        const float *r = j->x + ((size_t)b * C + c) * HW;
+        size_t at = ((size_t)b * C + c) * yp;
+        float *o = P > 1 ? t : j->y + at;
+        for (int i = 0; i < HW; i++) o[i] = (r[i] - mean) * a + bc;
+        cpu_act_forward_range(j->act, o, o, (size_t)HW);
+        if (P > 1) cpu_maxpool_plane(t, j->H, j->W, P, j->y + at, j->idx ? j->idx + at : NULL);
     }
+}
+
+void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const float *beta,
+                                    float *y, int32_t *idx, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var, int train, int B,
+                                    int C, int H, int W, float momentum, float eps, ActKind act,
+                                    int pool, float *ws)
+{
+    NN_CHECK(act != ACT_GELU, "batchnorm_act_pool_forward: GELU is not fused");
+    BnJob j = {.x = x, .gamma = gamma, .beta = beta, .y = y, .idx = idx, .save_mean = save_mean,
+               .save_invstd = save_invstd, .running_mean = running_mean,
+               .running_var = running_var, .rmean = running_mean, .rvar = running_var, .B = B,
+               .C = C, .HW = H * W, .H = H, .W = W, .pool = pool, .train = train, .act = act,
+               .momentum = momentum, .eps = eps, .ws = ws};
+    cpu_parallel(bn_act_pool_item, &j, C, cpu_ws_slots());
+}
+
+/* Channel c: the batch norm's output gradient is act_backward of the pooled
+ * gradient where a window took its max and 0 elsewhere; its sums (dbeta,
+ * dgamma) run over those places only, then dx over the whole plane. */
+static void bn_act_pool_backward_item(void *ctx, int c, int slot)
+{
+    const BnJob *j = ctx;
+    const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
+    const double N = (double)B * HW;
+    float mean = j->mean[c], invstd = j->invstd[c];
+    size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
+    float *g = j->ws + (size_t)slot * HW; /* gradients at the pooled places */
+    double sdy = 0.0, sdyx = 0.0;
+    for (int b = 0; b < B; b++) {
+        size_t at = ((size_t)b * C + c) * yp;
+        const float *r = j->x + ((size_t)b * C + c) * HW;
+        cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
+        float p1 = 0.0f, p2 = 0.0f;
+        for (size_t t = 0; t < yp; t++) {
+            size_t i = P > 1 ? (size_t)j->cidx[at + t] : t;
+            p1 += g[t];
+            p2 += g[t] * ((r[i] - mean) * invstd);
+        }
+        sdy += p1;
+        sdyx += p2;
+    }
+    float mdy = (float)(sdy / N), mdyx = (float)(sdyx / N), a = j->gamma[c] * invstd;
+    for (int b = 0; b < B; b++) {
+        size_t at = ((size_t)b * C + c) * yp;
+        const float *r = j->x + ((size_t)b * C + c) * HW;
+        float *d = j->dx + ((size_t)b * C + c) * HW;
+        for (int i = 0; i < HW; i++) {
+            float xhat = (r[i] - mean) * invstd;
+            d[i] = a * (0.0f - mdy - xhat * mdyx);
+        }
+        cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
+        for (size_t t = 0; t < yp; t++) {
+            size_t i = P > 1 ? (size_t)j->cidx[at + t] : t;
+            float xhat = (r[i] - mean) * invstd;
+            d[i] = a * (g[t] - mdy - xhat * mdyx);
+        }
+    }
+    j->dgamma[c] = (float)sdyx;
+    j->dbeta[c] = (float)sdy;
+}
+
+void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int32_t *idx,
+                                     const float *x, const float *gamma, const float *save_mean,
+                                     const float *save_invstd, float *dx, float *dgamma,
+                                     float *dbeta, int B, int C, int H, int W, ActKind act,
+                                     int pool, float *ws)
+{
+    NN_CHECK(act != ACT_GELU, "batchnorm_act_pool_backward: GELU is not fused");
+    BnJob j = {.x = x, .dy = dy, .yc = y, .cidx = idx, .gamma = gamma, .mean = save_mean,
+               .invstd = save_invstd, .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .B = B, .C = C,
+               .HW = H * W, .H = H, .W = W, .pool = pool, .act = act, .ws = ws};
+    cpu_parallel(bn_act_pool_backward_item, &j, C, cpu_ws_slots());
 }

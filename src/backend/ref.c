@@ -99,22 +99,26 @@ static void linear_forward_ref(const float *x /* (B, C) */, const float *w /* (O
     }
 }
 
-/* dx[b][c] = sum_o dy[b][o] w[o][c];  dw[o][c] = sum_b dy[b][o] x[b][c];
+/* dx[b][c] = sum_o dy[b][o] w[o][c] (also ref_fused.c's) */
+void linear_backward_dx_ref(const float *dy /* (B, OC) */, const float *w /* (OC, C) */,
+                            float *dx /* (B, C) */, int B, int C, int OC)
+{
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < C; c++) {
+            double acc = 0.0;
+            for (int o = 0; o < OC; o++) acc += (double)dy[(size_t)b * OC + o] * w[(size_t)o * C + c];
+            dx[(size_t)b * C + c] = (float)acc;
+        }
+    }
+}
+
+/* dx as linear_backward_dx_ref;  dw[o][c] = sum_b dy[b][o] x[b][c];
  * db[o] = sum_b dy[b][o]  (dx, db may be NULL) */
 static void linear_backward_ref(const float *dy /* (B, OC) */, const float *x /* (B, C) */,
                                 const float *w /* (OC, C) */, float *dx /* (B, C) */,
                                 float *dw /* (OC, C) */, float *db /* (OC) */, int B, int C, int OC)
 {
-    if (dx) {
-        for (int b = 0; b < B; b++) {
-            for (int c = 0; c < C; c++) {
-                double acc = 0.0;
-                for (int o = 0; o < OC; o++)
-                    acc += (double)dy[(size_t)b * OC + o] * w[(size_t)o * C + c];
-                dx[(size_t)b * C + c] = (float)acc;
-            }
-        }
-    }
+    if (dx) linear_backward_dx_ref(dy, w, dx, B, C, OC);
     for (int o = 0; o < OC; o++) {
         for (int c = 0; c < C; c++) {
             double acc = 0.0;
@@ -136,11 +140,11 @@ static void linear_backward_ref(const float *dy /* (B, OC) */, const float *x /*
 /* Index helpers for NCHW and (OC, C, K, K) layouts. */
 #define AT4(n1, n2, n3, i0, i1, i2, i3) ((((size_t)(i0) * (n1) + (i1)) * (n2) + (i2)) * (n3) + (i3))
 
-/* The direct convolution needs no scratch space. */
+/* The direct convolution needs no scratch space; the fused ops of
+ * ref_fused.c keep their intermediate tensors there (two of (B, OC, OH, OW)). */
 static size_t conv2d_workspace_floats_ref(const ConvShape *s)
 {
-    (void)s;
-    return 0;
+    return 2 * (size_t)s->B * s->OC * s->OH * s->OW;
 }
 
 /* y[b][o][i][j] = bias[o] + sum_{c,p,q} x[b][c][i+p-pad][j+q-pad] w[o][c][p][q]
@@ -533,4 +537,11 @@ const Backend nn_backend_ref = {
     .softmax_xent = softmax_xent_ref,
     .sgd_step = sgd_step_ref,
     .adam_step = adam_step_ref,
+    .linear_forward_act = linear_forward_act_ref,
+    .linear_backward_sgd = linear_backward_sgd_ref,
+    .conv2d_forward_act_pool = conv2d_forward_act_pool_ref,
+    .conv2d_backward_act_pool = conv2d_backward_act_pool_ref,
+    .batchnorm_act_pool_workspace_floats = batchnorm_act_pool_workspace_floats_ref,
+    .batchnorm_act_pool_forward = batchnorm_act_pool_forward_ref,
+    .batchnorm_act_pool_backward = batchnorm_act_pool_backward_ref,
 };

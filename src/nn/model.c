@@ -277,12 +277,18 @@ NnStatus model_create(const RunConfig *c, const Backend *be, int max_batch, Mode
         return st;
     }
 
+    model_plan_fusion(m); /* before the workspace: fused ops may need more */
+
     /* activation arena: per layer its output, then saved tensors */
     size_t max_act;
     size_t acts = (size_t)max_batch * act_floats_per_image(m->layers, m->n_layers, &max_act);
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = &m->layers[i];
         if (l->kind == LAYER_BATCHNORM) acts += 2 * (size_t)l->C;
+        if (l->kind == LAYER_BATCHNORM && l->fuse_next) {
+            size_t ws = be->batchnorm_act_pool_workspace_floats(max_batch, l->C, l->H, l->W);
+            if (ws > m->ws_floats) m->ws_floats = ws;
+        }
         if (l->kind == LAYER_CONV2D) {
             ConvShape s = {max_batch, l->C, l->H, l->W, l->OC, l->K, l->pad, l->OH, l->OW};
             size_t ws = be->conv2d_workspace_floats(&s);
@@ -358,6 +364,7 @@ void model_free(Model *m)
     be->free(m->labels);
     free(m->layers);
     free(m->tensors);
+    free(m->prof);
     free(m);
 }
 

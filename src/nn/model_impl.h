@@ -16,6 +16,13 @@ typedef struct Layer {
     int group;          /* dropout: values per draw (1, or H*W for dropout2d) */
     int dropout_index;  /* dropout: rank among dropout layers (rng stream) */
     int first_tensor;   /* index of its first ModelTensor; -1 if none */
+    /* fused ops (model_pass.c, set by model_create from the backend):
+     * fuse_next: how many of the following layers this layer's forward op
+     * also computes (linear + act; conv or batch norm 2d + act (+ maxpool));
+     * fused_head: for a layer whose backward is done by an earlier layer's
+     * fused op, that layer's index (the conv or batch norm of a group of
+     * conv/bn + act + pool), else -1 */
+    int fuse_next, fused_head;
     size_t in_size, out_size; /* floats per image */
     /* views into the arenas (NULL where the layer has no such tensor) */
     float *w, *b;       /* weight/bias; batch norm: gamma/beta */
@@ -37,6 +44,7 @@ struct Model {
     ModelTensor *tensors;   /* (n_tensors), host: params first, then buffers */
     size_t n_params, n_state;
     int replay_masks;
+    int fused_sgd;          /* linear_backward_sgd may be used (model_plan_fusion) */
     /* backend memory */
     float *state;           /* (n_state) params, then buffers */
     float *grads;           /* (n_params) */
@@ -47,6 +55,10 @@ struct Model {
     int32_t *labels;        /* (max_batch) */
     const float *logits;    /* output of the last layer in the last forward */
     size_t ws_floats, max_act;
+    /* model_profile: seconds per layer, forward and backward (host,
+     * (n_layers, 2)); NULL when profiling is off */
+    double *prof;
+    long prof_passes[2];
 };
 
 /* Describes the layers of c (shapes, tensors) without memory: fills
@@ -54,5 +66,9 @@ struct Model {
  * Shape errors are NN_ERR_INPUT. */
 NnStatus model_plan(const RunConfig *c, Layer **layers, int *n_layers, ModelTensor **tensors,
                     int *n_tensors, size_t *n_params, size_t *n_state, NnError *err);
+
+/* Sets fuse_next and fused_head of every layer for the fused ops that the
+ * model's backend has (model_pass.c). */
+void model_plan_fusion(Model *m);
 
 #endif

@@ -63,6 +63,21 @@ void optim_step(Optimizer *o, float lr)
     }
 }
 
+void optim_backward_step(Optimizer *o, int B, float lr)
+{
+    const RunConfig *c = &o->cfg;
+    /* fused where the backend can fuse the dense layers' update into their
+     * backward; elsewhere one update over all parameters is cheaper than
+     * one per tensor (a kernel launch each on a device) */
+    if (c->optimizer == OPT_SGD && c->momentum == 0 && o->be->linear_backward_sgd) {
+        model_backward_sgd(o->model, B, lr, (float)c->weight_decay);
+        o->step++;
+        return;
+    }
+    model_backward(o->model, B);
+    optim_step(o, lr);
+}
+
 double optim_lr_at(const RunConfig *c, long step, long steps_per_epoch)
 {
     const double pi = 3.14159265358979323846;

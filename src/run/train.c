@@ -279,9 +279,8 @@ static int train_epoch(Trainer *t, const TrainOptions *opt, int epoch, long *ste
                          model_input(m), model_labels(m));
         model_forward(m, B, 1, (uint64_t)*step);
         model_loss(m, B, (float)c->label_smoothing, 1, t->acc);
-        model_backward(m, B);
         *lr = optim_lr_at(c, *step, steps_per_epoch);
-        optim_step(t->opt, (float)*lr);
+        optim_backward_step(t->opt, B, (float)*lr); /* backward + update */
         (*step)++;
         seen += B;
         if (be->host_memory || batch % DEVICE_CHECK_EVERY == DEVICE_CHECK_EVERY - 1) {

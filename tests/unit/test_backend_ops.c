@@ -5,6 +5,9 @@
  * (gather_batch draws, pooling ties and NaN, dropout draws, loss values,
  * optimizer algorithms).
  *
+ * The fused ops (backend.h) and the cpu backend's thread invariance are
+ * tested in backend_fused_tests.h, part of this file.
+ *
  * Outputs and workspaces are filled with NaN before each op, so an op that
  * leaves an element unwritten or reads its workspace before writing it
  * fails. Tolerance: atol = rtol = 1e-5 for cpu (STYLE.md), 1e-4 for cuda.
@@ -676,6 +679,8 @@ static void test_adam(void)
         }
 }
 
+#include "backend_fused_tests.h"
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -731,7 +736,11 @@ int main(int argc, char **argv)
         test_softmax();
         test_sgd();
         test_adam();
+        test_linear_fused();
+        test_conv_fused();
+        test_batchnorm_fused();
     }
+    if (kind == BACKEND_CPU) test_thread_determinism();
     if (kind == BACKEND_CPU) CHECK(backend_cpu_set_threads(0) >= 1, "backend_cpu_set_threads(0)");
     return check_exit_code();
 }

@@ -323,6 +323,51 @@ static void check_steps(Case *k, const char *opt, const float *state0)
     free(state);
 }
 
+/* optim_backward_step (SGD without momentum: the update fused into the
+ * backward pass, model_backward_sgd) against model_backward + optim_step
+ * on the same backend: the case's SGD config with momentum 0 (weight decay
+ * kept), 10 steps from the initial state, the states compared at the 1e-5
+ * of the backend ops (the fused GEMM applies w (1 - lr wd) - lr g instead
+ * of w - lr (g + wd w): a rounding apart per step). */
+static void check_fused_sgd(Case *k, const float *state0)
+{
+    const char *json = fixture_get(&k->fx, "sgd.config", FX_TEXT, 0);
+    if (!json) return;
+    RunConfig c = k->cfg;
+    NnError err = {{0}};
+    CHECK(config_from_json(&c, json, &err) == NN_OK, "%s: sgd.config: %s", k->name, err.msg);
+    c.momentum = 0;
+    c.nesterov = 0;
+    float *states[2];
+    for (int fused = 0; fused < 2; fused++) {
+        Optimizer *o = NULL;
+        model_set_state(k->m, state0);
+        CHECK(optim_create(&c, k->m, &o, &err) == NN_OK, "%s: optim_create: %s", k->name, err.msg);
+        if (!o) return;
+        for (int s = 0; s < N_STEPS; s++) {
+            if (k->n_drop && !upload_masks(k, s)) break;
+            model_forward(k->m, k->B, 1, (uint64_t)s);
+            k->be->zero(k->acc, 2 * sizeof(double));
+            model_loss(k->m, k->B, (float)k->cfg.label_smoothing, 1, k->acc);
+            if (fused) {
+                optim_backward_step(o, k->B, (float)c.learning_rate);
+            } else {
+                model_backward(k->m, k->B);
+                optim_step(o, (float)c.learning_rate);
+            }
+        }
+        optim_free(o);
+        states[fused] = nn_malloc(k->n_state * sizeof(float));
+        model_get_state(k->m, states[fused]);
+    }
+    double f = compare_tensors(k, "fused sgd state vs model_backward + optim_step", states[1],
+                               states[0], 0, 1e-5);
+    printf("%-12s %-5s state %.3f  (optim_backward_step vs model_backward + optim_step, "
+           "tol 1e-5)\n", k->name, "fused", f);
+    free(states[0]);
+    free(states[1]);
+}
+
 static void run_case(const Backend *be, const char *dir, const char *name, const Batch *batch)
 {
     Case k;
@@ -390,6 +435,7 @@ static void run_case(const Backend *be, const char *dir, const char *name, const
         n_opt++;
     }
     CHECK(n_opt >= 2, "%s: expected at least the sgd and adam sequences, found %d", name, n_opt);
+    check_fused_sgd(&k, state0);
 done:
     if (k.acc) be->free(k.acc);
     free(k.mask_host);

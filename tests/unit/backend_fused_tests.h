@@ -1,0 +1,344 @@
+/* backend_fused_tests.h - the fused ops of backend.h and the thread
+ * invariance of the cpu backend; part of test_backend_ops.c, which
+ * includes it once after its helpers (one translation unit: check.h's
+ * failure counters are per file).
+ *
+ * Each fused op is checked twice: ref's fused op against the sequence of
+ * ref's plain ops it is specified by (exactly: the same float operations),
+ * then the backend's fused op against ref's at TOL, on odd sizes and B = 1,
+ * with every output and the workspace filled with NaN first. A backend whose
+ * entry is NULL skips that op with a message (the model then runs the plain
+ * ops). Determinism of the cpu backend (cpu_pool.c): the same bits from
+ * run to run whichever thread takes which item, and, for the ops whose work
+ * is cut by the batch only (convolution, batch norm), for any thread count.
+ * (A dense layer's product is cut into one column block per thread, and
+ * OpenBLAS rounds a block differently from the whole product, so there the
+ * thread count shows in the last bits.)
+ */
+
+/* ---- linear + act, linear backward + SGD ----------------------------------------- */
+
+static void test_linear_fused(void)
+{
+    static const int shapes[][3] = {{1, 1, 1}, {1, 7, 3}, {5, 13, 11}, {33, 257, 10},
+                                    {32, 3072, 256}, {64, 40, 600}, {3, 300, 70}};
+    static const ActKind acts[] = {ACT_RELU, ACT_TANH, ACT_GELU, ACT_LEAKY_RELU};
+    static const float wds[] = {0.0f, 5e-4f};
+    if (!T->linear_forward_act || !T->linear_backward_sgd)
+        printf("%s: linear_forward_act / linear_backward_sgd not available: skipped\n", T->name);
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        int B = shapes[k][0], C = shapes[k][1], OC = shapes[k][2];
+        float r = 1.0f / sqrtf((float)C);
+        float *x = hrand((size_t)B * C, -1, 1), *w = hrand((size_t)OC * C, -r, r);
+        float *b = hrand(OC, -r, r), *dy = hrand((size_t)B * OC, -1, 1);
+        char what[96];
+        ActKind act = acts[k % 4];
+        /* forward: ref fused == ref linear then act, exactly */
+        float *y = hnan((size_t)B * OC), *y2 = hnan((size_t)B * OC);
+        R->linear_forward_act(x, w, b, y, B, C, OC, act);
+        R->linear_forward(x, w, b, y2, B, C, OC);
+        R->act_forward(act, y2, y2, (size_t)B * OC);
+        snprintf(what, sizeof what, "ref linear_forward_act == sequence (%d,%d,%d)", B, C, OC);
+        check_close(what, y, y2, (size_t)B * OC, 0, 0);
+        if (T->linear_forward_act) {
+            float *d_y = dnan((size_t)B * OC);
+            T->linear_forward_act(dfloats(x, (size_t)B * C), dfloats(w, (size_t)OC * C),
+                                  dfloats(b, OC), d_y, B, C, OC, act);
+            snprintf(what, sizeof what, "linear_forward_act y (%d,%d,%d)", B, C, OC);
+            cmp(what, d_y, y, (size_t)B * OC);
+        }
+        for (int wi = 0; wi < 2; wi++) {
+            float lr = 0.1f, wd = wds[wi];
+            /* ref fused == ref linear_backward then sgd_step (momentum 0), exactly */
+            float *w1 = hfloats((size_t)OC * C), *b1 = hfloats(OC), *dx1 = hnan((size_t)B * C);
+            float *w2 = hfloats((size_t)OC * C), *b2 = hfloats(OC), *dx2 = hnan((size_t)B * C);
+            float *dw = hnan((size_t)OC * C), *db = hnan(OC);
+            memcpy(w1, w, sizeof(float) * OC * C), memcpy(w2, w, sizeof(float) * OC * C);
+            memcpy(b1, b, sizeof(float) * OC), memcpy(b2, b, sizeof(float) * OC);
+            R->linear_backward_sgd(dy, x, w1, b1, dx1, B, C, OC, lr, wd);
+            R->linear_backward(dy, x, w2, dx2, dw, db, B, C, OC);
+            R->sgd_step(w2, dw, NULL, (size_t)OC * C, lr, 0.0f, wd, 0, 1);
+            R->sgd_step(b2, db, NULL, OC, lr, 0.0f, wd, 0, 1);
+            snprintf(what, sizeof what, "ref linear_backward_sgd == sequence (%d,%d,%d wd %g)", B,
+                     C, OC, wd);
+            check_close(what, w1, w2, (size_t)OC * C, 0, 0);
+            check_close(what, b1, b2, OC, 0, 0);
+            check_close(what, dx1, dx2, (size_t)B * C, 0, 0);
+            if (!T->linear_backward_sgd) continue;
+            for (int with_dx = 0; with_dx < 2; with_dx++) {
+                float *d_w = dfloats(w, (size_t)OC * C), *d_b = dfloats(b, OC);
+                float *d_dx = with_dx ? dnan((size_t)B * C) : NULL;
+                T->linear_backward_sgd(dfloats(dy, (size_t)B * OC), dfloats(x, (size_t)B * C), d_w,
+                                       d_b, d_dx, B, C, OC, lr, wd);
+                snprintf(what, sizeof what, "linear_backward_sgd w (%d,%d,%d wd %g dx %d)", B, C,
+                         OC, wd, with_dx);
+                cmp(what, d_w, w1, (size_t)OC * C);
+                cmp("linear_backward_sgd b", d_b, b1, OC);
+                if (with_dx) cmp("linear_backward_sgd dx", d_dx, dx1, (size_t)B * C);
+            }
+        }
+        release_all();
+    }
+}
+
+/* ---- conv + act + max pool ---------------------------------------------------------- */
+
+static void test_conv_fused(void)
+{
+    static const int shapes[][8] = {
+        /* B, C, H, W, OC, K, pad, pool */
+        {1, 1, 5, 5, 1, 3, 0, 1},  {2, 3, 7, 9, 4, 3, 1, 2},   {3, 5, 8, 6, 7, 5, 2, 2},
+        {1, 3, 32, 32, 16, 5, 0, 2}, {4, 16, 14, 14, 32, 5, 0, 2}, {2, 4, 9, 9, 3, 1, 0, 3},
+        {9, 3, 11, 10, 8, 3, 3, 2}, {3, 6, 9, 7, 5, 2, 1, 1},  {32, 32, 5, 5, 8, 5, 3, 2},
+    };
+    static const ActKind acts[] = {ACT_RELU, ACT_TANH, ACT_LEAKY_RELU, ACT_SIGMOID};
+    if (!T->conv2d_forward_act_pool || !T->conv2d_backward_act_pool) {
+        printf("%s: conv2d_forward_act_pool / conv2d_backward_act_pool not available: skipped\n",
+               T->name);
+        return;
+    }
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        ConvShape s = {shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3],
+                       shapes[k][4], shapes[k][5], shapes[k][6], 0, 0};
+        s.OH = s.H + 2 * s.pad - s.K + 1;
+        s.OW = s.W + 2 * s.pad - s.K + 1;
+        int pool = shapes[k][7];
+        ActKind act = acts[k % 4];
+        PoolShape ps = {s.B, s.OC, s.OH, s.OW, pool, s.OH / pool, s.OW / pool};
+        size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)s.OC * s.C * s.K * s.K;
+        size_t nc = (size_t)s.B * s.OC * s.OH * s.OW;
+        size_t ny = pool > 1 ? (size_t)s.B * s.OC * ps.OH * ps.OW : nc;
+        float r = 1.0f / sqrtf((float)(s.C * s.K * s.K));
+        float *x = hrand(nx, -1, 1), *w = hrand(nw, -r, r), *b = hrand(s.OC, -r, r);
+        float *dy = hrand(ny, -1, 1);
+        /* the plain sequence on ref */
+        float *yc = hnan(nc), *ya = hnan(nc), *y = hnan(ny), *d1 = hnan(nc), *d2 = hnan(nc);
+        float *dx = hnan(nx), *dw = hnan(nw), *db = hnan(s.OC);
+        int32_t *idx = hbuf(sizeof(int32_t) * ny);
+        R->conv2d_forward(x, w, b, yc, &s, NULL);
+        R->act_forward(act, yc, ya, nc);
+        if (pool > 1) {
+            R->maxpool2d_forward(ya, y, idx, &ps);
+            R->maxpool2d_backward(dy, idx, d1, &ps);
+        } else {
+            memcpy(y, ya, sizeof(float) * nc);
+            memcpy(d1, dy, sizeof(float) * nc);
+        }
+        R->act_backward(act, yc, ya, d1, d2, nc);
+        R->conv2d_backward(d2, x, w, dx, dw, db, &s, NULL);
+        /* ref's fused ops against it, exactly */
+        size_t nws_r = R->conv2d_workspace_floats(&s);
+        float *ws_r = hnan(nws_r), *fy = hnan(ny), *fdx = hnan(nx), *fdw = hnan(nw);
+        float *fdb = hnan(s.OC);
+        int32_t *fidx = hbuf(sizeof(int32_t) * ny);
+        R->conv2d_forward_act_pool(x, w, b, fy, fidx, &s, act, pool, ws_r);
+        R->conv2d_backward_act_pool(dy, fy, fidx, x, w, fdx, fdw, fdb, &s, act, pool, ws_r);
+        char what[128];
+        snprintf(what, sizeof what,
+                 "ref conv2d_*_act_pool == sequence (B%d C%d H%d OC%d K%d pad%d P%d)", s.B, s.C,
+                 s.H, s.OC, s.K, s.pad, pool);
+        check_close(what, fy, y, ny, 0, 0);
+        check_close(what, fdx, dx, nx, 0, 0);
+        check_close(what, fdw, dw, nw, 0, 0);
+        check_close(what, fdb, db, s.OC, 0, 0);
+        /* the backend's fused ops against ref's */
+        size_t nws = T->conv2d_workspace_floats(&s);
+        float *d_ws = dnan(nws ? nws : 1), *d_x = dfloats(x, nx), *d_w = dfloats(w, nw);
+        float *d_y = dnan(ny), *d_dx = dnan(nx), *d_dw = dnan(nw), *d_db = dnan(s.OC);
+        int32_t *d_idx = dcopy(hnan(ny), sizeof(int32_t) * ny);
+        T->conv2d_forward_act_pool(d_x, d_w, dfloats(b, s.OC), d_y, pool > 1 ? d_idx : NULL, &s,
+                                   act, pool, d_ws);
+        snprintf(what, sizeof what, "conv2d_forward_act_pool y (B%d C%d H%d OC%d K%d pad%d P%d)",
+                 s.B, s.C, s.H, s.OC, s.K, s.pad, pool);
+        cmp(what, d_y, y, ny);
+        if (pool > 1) cmp_ints("conv2d_forward_act_pool idx", d_idx, idx, ny);
+        T->conv2d_backward_act_pool(dfloats(dy, ny), d_y, d_idx, d_x, d_w, d_dx, d_dw, d_db, &s,
+                                    act, pool, d_ws);
+        cmp("conv2d_backward_act_pool dx", d_dx, dx, nx);
+        cmp("conv2d_backward_act_pool dw", d_dw, dw, nw);
+        cmp("conv2d_backward_act_pool db", d_db, db, s.OC);
+        float *d_dw2 = dnan(nw), *d_db2 = dnan(s.OC); /* first layer: dx NULL */
+        T->conv2d_backward_act_pool(dfloats(dy, ny), d_y, d_idx, d_x, d_w, NULL, d_dw2, d_db2, &s,
+                                    act, pool, dnan(nws ? nws : 1));
+        cmp("conv2d_backward_act_pool dw (dx NULL)", d_dw2, dw, nw);
+        release_all();
+    }
+}
+
+/* ---- batch norm + act + max pool --------------------------------------------------- */
+
+static void test_batchnorm_fused(void)
+{
+    static const int shapes[][5] = {/* B, C, H, W, pool */
+                                    {2, 3, 4, 4, 2},  {1, 4, 5, 7, 2},   {5, 7, 3, 3, 1},
+                                    {32, 8, 28, 28, 2}, {3, 5, 9, 8, 3}, {8, 16, 10, 10, 2}};
+    static const ActKind acts[] = {ACT_RELU, ACT_TANH, ACT_LEAKY_RELU, ACT_SIGMOID};
+    if (!T->batchnorm_act_pool_forward || !T->batchnorm_act_pool_backward ||
+        !T->batchnorm_act_pool_workspace_floats) {
+        printf("%s: batchnorm_act_pool_* not available: skipped\n", T->name);
+        return;
+    }
+    const float momentum = 0.1f, eps = 1e-5f;
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        int B = shapes[k][0], C = shapes[k][1], H = shapes[k][2], W = shapes[k][3];
+        int pool = shapes[k][4], HW = H * W;
+        ActKind act = acts[k % 4];
+        PoolShape ps = {B, C, H, W, pool, H / pool, W / pool};
+        size_t n = (size_t)B * C * HW, ny = pool > 1 ? (size_t)B * C * ps.OH * ps.OW : n;
+        float *x = hfloats(n);
+        for (size_t i = 0; i < n; i++) x[i] = urand(-2, 2) + 0.3f * (float)((i / HW) % C);
+        float *gamma = hrand(C, 0.5f, 1.5f), *beta = hrand(C, -0.5f, 0.5f);
+        float *rm0 = hrand(C, -0.1f, 0.1f), *rv0 = hrand(C, 0.5f, 1.5f), *dy = hrand(ny, -1, 1);
+        /* the plain sequence on ref: train forward, backward, then eval forward */
+        float *rm = hfloats(C), *rv = hfloats(C), *mean = hnan(C), *inv = hnan(C);
+        memcpy(rm, rm0, sizeof(float) * C), memcpy(rv, rv0, sizeof(float) * C);
+        float *yb = hnan(n), *ya = hnan(n), *y = hnan(ny), *d1 = hnan(n), *d2 = hnan(n);
+        float *dx = hnan(n), *dg = hnan(C), *db = hnan(C), *ye = hnan(ny);
+        int32_t *idx = hbuf(sizeof(int32_t) * ny);
+        R->batchnorm_forward_train(x, gamma, beta, yb, mean, inv, rm, rv, B, C, HW, momentum, eps);
+        R->act_forward(act, yb, ya, n);
+        if (pool > 1) {
+            R->maxpool2d_forward(ya, y, idx, &ps);
+            R->maxpool2d_backward(dy, idx, d1, &ps);
+        } else {
+            memcpy(y, ya, sizeof(float) * n), memcpy(d1, dy, sizeof(float) * n);
+        }
+        R->act_backward(act, yb, ya, d1, d2, n);
+        R->batchnorm_backward(d2, x, gamma, mean, inv, dx, dg, db, B, C, HW);
+        R->batchnorm_forward_eval(x, gamma, beta, rm, rv, yb, B, C, HW, eps);
+        R->act_forward(act, yb, ya, n);
+        if (pool > 1)
+            R->maxpool2d_forward(ya, ye, NULL, &ps);
+        else
+            memcpy(ye, ya, sizeof(float) * n);
+        /* ref's fused ops against it, exactly */
+        float *ws_r = hnan(R->batchnorm_act_pool_workspace_floats(B, C, H, W));
+        float *frm = hfloats(C), *frv = hfloats(C), *fmean = hnan(C), *finv = hnan(C);
+        memcpy(frm, rm0, sizeof(float) * C), memcpy(frv, rv0, sizeof(float) * C);
+        float *fy = hnan(ny), *fdx = hnan(n), *fdg = hnan(C), *fdb = hnan(C), *fye = hnan(ny);
+        int32_t *fidx = hbuf(sizeof(int32_t) * ny);
+        R->batchnorm_act_pool_forward(x, gamma, beta, fy, fidx, fmean, finv, frm, frv, 1, B, C, H,
+                                      W, momentum, eps, act, pool, ws_r);
+        R->batchnorm_act_pool_backward(dy, fy, fidx, x, gamma, fmean, finv, fdx, fdg, fdb, B, C, H,
+                                       W, act, pool, ws_r);
+        R->batchnorm_act_pool_forward(x, gamma, beta, fye, NULL, NULL, NULL, frm, frv, 0, B, C, H,
+                                      W, momentum, eps, act, pool, ws_r);
+        char what[128];
+        snprintf(what, sizeof what, "ref batchnorm_act_pool == sequence (B%d C%d H%d W%d P%d)", B,
+                 C, H, W, pool);
+        check_close(what, fy, y, ny, 0, 0);
+        check_close(what, fdx, dx, n, 0, 0);
+        check_close(what, fdg, dg, C, 0, 0);
+        check_close(what, fdb, db, C, 0, 0);
+        check_close(what, frv, rv, C, 0, 0);
+        check_close(what, fye, ye, ny, 0, 0);
+        /* the backend's against ref's */
+        size_t nws = T->batchnorm_act_pool_workspace_floats(B, C, H, W);
+        float *d_ws = dnan(nws ? nws : 1), *d_x = dfloats(x, n), *d_g = dfloats(gamma, C);
+        float *d_b = dfloats(beta, C), *d_rm = dfloats(rm0, C), *d_rv = dfloats(rv0, C);
+        float *d_mean = dnan(C), *d_inv = dnan(C), *d_y = dnan(ny), *d_dx = dnan(n);
+        float *d_dg = dnan(C), *d_db = dnan(C), *d_ye = dnan(ny);
+        int32_t *d_idx = dcopy(hnan(ny), sizeof(int32_t) * ny);
+        T->batchnorm_act_pool_forward(d_x, d_g, d_b, d_y, pool > 1 ? d_idx : NULL, d_mean, d_inv,
+                                      d_rm, d_rv, 1, B, C, H, W, momentum, eps, act, pool, d_ws);
+        snprintf(what, sizeof what, "batchnorm_act_pool_forward y (B%d C%d H%d W%d P%d)", B, C, H,
+                 W, pool);
+        cmp(what, d_y, y, ny);
+        if (pool > 1) cmp_ints("batchnorm_act_pool_forward idx", d_idx, idx, ny);
+        cmp("batchnorm_act_pool_forward save_mean", d_mean, mean, C);
+        cmp("batchnorm_act_pool_forward save_invstd", d_inv, inv, C);
+        cmp("batchnorm_act_pool_forward running_mean", d_rm, rm, C);
+        cmp("batchnorm_act_pool_forward running_var", d_rv, rv, C);
+        /* backward and eval from ref's statistics and output, each op alone */
+        int32_t *d_idx1 = dcopy(idx, sizeof(int32_t) * ny);
+        T->batchnorm_act_pool_backward(dfloats(dy, ny), dfloats(y, ny), d_idx1, d_x, d_g,
+                                       dfloats(mean, C), dfloats(inv, C), d_dx, d_dg, d_db, B, C,
+                                       H, W, act, pool, d_ws);
+        cmp("batchnorm_act_pool_backward dx", d_dx, dx, n);
+        cmp("batchnorm_act_pool_backward dgamma", d_dg, dg, C);
+        cmp("batchnorm_act_pool_backward dbeta", d_db, db, C);
+        T->batchnorm_act_pool_forward(d_x, d_g, d_b, d_ye, NULL, NULL, NULL, dfloats(rm, C),
+                                      dfloats(rv, C), 0, B, C, H, W, momentum, eps, act, pool,
+                                      d_ws);
+        cmp("batchnorm_act_pool_forward eval y", d_ye, ye, ny);
+        release_all();
+    }
+}
+
+/* ---- thread invariance (cpu) ----------------------------------------------------------- */
+
+/* Runs the ops that split or reduce work at `threads` threads on fixed
+ * inputs; out receives every output, in order. */
+static void run_split_ops(int threads, float *out)
+{
+    backend_cpu_set_threads(threads);
+    rand_counter = 4242; /* the same inputs for every call */
+    ConvShape s = {9, 5, 12, 11, 7, 3, 1, 12, 11};
+    size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)s.OC * s.C * 9;
+    size_t ny = (size_t)9 * 7 * 12 * 11;
+    float *x = dfloats(hrand(nx, -1, 1), nx), *w = dfloats(hrand(nw, -0.2f, 0.2f), nw);
+    float *b = dfloats(hrand(s.OC, -0.2f, 0.2f), s.OC), *dy = dfloats(hrand(ny, -1, 1), ny);
+    size_t nws = T->conv2d_workspace_floats(&s);
+    float *ws = dnan(nws), *y = dnan(ny), *dx = dnan(nx), *dw = dnan(nw), *db = dnan(s.OC);
+    T->conv2d_forward(x, w, b, y, &s, ws);
+    T->conv2d_backward(dy, x, w, dx, dw, db, &s, ws);
+    size_t at = 0;
+#define GRAB(p, n) (T->download(out + at, (p), (n) * sizeof(float)), at += (n))
+    GRAB(y, ny), GRAB(dx, nx), GRAB(dw, nw), GRAB(db, (size_t)s.OC);
+    /* dense layer at the MLP's first shape, backward with the fused SGD */
+    int B = 32, C = 3072, OC = 256;
+    float *lx = dfloats(hrand((size_t)B * C, -1, 1), (size_t)B * C);
+    float *lw = dfloats(hrand((size_t)OC * C, -0.02f, 0.02f), (size_t)OC * C);
+    float *lb = dfloats(hrand(OC, -0.02f, 0.02f), OC);
+    float *ldy = dfloats(hrand((size_t)B * OC, -1, 1), (size_t)B * OC);
+    float *ly = dnan((size_t)B * OC), *ldw = dnan((size_t)OC * C), *ldb = dnan(OC);
+    T->linear_forward(lx, lw, lb, ly, B, C, OC);
+    T->linear_backward(ldy, lx, lw, NULL, ldw, ldb, B, C, OC);
+    GRAB(ly, (size_t)B * OC), GRAB(ldw, (size_t)OC * C), GRAB(ldb, (size_t)OC);
+    /* batch norm over planes */
+    int bB = 16, bC = 12, HW = 100;
+    size_t bn = (size_t)bB * bC * HW;
+    float *bx = dfloats(hrand(bn, -2, 2), bn), *g = dfloats(hrand(bC, 0.5f, 1.5f), bC);
+    float *be = dfloats(hrand(bC, -1, 1), bC), *rm = dfloats(hfloats(bC), bC);
+    float *rv = dfloats(hrand(bC, 1, 1), bC), *by = dnan(bn), *mean = dnan(bC), *inv = dnan(bC);
+    float *bdx = dnan(bn), *dg = dnan(bC), *dbe = dnan(bC);
+    T->batchnorm_forward_train(bx, g, be, by, mean, inv, rm, rv, bB, bC, HW, 0.1f, 1e-5f);
+    T->batchnorm_backward(dfloats(hrand(bn, -1, 1), bn), bx, g, mean, inv, bdx, dg, dbe, bB, bC,
+                          HW);
+    GRAB(by, bn), GRAB(bdx, bn), GRAB(dg, (size_t)bC), GRAB(dbe, (size_t)bC), GRAB(rv, (size_t)bC);
+#undef GRAB
+    release_all();
+}
+
+/* Floats of run_split_ops's output: the convolution's, the dense layer's,
+ * the batch norm's. */
+#define SPLIT_CONV ((size_t)9 * 7 * 12 * 11 + 9 * 5 * 12 * 11 + 7 * 5 * 9 + 7)
+#define SPLIT_LINEAR ((size_t)32 * 256 + 256 * 3072 + 256)
+#define SPLIT_BN ((size_t)2 * 16 * 12 * 100 + 3 * 12)
+
+/* Floats of a and b (n) whose bits differ. */
+static size_t bits_differ(const float *a, const float *b, size_t n)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
+static void test_thread_determinism(void)
+{
+    size_t n = SPLIT_CONV + SPLIT_LINEAR + SPLIT_BN;
+    float *one = nn_malloc(n * sizeof(float)), *three = nn_malloc(n * sizeof(float));
+    float *again = nn_malloc(n * sizeof(float));
+    run_split_ops(1, one);
+    run_split_ops(3, three);
+    run_split_ops(3, again);
+    size_t d = bits_differ(three, again, n);
+    CHECK(d == 0, "%s: %zu of %zu results differ between two runs at 3 threads", T->name, d, n);
+    d = bits_differ(one, three, SPLIT_CONV);
+    CHECK(d == 0, "%s: conv2d: %zu results differ between 1 and 3 threads", T->name, d);
+    d = bits_differ(one + SPLIT_CONV + SPLIT_LINEAR, three + SPLIT_CONV + SPLIT_LINEAR, SPLIT_BN);
+    CHECK(d == 0, "%s: batchnorm: %zu results differ between 1 and 3 threads", T->name, d);
+    free(one);
+    free(three);
+    free(again);
+}
