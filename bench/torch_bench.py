@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""The PyTorch peer of bench_train: the same models, the same step (forward,
+cross-entropy, backward, SGD update), data already in memory as normalized
+float tensors, a fixed number of threads. Prints `CASE train_ips eval_ips`
+lines like bench_train.
+
+usage: /usr/bin/python3 bench/torch_bench.py [--threads N] [--seconds S]
+           [--batch B] [--eval-batch B] [--train-only | --eval-only] CASE...
+(0 for a pass that was not measured.)
+(Debian's python3-torch; `scripts/install-deps.sh --torch` installs it.)
+"""
+import argparse
+import time
+
+import torch
+import torch.nn as nn
+
+N_IMAGES = 4096
+
+
+def build(case):
+    bn = "_bn" in case
+    p = 0.2 if "_dropout" in case else 0.0
+    layers = []
+    if case.startswith("mlp"):
+        width, n_in = [256, 256, 256], 3 * 32 * 32
+        layers.append(nn.Flatten())
+    else:
+        conv, ch, pad = {"cnn2x32": (2, 32, 0), "cnn5x32": (5, 32, 3),
+                         "cnn5x256": (5, 256, 3)}[case.split("_")[0]]
+        c, h = 3, 32
+        for _ in range(conv):
+            layers.append(nn.Conv2d(c, ch, 5, padding=pad))
+            if bn:
+                layers.append(nn.BatchNorm2d(ch))
+            layers += [nn.ReLU(), nn.MaxPool2d(2)]
+            if p:
+                layers.append(nn.Dropout2d(p))
+            c, h = ch, (h + 2 * pad - 4) // 2
+        layers.append(nn.Flatten())
+        width, n_in = [128, 64], c * h * h
+    for w in width:
+        layers.append(nn.Linear(n_in, w))
+        if bn:
+            layers.append(nn.BatchNorm1d(w))
+        layers.append(nn.ReLU())
+        if p:
+            layers.append(nn.Dropout(p))
+        n_in = w
+    layers.append(nn.Linear(n_in, 10))
+    return nn.Sequential(*layers)
+
+
+def measure(model, x, y, order, batch, train, seconds):
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train(train)
+    steps, s, t0, t_start = 0, 0, None, time.perf_counter()
+    with torch.set_grad_enabled(train):
+        while True:
+            # warm-up: 5 steps or 0.5 s, whichever ends first (as bench_train)
+            if t0 is None and (s == 5 or (s >= 1 and time.perf_counter() - t_start >= 0.5)):
+                t0 = time.perf_counter()
+            start = (s * batch) % (N_IMAGES - batch)
+            idx = order[start:start + batch]
+            out = model(x[idx])
+            loss = loss_fn(out, y[idx])
+            if train:
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            else:
+                loss.item()
+            s += 1
+            if t0 is not None:
+                steps += 1
+                if time.perf_counter() - t0 >= seconds:
+                    break
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--eval-batch", type=int, default=500)
+    ap.add_argument("--train-only", action="store_true")
+    ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("cases", nargs="+")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    x = (torch.randint(0, 256, (N_IMAGES, 3, 32, 32), generator=g).float() / 255 - 0.5) / 0.5
+    y = torch.randint(0, 10, (N_IMAGES,), generator=g)
+    order = torch.randint(0, N_IMAGES, (N_IMAGES,), generator=g)
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch}, "
+          f"eval batch {a.eval_batch}, >= {a.seconds:.1f} s per measurement", flush=True)
+    for case in a.cases:
+        model = build(case)
+        tr = 0.0 if a.eval_only else measure(model, x, y, order, a.batch, True, a.seconds)
+        ev = 0.0 if a.train_only else measure(model, x, y, order, a.eval_batch, False, a.seconds)
+        print(f"{case} {tr:.1f} {ev:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
