@@ -12,6 +12,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "backend/backend_impl.h"
 #include "nnsweep/rng.h"
@@ -200,25 +203,95 @@ typedef struct DropoutJob {
     uint64_t seed, hi;
 } DropoutJob;
 
+/* Philox4x32-10 of PHILOX_LANES consecutive counters (lo0, lo0 + 1, ...)
+ * at once: rng.h's rng_philox, one lane per counter. A scalar call per
+ * block (the compiler does not vectorize its 32 x 32 -> 64-bit products)
+ * took ~6% of an MLP step with three dropout layers; with SSE2, four
+ * lanes per register. w[t][l]: word t of block lo0 + l. */
+#define PHILOX_LANES 8
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+#if defined(__SSE2__)
+/* hi and lo 32-bit halves of m * a, lane by lane */
+static inline void mulhilo4(__m128i a, __m128i m, __m128i *hi, __m128i *lo)
+{
+    const __m128i low = _mm_set1_epi64x(0xFFFFFFFFll), high = _mm_slli_epi64(low, 32);
+    __m128i even = _mm_mul_epu32(a, m);                     /* lanes 0, 2 */
+    __m128i odd = _mm_mul_epu32(_mm_srli_epi64(a, 32), m);  /* lanes 1, 3 */
+    *lo = _mm_or_si128(_mm_and_si128(even, low), _mm_slli_epi64(odd, 32));
+    *hi = _mm_or_si128(_mm_srli_epi64(even, 32), _mm_and_si128(odd, high));
+}
+
+static void philox_lanes(uint64_t key, uint64_t hi, uint64_t lo0, uint32_t w[4][PHILOX_LANES])
+{
+    const __m128i m0 = _mm_set1_epi32((int)PHILOX_M0), m1 = _mm_set1_epi32((int)PHILOX_M1);
+    for (int h = 0; h < PHILOX_LANES; h += 4) {
+        uint32_t lo_w[4], hi_w[4];
+        for (int l = 0; l < 4; l++) {
+            uint64_t lo = lo0 + (uint64_t)(h + l);
+            lo_w[l] = (uint32_t)lo, hi_w[l] = (uint32_t)(lo >> 32);
+        }
+        __m128i c0 = _mm_loadu_si128((const __m128i *)lo_w);
+        __m128i c1 = _mm_loadu_si128((const __m128i *)hi_w);
+        __m128i c2 = _mm_set1_epi32((int)(uint32_t)hi), c3 = _mm_set1_epi32((int)(hi >> 32));
+        uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+        for (int r = 0; r < 10; r++) {
+            __m128i h0, l0, h1, l1;
+            mulhilo4(c0, m0, &h0, &l0);
+            mulhilo4(c2, m1, &h1, &l1);
+            c0 = _mm_xor_si128(_mm_xor_si128(h1, c1), _mm_set1_epi32((int)k0));
+            c2 = _mm_xor_si128(_mm_xor_si128(h0, c3), _mm_set1_epi32((int)k1));
+            c1 = l1, c3 = l0;
+            k0 += PHILOX_W0, k1 += PHILOX_W1;
+        }
+        _mm_storeu_si128((__m128i *)(w[0] + h), c0), _mm_storeu_si128((__m128i *)(w[1] + h), c1);
+        _mm_storeu_si128((__m128i *)(w[2] + h), c2), _mm_storeu_si128((__m128i *)(w[3] + h), c3);
+    }
+}
+#else
+static void philox_lanes(uint64_t key, uint64_t hi, uint64_t lo0, uint32_t w[4][PHILOX_LANES])
+{
+    for (int l = 0; l < PHILOX_LANES; l++) {
+        uint32_t b[4];
+        rng_philox(key, hi, lo0 + (uint64_t)l, b);
+        for (int t = 0; t < 4; t++) w[t][l] = b[t];
+    }
+}
+#endif
+
 /* Blocks of four groups: one Philox draw gives the uniforms of four
- * consecutive groups (rng_uniform_at's words). */
+ * consecutive groups (rng_uniform_at's words); PHILOX_LANES blocks are
+ * drawn together. */
 static void dropout_item(void *ctx, int item, int slot)
 {
     (void)slot;
     const DropoutJob *j = ctx;
     size_t b0 = (size_t)item * j->blocks_per_item;
     size_t b1 = b0 + j->blocks_per_item < j->n_blocks ? b0 + j->blocks_per_item : j->n_blocks;
-    for (size_t blk = b0; blk < b1; blk++) {
-        uint32_t words[4];
-        rng_philox(j->seed, j->hi, blk, words);
-        for (size_t t = 0; t < 4; t++) {
-            size_t g = blk * 4 + t;
-            if (g >= j->n_groups) break;
-            float m = rng_u01(words[t]) >= j->p ? j->scale : 0.0f;
+    for (size_t blk0 = b0; blk0 < b1; blk0 += PHILOX_LANES) {
+        uint32_t words[4][PHILOX_LANES];
+        float m[4 * PHILOX_LANES]; /* the multipliers of groups g0.. */
+        philox_lanes(j->seed, j->hi, blk0, words);
+        for (int t = 0; t < 4; t++)
+            for (int l = 0; l < PHILOX_LANES; l++) /* a select, not a branch on random data */
+                m[4 * l + t] = rng_u01(words[t][l]) >= j->p ? j->scale : 0.0f;
+        size_t g0 = blk0 * 4, g1 = b1 * 4 < g0 + 4 * PHILOX_LANES ? b1 * 4 : g0 + 4 * PHILOX_LANES;
+        if (g1 > j->n_groups) g1 = j->n_groups;
+        if (j->G == 1) { /* dropout: one value per group */
+            for (size_t g = g0; g < g1; g++) {
+                j->mask[g] = m[g - g0];
+                j->y[g] = j->x[g] * m[g - g0];
+            }
+            continue;
+        }
+        for (size_t g = g0; g < g1; g++) {
             size_t i0 = g * j->G, i1 = i0 + j->G < j->n ? i0 + j->G : j->n;
+            float mg = m[g - g0];
             for (size_t i = i0; i < i1; i++) {
-                j->mask[i] = m;
-                j->y[i] = j->x[i] * m;
+                j->mask[i] = mg;
+                j->y[i] = j->x[i] * mg;
             }
         }
     }
