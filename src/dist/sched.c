@@ -36,9 +36,17 @@ void sched_on_epoch(Sched *s, int run, const EpochMetrics *m)
     NnError err;
     if (s->io_error) return;
     double t0 = nn_now();
-    if (results_append_epoch(s->rf, s->runs[run].sr->id, m, &err) != NN_OK) sched_io_error(s, &err);
+    SRun *sr = &s->runs[run];
+    if (results_append_epoch(s->rf, sr->sr->id, m, &err) != NN_OK) sched_io_error(s, &err);
     s->n_epoch_rows++;
     s->t_epoch_rows += nn_now() - t0;
+    /* the ETA counts finished epochs, not only finished runs: a sweep of a
+     * few long runs gets one from its first epochs */
+    if (m->epoch > 0 && sr->sr->config.epochs > 0) {
+        double c = sr->sr->cost / sr->sr->config.epochs;
+        sr->credited += c;
+        s->done_cost += c;
+    }
 }
 
 /* Value of a run's sweep metric at its best epoch (for "best so far"). */
@@ -66,7 +74,10 @@ void sched_on_result(Sched *s, int run, const RunResult *r)
     if (r->status == RUN_FAILED && !s->job->quiet)
         fprintf(stderr, "nnsweep sweep: run %s/%s failed: %s\n", sr->sweep->name, sr->sr->id,
                 r->message);
-    if (r->status != RUN_INTERRUPTED) s->done_cost += sr->sr->cost;
+    /* a finished run is done whole (early stopping included); an
+     * interrupted one is not done at all */
+    s->done_cost += (r->status != RUN_INTERRUPTED ? sr->sr->cost : 0.0) - sr->credited;
+    sr->credited = 0.0;
     double v = metric_value(s, sr, r);
     int better = sr->sweep->goal == SWEEP_MINIMIZE ? v < s->best_value : v > s->best_value;
     if (!isnan(v) && (s->best < 0 || better)) {
@@ -292,6 +303,7 @@ static int local_on_epoch(const EpochMetrics *m, void *user)
 {
     LocalRun *l = user;
     sched_on_epoch(l->s, l->run, m);
+    sched_progress(l->s, 0); /* every --progress seconds, as under MPI */
     return l->s->stopping;
 }
 
@@ -325,7 +337,7 @@ static void sched_local(Sched *s, const Cifar10 *data)
         }
         sched_on_result(s, i, &r);
         run_result_free(&r);
-        sched_progress(s, 1);
+        sched_progress(s, 0);
     }
 }
 

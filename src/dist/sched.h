@@ -14,6 +14,7 @@ typedef struct SRun {
     const Sweep *sweep;
     const SweepRun *sr;
     int state;
+    double credited; /* of sr->cost, counted done for its finished epochs */
 } SRun;
 
 /* What rank 0 knows of a worker rank. */
