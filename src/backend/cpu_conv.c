@@ -69,11 +69,45 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
     p->part = (size_t)s->OC * p->CKK + (size_t)s->OC;
 }
 
-size_t conv2d_workspace_floats_cpu(const ConvShape *s)
+/* The workspace of one pass over s: the slots, then the partials. */
+static size_t conv_pass_floats(const ConvShape *s)
 {
     ConvPlan p;
     conv_plan(s, &p);
     return (size_t)cpu_ws_slots() * p.slot + (size_t)p.n_chunks * p.part;
+}
+
+/* dx as a convolution of the output gradient (the "full" correlation with
+ * the kernel flipped and its two channel axes swapped, padding K - 1 - pad):
+ * dx (B, C, H, W) = conv(dy (B, OC, OH, OW), w') with w'[c][o][p][q] =
+ * w[o][c][K-1-p][K-1-q]. It does H*W/(OH*OW) of col2im's multiply-adds
+ * (col2im also computes the padding's gradients, then drops them), its
+ * product has OC*K*K terms per value instead of OC, and it writes dx once
+ * instead of an unfolded (C*K*K, OH*OW) matrix per image that is read back:
+ * cnn5x32's second layer (32 -> 32 channels, 17x17, padding 3). Used when
+ * it does no more multiply-adds than col2im and the padding allows it. */
+static int conv_dx_by_conv(const ConvShape *s)
+{
+    return s->pad <= s->K - 1 && (size_t)s->H * s->W <= (size_t)s->OH * s->OW;
+}
+
+static ConvShape conv_dx_shape(const ConvShape *s)
+{
+    ConvShape t = {s->B, s->OC, s->OH, s->OW, s->C, s->K, s->K - 1 - s->pad, s->H, s->W};
+    return t;
+}
+
+/* One pass over s, or for the backward with conv_dx_by_conv: the output
+ * gradient (B, OC, OH, OW) and w' (C, OC, K, K) kept whole, then the larger
+ * of the two passes' workspaces (the dw pass, then the dx convolution). */
+size_t conv2d_workspace_floats_cpu(const ConvShape *s)
+{
+    size_t pass = conv_pass_floats(s);
+    if (!conv_dx_by_conv(s)) return pass;
+    ConvShape t = conv_dx_shape(s);
+    size_t dx_pass = conv_pass_floats(&t);
+    return (size_t)s->B * s->OC * s->OH * s->OW + (size_t)s->C * s->OC * s->K * s->K +
+           (pass > dx_pass ? pass : dx_pass);
 }
 
 /* ---- unfolding ---------------------------------------------------------------------- */
@@ -172,6 +206,7 @@ static void col2im(const float *col, size_t ld, const ConvShape *s, const ConvPl
 typedef struct ConvJob {
     const float *x, *w, *b, *dy, *yc; /* yc: the fused forward's output, for its backward */
     float *y, *dx, *dw, *db, *ws;
+    float *dyc; /* backward with conv_dx_by_conv: the conv's output gradient, kept */
     int32_t *idx;
     const int32_t *cidx;
     const ConvShape *s;
@@ -307,14 +342,16 @@ static void conv_backward_item(void *ctx, int c, int slot)
             im2col(conv_source(j->x + (size_t)(g0 + k) * xs, s, p, padded), s, p, col + k * P, ld);
             for (int o = 0; o < s->OC; o++) {
                 float *d = buf + (size_t)o * ld + k * P;
-                conv_output_grad(j, (size_t)(g0 + k) * s->OC + o, d, pooled);
+                size_t plane = (size_t)(g0 + k) * s->OC + o;
+                conv_output_grad(j, plane, d, pooled);
+                if (j->dyc) memcpy(j->dyc + plane * P, d, sizeof(float) * P);
                 dbp[o] += cpu_sum(d, P);
             }
         }
         /* dwp (OC, CKK) (+)= buf (OC, n P) . col^T */
         cpu_sgemm(0, 1, s->OC, (int)p->CKK, (int)ld, 1.0f, buf, (int)ld, col, (int)ld,
                   g0 > b0 ? 1.0f : 0.0f, dwp, (int)p->CKK);
-        if (!j->dx) continue;
+        if (!j->dx || j->dyc) continue;
         /* col (CKK, n P) = w^T . buf, then back onto each image */
         cpu_sgemm(1, 0, (int)p->CKK, (int)ld, s->OC, 1.0f, j->w, (int)p->CKK, buf, (int)ld, 0.0f,
                   col, (int)ld);
@@ -343,12 +380,36 @@ static void conv_reduce_item(void *ctx, int item, int slot)
     }
 }
 
+/* dw and db by chunks of the batch, then dx: with col2im inside the chunks,
+ * or (conv_dx_by_conv) as one convolution of the kept output gradient,
+ * workspace: dyc (B, OC, OH, OW) | w' (C, OC, K, K) | the passes'. */
 static void conv_backward_run(ConvJob *j)
 {
+    const ConvShape *s = j->s;
     cpu_blas_single_thread();
-    conv_plan(j->s, &j->p);
+    float *ws = j->ws;
+    ConvShape t;
+    float *wflip = NULL;
+    if (j->dx && conv_dx_by_conv(s)) {
+        t = conv_dx_shape(s);
+        j->dyc = ws;
+        wflip = ws + (size_t)s->B * s->OC * s->OH * s->OW;
+        j->ws = wflip + (size_t)s->C * s->OC * s->K * s->K;
+    }
+    conv_plan(s, &j->p);
     cpu_parallel(conv_backward_item, j, j->p.n_chunks, cpu_ws_slots());
     cpu_parallel(conv_reduce_item, j, (int)((j->p.part + CPU_CHUNK - 1) / CPU_CHUNK), 0);
+    if (!j->dyc) return;
+    const int K = s->K, KK = K * K;
+    for (int c = 0; c < s->C; c++)
+        for (int o = 0; o < s->OC; o++) {
+            const float *from = j->w + ((size_t)o * s->C + c) * KK;
+            float *to = wflip + ((size_t)c * s->OC + o) * KK;
+            for (int k = 0; k < KK; k++) to[k] = from[KK - 1 - k];
+        }
+    ConvJob f = {.x = j->dyc, .w = wflip, .y = j->dx, .ws = j->ws, .s = &t};
+    conv_plan(&t, &f.p);
+    cpu_parallel(conv_forward_item, &f, f.p.n_chunks, cpu_ws_slots());
 }
 
 void conv2d_backward_cpu(const float *dy, const float *x, const float *w, float *dx, float *dw,
