@@ -12,8 +12,10 @@
  * and is scattered to y's (B, OC, OH*OW) with the bias added (the same
  * float addition as OpenBLAS's beta = 1, so the same bits).
  * Backward: each chunk sums its groups' dw and db into a partial of its own
- * (dy is gathered into (OC, bs*OH*OW) for that), dx goes through col2im;
- * then a second job adds the partials in chunk order. The chunking depends
+ * (dy is gathered into (OC, bs*OH*OW) for that), and dx goes through col2im
+ * there; then a second job adds the partials in chunk order. With padding,
+ * dx is instead one convolution of the output gradient after that
+ * (conv_dx_by_conv says when and why). The chunking depends
  * on B and the shape only, never on the thread count, so dw is the same
  * bits for any number of threads (B >= 2). A batch of one image is one
  * item, run on the calling thread, whose sgemms are then split over the
@@ -25,9 +27,11 @@
  * It was ~40% of the forward time of cnn5x32's second layer (15k segments
  * of 19 floats per image, each with its own zero-fill tests and memcpy).
  *
- * Workspace (conv2d_workspace_floats_cpu), per slot (cpu_ws_slots()):
+ * Workspace of a pass (conv_pass_floats), per slot (cpu_ws_slots()):
  *   col (C*K*K, bs*OH*OW) | buf (OC, bs*OH*OW) | padded (C, H+2pad, W+2pad)
- * then n_chunks partials [dw (OC, C*K*K), db (OC)].
+ *   | pooled (OH*OW, the fused backward's gradients at the pooled places)
+ * then n_chunks partials [dw (OC, C*K*K), db (OC)]; conv_backward_run
+ * says what the backward with conv_dx_by_conv adds.
  */
 #include <math.h>
 #include <string.h>
