@@ -249,11 +249,12 @@ void batchnorm_backward_cpu(const float *dy, const float *x, const float *gamma,
 
 /* ---- batch norm + activation + max pool (batchnorm_act_pool_*) ------------------ */
 
-/* Scratch: one (H, W) plane per thread slot. */
+/* Scratch per thread slot: B (H, W) planes (the forward uses one, the
+ * backward the pooled gradients of a channel's B planes). */
 size_t batchnorm_act_pool_workspace_floats_cpu(int B, int C, int H, int W)
 {
-    (void)B, (void)C;
-    return (size_t)cpu_ws_slots() * H * W;
+    (void)C;
+    return (size_t)cpu_ws_slots() * B * H * W;
 }
 
 /* Channel c: statistics (train) or the running ones, then per image the
@@ -275,7 +276,7 @@ static void bn_act_pool_item(void *ctx, int c, int slot)
      * gamma) + beta; eval (x - mean) * (1 / sqrt(var + eps) * gamma) + beta */
     float a = invstd * j->gamma[c], bc = j->beta[c];
     size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
-    float *t = j->ws + (size_t)slot * HW;
+    float *t = j->ws + (size_t)slot * B * HW;
     for (int b = 0; b < B; b++) {
         const float *r = j->x + ((size_t)b * C + c) * HW;
         size_t at = ((size_t)b * C + c) * yp;
@@ -303,7 +304,9 @@ void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const fl
 
 /* Channel c: the batch norm's output gradient is act_backward of the pooled
  * gradient where a window took its max and 0 elsewhere; its sums (dbeta,
- * dgamma) run over those places only, then dx over the whole plane. */
+ * dgamma) run over those places only (four partial sums per plane, so that
+ * the additions do not wait for each other), then dx over the whole plane.
+ * The gradients at the pooled places are kept for the second pass. */
 static void bn_act_pool_backward_item(void *ctx, int c, int slot)
 {
     const BnJob *j = ctx;
@@ -311,31 +314,31 @@ static void bn_act_pool_backward_item(void *ctx, int c, int slot)
     const double N = (double)B * HW;
     float mean = j->mean[c], invstd = j->invstd[c];
     size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
-    float *g = j->ws + (size_t)slot * HW; /* gradients at the pooled places */
+    float *gall = j->ws + (size_t)slot * B * HW; /* (B, yp): gradients at the pooled places */
     double sdy = 0.0, sdyx = 0.0;
     for (int b = 0; b < B; b++) {
         size_t at = ((size_t)b * C + c) * yp;
         const float *r = j->x + ((size_t)b * C + c) * HW;
+        float *g = gall + (size_t)b * yp;
         cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
-        float p1 = 0.0f, p2 = 0.0f;
+        float p1[4] = {0}, p2[4] = {0};
         for (size_t t = 0; t < yp; t++) {
             size_t i = P > 1 ? (size_t)j->cidx[at + t] : t;
-            p1 += g[t];
-            p2 += g[t] * ((r[i] - mean) * invstd);
+            p1[t & 3] += g[t];
+            p2[t & 3] += g[t] * ((r[i] - mean) * invstd);
         }
-        sdy += p1;
-        sdyx += p2;
+        sdy += (double)((p1[0] + p1[1]) + (p1[2] + p1[3]));
+        sdyx += (double)((p2[0] + p2[1]) + (p2[2] + p2[3]));
     }
     float mdy = (float)(sdy / N), mdyx = (float)(sdyx / N), a = j->gamma[c] * invstd;
     for (int b = 0; b < B; b++) {
         size_t at = ((size_t)b * C + c) * yp;
-        const float *r = j->x + ((size_t)b * C + c) * HW;
+        const float *r = j->x + ((size_t)b * C + c) * HW, *g = gall + (size_t)b * yp;
         float *d = j->dx + ((size_t)b * C + c) * HW;
         for (int i = 0; i < HW; i++) {
             float xhat = (r[i] - mean) * invstd;
             d[i] = a * (0.0f - mdy - xhat * mdyx);
         }
-        cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
         for (size_t t = 0; t < yp; t++) {
             size_t i = P > 1 ? (size_t)j->cidx[at + t] : t;
             float xhat = (r[i] - mean) * invstd;
