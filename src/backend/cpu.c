@@ -27,6 +27,7 @@
 #include <cblas.h>
 
 #include "backend/backend_impl.h"
+#include "backend/xent.h"
 #include "nnsweep/rng.h"
 
 /* ---- threads, workspace slots and GEMM ----------------------------------------- */
@@ -332,41 +333,20 @@ static void linear_backward_sgd_cpu(const float *dy, const float *x, float *w, f
 
 /* ---- loss ---------------------------------------------------------------------------------- */
 
-/* As softmax_xent_ref in float per sample (log-probabilities as
- * (l - max) - log sum exp(l - max), exact for the largest logit), losses
- * summed in double in sample order. Serial: B * K is small (320 values at
- * B = 32, a few microseconds). */
+/* As softmax_xent_ref, per sample by xent_sample (xent.h), losses summed
+ * in double in sample order. Serial: B * K is small (320 values at B = 32,
+ * a few microseconds). */
 static void softmax_xent_cpu(const float *logits, const int32_t *labels, int B, int K,
                              float label_smoothing, float *dlogits, double *acc)
 {
     double loss_sum = 0.0, n_correct = 0.0;
-    float ls = label_smoothing, smooth = label_smoothing / (float)K;
     for (int b = 0; b < B; b++) {
-        const float *l = logits + (size_t)b * K;
-        int label = labels[b];
+        int label = labels[b], correct;
         NN_CHECK(label >= 0 && label < K, "softmax_xent: label %d of sample %d not in [0, %d)", label,
                  b, K);
-        int arg = 0;
-        for (int k = 1; k < K; k++)
-            if (l[k] > l[arg]) arg = k;
-        float m = l[arg], sum_exp = 0.0f, sum_d = 0.0f;
-        for (int k = 0; k < K; k++) {
-            sum_exp += expf(l[k] - m);
-            sum_d += l[k] - m;
-        }
-        float log_sum = logf(sum_exp);
-        /* sum_k logp[k] = sum_k (l[k] - m) - K log_sum */
-        double sum_logp = (double)sum_d - (double)K * log_sum;
-        double logp_label = (double)((l[label] - m) - log_sum);
-        loss_sum += -(1.0 - ls) * logp_label - (double)smooth * sum_logp;
-        n_correct += arg == label;
-        if (dlogits) {
-            float *d = dlogits + (size_t)b * K;
-            for (int k = 0; k < K; k++) {
-                float target = (k == label ? 1.0f - ls : 0.0f) + smooth;
-                d[k] = (expf((l[k] - m) - log_sum) - target) / (float)B;
-            }
-        }
+        loss_sum += xent_sample(logits + (size_t)b * K, label, K, label_smoothing, B,
+                                dlogits ? dlogits + (size_t)b * K : NULL, &correct);
+        n_correct += correct;
     }
     acc[0] += loss_sum;
     acc[1] += n_correct;

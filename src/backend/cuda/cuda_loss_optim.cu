@@ -15,48 +15,29 @@
 #include <stdio.h>
 
 #include "backend/cuda/cuda_common.cuh"
+#include "backend/xent.h"
 
 #define NN_XENT_THREADS 256
 
 /* ---- loss ---------------------------------------------------------------------------- */
 
-/* As softmax_xent_cpu, per sample in float (log-probabilities as
- * (l - max) - log sum exp(l - max)), sums in double. */
+/* As softmax_xent_cpu: per sample by xent_sample (xent.h), sums in double. */
 static __global__ void softmax_xent_kernel(const float *logits /* (B, K) */, const int32_t *labels,
                                            int B, int K, float ls,
                                            float *dlogits /* (B, K) or NULL */,
                                            double *acc /* [2] */)
 {
     __shared__ double s_loss[NN_XENT_THREADS], s_hits[NN_XENT_THREADS];
-    float smooth = ls / (float)K;
     double loss = 0.0, hits = 0.0;
     for (int b = threadIdx.x; b < B; b += blockDim.x) {
-        const float *l = logits + (size_t)b * K;
-        int label = labels[b];
+        int label = labels[b], correct;
         if (label < 0 || label >= K) {
             printf("softmax_xent: label %d of sample %d not in [0, %d)\n", label, b, K);
             __trap();
         }
-        int arg = 0;
-        for (int k = 1; k < K; k++)
-            if (l[k] > l[arg]) arg = k;
-        float m = l[arg], sum_exp = 0.0f, sum_d = 0.0f;
-        for (int k = 0; k < K; k++) {
-            sum_exp += expf(l[k] - m);
-            sum_d += l[k] - m;
-        }
-        float log_sum = logf(sum_exp);
-        double sum_logp = (double)sum_d - (double)K * log_sum;
-        double logp_label = (double)((l[label] - m) - log_sum);
-        loss += -(1.0 - ls) * logp_label - (double)smooth * sum_logp;
-        hits += arg == label;
-        if (dlogits) {
-            float *d = dlogits + (size_t)b * K;
-            for (int k = 0; k < K; k++) {
-                float target = (k == label ? 1.0f - ls : 0.0f) + smooth;
-                d[k] = (expf((l[k] - m) - log_sum) - target) / (float)B;
-            }
-        }
+        loss += xent_sample(logits + (size_t)b * K, label, K, ls, B,
+                            dlogits ? dlogits + (size_t)b * K : NULL, &correct);
+        hits += correct;
     }
     int t = threadIdx.x;
     s_loss[t] = loss;
