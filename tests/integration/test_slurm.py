@@ -50,6 +50,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sweep_files import sweep_yaml  # noqa: E402
+
 NNSWEEP, DATA, SRC = (os.path.abspath(p) for p in sys.argv[1:4])
 CASES = sys.argv[4:] or ["exactly_once", "requeue", "kill9", "warning", "gpu_script", "bad_data"]
 PACKAGES = ["munge", "slurmctld", "slurmd", "slurm-client"]
@@ -393,22 +396,6 @@ def read_trace(path):
         with open(path) as f:
             out = [line.split() for line in f if line.strip()]
     return out
-
-
-def sweep_yaml(path, name, n_lr, epochs, train_images, widths="[[16], [32, 16]]"):
-    lrs = ", ".join(str(0.002 * (k + 1)) for k in range(n_lr))
-    with open(path, "w") as f:
-        f.write(f"""name: {name}
-method: grid
-parameters:
-  hidden_layers: {{values: {widths}}}
-  learning_rate: {{values: [{lrs}]}}
-  epochs: {{value: {epochs}}}
-  train_images: {{value: {train_images}}}
-  test_images: {{value: 300}}
-  batch_size: {{value: 50}}
-  patience: {{value: 0}}
-""")
 
 
 def read(path):

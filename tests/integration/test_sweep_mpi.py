@@ -35,6 +35,9 @@ import time
 import h5py
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sweep_files import sweep_yaml  # noqa: E402
+
 NNSWEEP, DATA = sys.argv[1], sys.argv[2]
 CASES = sys.argv[3:] or ["exactly_once", "kill_worker", "kill_rank0", "signal", "resume_guard",
                          "bad_corpus"]
@@ -61,22 +64,6 @@ def mpirun(n, args, **kw):
 def run(cmd, timeout=600, env=None):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or ENV)
     return p.returncode, p.stdout, p.stderr
-
-
-def sweep_yaml(path, name, n_lr, epochs, train_images, extra="", widths="[[16], [32, 16]]"):
-    lrs = ", ".join(str(0.002 * (k + 1)) for k in range(n_lr))
-    with open(path, "w") as f:
-        f.write(f"""name: {name}
-method: grid
-parameters:
-  hidden_layers: {{values: {widths}}}
-  learning_rate: {{values: [{lrs}]}}
-  epochs: {{value: {epochs}}}
-  train_images: {{value: {train_images}}}
-  test_images: {{value: 300}}
-  batch_size: {{value: 50}}
-  patience: {{value: 0}}
-{extra}""")
 
 
 def open_swmr(path):
