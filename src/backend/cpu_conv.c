@@ -43,8 +43,13 @@
 
 /* Partial sums of the backward pass (at most; fewer when B is smaller). */
 #define CONV_CHUNKS 8
-/* Floats of unfolded columns per group (4 MiB), at least one image. */
-#define CONV_COL_BUDGET ((size_t)1 << 20)
+/* Floats of unfolded columns per group (2 MiB), at least one image. Half
+ * of the earlier 4 MiB: cnn5x32's second layer (17x17 input) then unfolds
+ * one image per group (was three) and its dx pass two (was four), and the
+ * step is 5-17% faster (alternating runs at 2 threads); the other layers of
+ * the seed's models have the same groups as before (cut by the chunk size,
+ * or one image). */
+#define CONV_COL_BUDGET ((size_t)1 << 19)
 
 typedef struct ConvPlan {
     int n_chunks, bs;       /* chunks of the batch; images per group */
