@@ -27,7 +27,7 @@
 #include <cblas.h>
 
 #include "backend/backend_impl.h"
-#include "backend/xent.h"
+#include "backend/shared_math.h"
 #include "nnsweep/rng.h"
 
 /* ---- threads, workspace slots and GEMM ----------------------------------------- */
@@ -333,7 +333,7 @@ static void linear_backward_sgd_cpu(const float *dy, const float *x, float *w, f
 
 /* ---- loss ---------------------------------------------------------------------------------- */
 
-/* As softmax_xent_ref, per sample by xent_sample (xent.h), losses summed
+/* As softmax_xent_ref, per sample by xent_sample (shared_math.h), losses summed
  * in double in sample order. Serial: B * K is small (320 values at B = 32,
  * a few microseconds). */
 static void softmax_xent_cpu(const float *logits, const int32_t *labels, int B, int K,

@@ -17,6 +17,7 @@
 #endif
 
 #include "backend/backend_impl.h"
+#include "backend/shared_math.h"
 #include "nnsweep/rng.h"
 
 #define CPU_SQRT1_2 0.70710678118654752440f
@@ -392,17 +393,10 @@ static void adam_item(void *ctx, int item, int slot)
     chunk_range(j->n, CPU_CHUNK, item, &lo, &hi);
     float *restrict w = j->w, *restrict m = j->m, *restrict v = j->v;
     const float *restrict g = j->g;
-    const float b1 = j->beta1, b2 = j->beta2, c1 = 1.0f - b1, c2 = 1.0f - b2, wmul = j->wmul;
-    const float l2 = j->l2, step_size = j->step_size, bc2_sqrt = j->bc2_sqrt, eps = j->eps;
-    for (size_t i = lo; i < hi; i++) {
-        float wi = w[i] * wmul;
-        float gi = l2 != 0.0f ? g[i] + l2 * wi : g[i];
-        float mi = b1 * m[i] + c1 * gi;
-        float vi = b2 * v[i] + c2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = wi - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
-    }
+    const float b1 = j->beta1, b2 = j->beta2, wmul = j->wmul, l2 = j->l2;
+    const float step_size = j->step_size, bc2_sqrt = j->bc2_sqrt, eps = j->eps;
+    for (size_t i = lo; i < hi; i++)
+        adam_update(&w[i], g[i], &m[i], &v[i], b1, b2, eps, step_size, bc2_sqrt, wmul, l2);
 }
 
 void adam_step_cpu(float *w, const float *g, float *m, float *v, size_t n, float lr, float beta1,

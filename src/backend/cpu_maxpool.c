@@ -91,14 +91,22 @@ void cpu_maxpool_plane(const float *plane, int H, int W, int P, float *y, int32_
         }
 }
 
+/* Planes [*n0, *n1) of item `item`. */
+static void pool_planes(const PoolJob *j, int item, int *n0, int *n1)
+{
+    *n0 = item * j->planes_per_item;
+    *n1 = *n0 + j->planes_per_item;
+    if (*n1 > j->s->B * j->s->C) *n1 = j->s->B * j->s->C;
+}
+
 static void maxpool_forward_item(void *ctx, int item, int slot)
 {
     (void)slot;
     const PoolJob *j = ctx;
     const PoolShape *s = j->s;
     size_t in_plane = (size_t)s->H * s->W, out_plane = (size_t)s->OH * s->OW;
-    int n0 = item * j->planes_per_item, n1 = n0 + j->planes_per_item;
-    if (n1 > s->B * s->C) n1 = s->B * s->C;
+    int n0, n1;
+    pool_planes(j, item, &n0, &n1);
     for (int n = n0; n < n1; n++)
         cpu_maxpool_plane(j->x + (size_t)n * in_plane, s->H, s->W, s->P,
                           j->y + (size_t)n * out_plane,
@@ -118,8 +126,8 @@ static void maxpool_backward_item(void *ctx, int item, int slot)
     const PoolJob *j = ctx;
     const PoolShape *s = j->s;
     size_t in_plane = (size_t)s->H * s->W, out_plane = (size_t)s->OH * s->OW;
-    int n0 = item * j->planes_per_item, n1 = n0 + j->planes_per_item;
-    if (n1 > s->B * s->C) n1 = s->B * s->C;
+    int n0, n1;
+    pool_planes(j, item, &n0, &n1);
     for (int n = n0; n < n1; n++) {
         float *d = j->dx + (size_t)n * in_plane;
         const float *g = j->dy + (size_t)n * out_plane;

@@ -15,13 +15,13 @@
 #include <stdio.h>
 
 #include "backend/cuda/cuda_common.cuh"
-#include "backend/xent.h"
+#include "backend/shared_math.h"
 
 #define NN_XENT_THREADS 256
 
 /* ---- loss ---------------------------------------------------------------------------- */
 
-/* As softmax_xent_cpu: per sample by xent_sample (xent.h), sums in double. */
+/* As softmax_xent_cpu: per sample by xent_sample (shared_math.h), sums in double. */
 static __global__ void softmax_xent_kernel(const float *logits /* (B, K) */, const int32_t *labels,
                                            int B, int K, float ls,
                                            float *dlogits /* (B, K) or NULL */,
@@ -100,17 +100,9 @@ static __global__ void adam_kernel(float *w, const float *g, float *m, float *v,
                                    float beta1, float beta2, float eps, float step_size,
                                    float bc2_sqrt, float wmul, float l2)
 {
-    float c1 = 1.0f - beta1, c2 = 1.0f - beta2;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float wi = w[i] * wmul;
-        float gi = l2 != 0.0f ? g[i] + l2 * wi : g[i];
-        float mi = beta1 * m[i] + c1 * gi;
-        float vi = beta2 * v[i] + c2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        w[i] = wi - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
-    }
+         i += (size_t)gridDim.x * blockDim.x)
+        adam_update(&w[i], g[i], &m[i], &v[i], beta1, beta2, eps, step_size, bc2_sqrt, wmul, l2);
 }
 
 extern "C" void adam_step_cuda(float *w, const float *g, float *m, float *v, size_t n, float lr,
