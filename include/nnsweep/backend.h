@@ -246,7 +246,24 @@ typedef struct Backend {
                                         const float *save_mean, const float *save_invstd,
                                         float *dx, float *dgamma, float *dbeta, int B, int C,
                                         int H, int W, ActKind act, int pool, float *ws);
+    /* The backward of conv2d_forward (output z) followed by
+     * batchnorm_act_pool_forward (train; input z, output y, idx, over the
+     * conv's OC channels): batchnorm_act_pool_backward into dz (the
+     * gradient of z), then conv2d_backward(dz): dgamma, dbeta (OC), dx
+     * (NULL for a first layer), dw, db. dz is not an output, so a backend
+     * need not write it out. Workspace: conv2d_bn_workspace_floats(s)
+     * below. */
+    void (*conv2d_backward_bn_act_pool)(const float *dy, const float *y, const int32_t *idx,
+                                        const float *z, const float *gamma,
+                                        const float *save_mean, const float *save_invstd,
+                                        float *dgamma, float *dbeta, const float *x,
+                                        const float *w, float *dx, float *dw, float *db,
+                                        const ConvShape *s, ActKind act, int pool, float *ws);
 } Backend;
+
+/* The workspace of conv2d_backward_bn_act_pool on backend be: the conv's,
+ * the batch norm's and one tensor of the conv's output (the sequence's dz). */
+size_t conv2d_bn_workspace_floats(const Backend *be, const ConvShape *s);
 
 typedef enum BackendKind { BACKEND_REF = 0, BACKEND_CPU, BACKEND_CUDA } BackendKind;
 

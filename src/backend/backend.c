@@ -31,6 +31,13 @@ const Backend *backend_by_name(const char *name)
     return NULL;
 }
 
+size_t conv2d_bn_workspace_floats(const Backend *be, const ConvShape *s)
+{
+    size_t z = (size_t)s->B * s->OC * s->OH * s->OW;
+    return be->conv2d_workspace_floats(s) +
+           be->batchnorm_act_pool_workspace_floats(s->B, s->OC, s->OH, s->OW) + z;
+}
+
 int backend_available(BackendKind kind)
 {
     switch (kind) {

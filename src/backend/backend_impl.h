@@ -57,6 +57,12 @@ void batchnorm_act_pool_backward_ref(const float *dy, const float *y, const int3
                                      const float *save_invstd, float *dx, float *dgamma,
                                      float *dbeta, int B, int C, int H, int W, ActKind act,
                                      int pool, float *ws);
+void conv2d_backward_bn_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
+                                     const float *z, const float *gamma, const float *save_mean,
+                                     const float *save_invstd, float *dgamma, float *dbeta,
+                                     const float *x, const float *w, float *dx, float *dw,
+                                     float *db, const ConvShape *s, ActKind act, int pool,
+                                     float *ws);
 
 /* ---- host memory ops, shared by ref and cpu (ref.c) --------------------
  * alloc: zeroed host memory, NULL when malloc fails (never aborts); a
@@ -138,6 +144,19 @@ void adam_step_cpu(float *w, const float *g, float *m, float *v, size_t n, float
 /* Max pooling of one plane (H, W) into y (H/P, W/P) and idx (may be
  * NULL), as maxpool2d_forward_ref (cpu_maxpool.c). */
 void cpu_maxpool_plane(const float *plane, int H, int W, int P, float *y, int32_t *idx);
+/* The backward of batchnorm_act_pool over (B, C, H, W), in two parts
+ * (cpu_norm.c), for conv2d_backward_bn_act_pool_cpu: cpu_bn_act_pool_sums
+ * writes dgamma and dbeta (ws: H*W floats per slot); cpu_bn_coef turns a
+ * channel's into coef = {gamma invstd, dbeta / N, dgamma / N} (N = B H W);
+ * cpu_bn_pool_plane_dx writes the dx of one plane r (HW floats) from the
+ * gradients g at its pooled places idx (yp of them; NULL: every place). */
+void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *x,
+                          const float *save_mean, const float *save_invstd, float *dgamma,
+                          float *dbeta, int B, int C, int H, int W, ActKind act, int pool,
+                          float *ws);
+void cpu_bn_coef(float gamma, float invstd, float dgamma, float dbeta, double N, float coef[3]);
+void cpu_bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, size_t HW,
+                          size_t yp, float mean, float invstd, const float *coef, float *d);
 
 size_t conv2d_workspace_floats_cpu(const ConvShape *s);
 void conv2d_forward_cpu(const float *x, const float *w, const float *b, float *y,
@@ -173,6 +192,12 @@ void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int3
                                      const float *save_invstd, float *dx, float *dgamma,
                                      float *dbeta, int B, int C, int H, int W, ActKind act,
                                      int pool, float *ws);
+void conv2d_backward_bn_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
+                                     const float *z, const float *gamma, const float *save_mean,
+                                     const float *save_invstd, float *dgamma, float *dbeta,
+                                     const float *x, const float *w, float *dx, float *dw,
+                                     float *db, const ConvShape *s, ActKind act, int pool,
+                                     float *ws);
 
 /* OpenBLAS thread control. OpenBLAS's cblas.h declares it too; the
  * declaration is repeated (identically) so that the build does not depend

@@ -389,4 +389,5 @@ const Backend nn_backend_cpu = {
     .batchnorm_act_pool_workspace_floats = batchnorm_act_pool_workspace_floats_cpu,
     .batchnorm_act_pool_forward = batchnorm_act_pool_forward_cpu,
     .batchnorm_act_pool_backward = batchnorm_act_pool_backward_cpu,
+    .conv2d_backward_bn_act_pool = conv2d_backward_bn_act_pool_cpu,
 };

@@ -222,6 +222,9 @@ typedef struct ConvJob {
     ConvPlan p;
     int fused, pool; /* conv2d_*_act_pool: act then maxpool(pool) after the conv */
     ActKind act;
+    /* conv2d_backward_bn_act_pool: a batch norm between the conv (output
+     * z) and the activation, with its statistics and sums (dgamma, dbeta) */
+    const float *z, *gamma, *mean, *invstd, *dgamma, *dbeta;
 } ConvJob;
 
 /* Floats per image of the op's output y: the conv's, or after pooling. */
@@ -309,7 +312,8 @@ void conv2d_forward_act_pool_cpu(const float *x, const float *w, const float *b,
 /* d (OH*OW) = the gradient of plane `plane` (image * OC + channel) of the
  * conv's output: dy's plane, or for the fused op, act_backward of the
  * pooled gradient (with the pooled output for the activation's output)
- * put back where each window took its max, 0 elsewhere. */
+ * put back where each window took its max, 0 elsewhere; with a batch norm
+ * in between, that is its output gradient, and d its dx. */
 static void conv_output_grad(const ConvJob *j, size_t plane, float *d, float *pooled)
 {
     size_t P = j->p.P, yp = out_plane(j);
@@ -319,6 +323,16 @@ static void conv_output_grad(const ConvJob *j, size_t plane, float *d, float *po
         return;
     }
     const float *y = j->yc + plane * yp;
+    if (j->z) {
+        int o = (int)(plane % (size_t)j->s->OC);
+        float coef[3];
+        cpu_bn_coef(j->gamma[o], j->invstd[o], j->dgamma[o], j->dbeta[o],
+                    (double)j->s->B * (double)P, coef);
+        cpu_act_backward_range(j->act, y, y, dy, pooled, yp);
+        cpu_bn_pool_plane_dx(j->z + plane * P, pooled, j->pool > 1 ? j->cidx + plane * yp : NULL,
+                             P, yp, j->mean[o], j->invstd[o], coef, d);
+        return;
+    }
     if (j->pool == 1) {
         cpu_act_backward_range(j->act, y, y, dy, d, P);
         return;
@@ -437,5 +451,25 @@ void conv2d_backward_act_pool_cpu(const float *dy, const float *y, const int32_t
     NN_CHECK(act != ACT_GELU, "conv2d_backward_act_pool: GELU is not fused");
     ConvJob j = {.x = x, .w = w, .dy = dy, .yc = y, .cidx = idx, .dx = dx, .dw = dw, .db = db,
                  .ws = ws, .s = s, .fused = 1, .pool = pool, .act = act};
+    conv_backward_run(&j);
+}
+
+/* The batch norm's sums first (cpu_bn_act_pool_sums: dgamma, dbeta), then
+ * the conv's backward, whose output gradient is the batch norm's dx,
+ * computed plane by plane where the conv needs it (conv_output_grad): the
+ * (B, OC, OH, OW) gradient is never written out and read back. */
+void conv2d_backward_bn_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
+                                     const float *z, const float *gamma, const float *save_mean,
+                                     const float *save_invstd, float *dgamma, float *dbeta,
+                                     const float *x, const float *w, float *dx, float *dw,
+                                     float *db, const ConvShape *s, ActKind act, int pool,
+                                     float *ws)
+{
+    NN_CHECK(act != ACT_GELU, "conv2d_backward_bn_act_pool: GELU is not fused");
+    cpu_bn_act_pool_sums(dy, y, idx, z, save_mean, save_invstd, dgamma, dbeta, s->B, s->OC, s->OH,
+                         s->OW, act, pool, ws);
+    ConvJob j = {.x = x, .w = w, .dy = dy, .yc = y, .cidx = idx, .dx = dx, .dw = dw, .db = db,
+                 .ws = ws, .s = s, .fused = 1, .pool = pool, .act = act, .z = z, .gamma = gamma,
+                 .mean = save_mean, .invstd = save_invstd, .dgamma = dgamma, .dbeta = dbeta};
     conv_backward_run(&j);
 }

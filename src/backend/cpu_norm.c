@@ -302,51 +302,100 @@ void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const fl
     cpu_parallel(bn_act_pool_item, &j, C, cpu_ws_slots());
 }
 
-/* Channel c: the batch norm's output gradient is act_backward of the pooled
- * gradient where a window took its max and 0 elsewhere; its sums (dbeta,
- * dgamma) run over those places only (four partial sums per plane, so that
- * the additions do not wait for each other), then dx over the whole plane.
- * The gradients at the pooled places are kept for the second pass. */
-static void bn_act_pool_backward_item(void *ctx, int c, int slot)
+/* Channel c's sums of the batch norm's output gradient, which is
+ * act_backward of the pooled gradient where a window took its max and 0
+ * elsewhere: over those places only, four partial sums per plane (so that
+ * the additions do not wait for each other), the planes' in double; into
+ * dbeta[c] (sum dy) and dgamma[c] (sum dy xhat). The gradients at the
+ * pooled places of plane b go to g + b * gstride (gstride 0: one plane of
+ * scratch, not kept). */
+static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride)
 {
-    const BnJob *j = ctx;
     const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
-    const double N = (double)B * HW;
-    float mean = j->mean[c], invstd = j->invstd[c];
+    const float mean = j->mean[c], invstd = j->invstd[c];
     size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
-    float *gall = j->ws + (size_t)slot * B * HW; /* (B, yp): gradients at the pooled places */
     double sdy = 0.0, sdyx = 0.0;
     for (int b = 0; b < B; b++) {
         size_t at = ((size_t)b * C + c) * yp;
         const float *r = j->x + ((size_t)b * C + c) * HW;
-        float *g = gall + (size_t)b * yp;
+        const int32_t *k = P > 1 ? j->cidx + at : NULL;
+        float *g = g0 + (size_t)b * gstride;
         cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
         float p1[4] = {0}, p2[4] = {0};
-        for (size_t t = 0; t < yp; t++) {
-            size_t i = P > 1 ? (size_t)j->cidx[at + t] : t;
+        size_t t = 0;
+        for (; t + 4 <= yp; t += 4)
+            for (int u = 0; u < 4; u++) {
+                float v = r[k ? (size_t)k[t + u] : t + u];
+                p1[u] += g[t + u];
+                p2[u] += g[t + u] * ((v - mean) * invstd);
+            }
+        for (; t < yp; t++) {
+            float v = r[k ? (size_t)k[t] : t];
             p1[t & 3] += g[t];
-            p2[t & 3] += g[t] * ((r[i] - mean) * invstd);
+            p2[t & 3] += g[t] * ((v - mean) * invstd);
         }
         sdy += (double)((p1[0] + p1[1]) + (p1[2] + p1[3]));
         sdyx += (double)((p2[0] + p2[1]) + (p2[2] + p2[3]));
     }
-    float mdy = (float)(sdy / N), mdyx = (float)(sdyx / N), a = j->gamma[c] * invstd;
-    for (int b = 0; b < B; b++) {
-        size_t at = ((size_t)b * C + c) * yp;
-        const float *r = j->x + ((size_t)b * C + c) * HW, *g = gall + (size_t)b * yp;
-        float *d = j->dx + ((size_t)b * C + c) * HW;
-        for (int i = 0; i < HW; i++) {
-            float xhat = (r[i] - mean) * invstd;
-            d[i] = a * (0.0f - mdy - xhat * mdyx);
-        }
-        for (size_t t = 0; t < yp; t++) {
-            size_t i = P > 1 ? (size_t)j->cidx[at + t] : t;
-            float xhat = (r[i] - mean) * invstd;
-            d[i] = a * (g[t] - mdy - xhat * mdyx);
-        }
-    }
     j->dgamma[c] = (float)sdyx;
     j->dbeta[c] = (float)sdy;
+}
+
+void cpu_bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, size_t HW,
+                          size_t yp, float mean, float invstd, const float *coef, float *d)
+{
+    const float a = coef[0], mdy = coef[1], mdyx = coef[2];
+    for (size_t i = 0; i < HW; i++) {
+        float xhat = (r[i] - mean) * invstd;
+        d[i] = a * (0.0f - mdy - xhat * mdyx);
+    }
+    for (size_t t = 0; t < yp; t++) {
+        size_t i = idx ? (size_t)idx[t] : t;
+        float xhat = (r[i] - mean) * invstd;
+        d[i] = a * (g[t] - mdy - xhat * mdyx);
+    }
+}
+
+void cpu_bn_coef(float gamma, float invstd, float dgamma, float dbeta, double N, float coef[3])
+{
+    coef[0] = gamma * invstd;
+    coef[1] = (float)((double)dbeta / N);
+    coef[2] = (float)((double)dgamma / N);
+}
+
+/* Channel c: bn_pool_sums, keeping the gradients at the pooled places,
+ * then dx plane by plane (cpu_bn_pool_plane_dx). */
+static void bn_act_pool_backward_item(void *ctx, int c, int slot)
+{
+    const BnJob *j = ctx;
+    const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
+    size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
+    float *gall = j->ws + (size_t)slot * B * HW; /* (B, yp): gradients at the pooled places */
+    bn_pool_sums(j, c, gall, yp);
+    float coef[3];
+    cpu_bn_coef(j->gamma[c], j->invstd[c], j->dgamma[c], j->dbeta[c], (double)B * HW, coef);
+    for (int b = 0; b < B; b++) {
+        size_t at = ((size_t)b * C + c) * yp, plane = ((size_t)b * C + c) * HW;
+        cpu_bn_pool_plane_dx(j->x + plane, gall + (size_t)b * yp, P > 1 ? j->cidx + at : NULL,
+                             (size_t)HW, yp, j->mean[c], j->invstd[c], coef, j->dx + plane);
+    }
+}
+
+static void bn_pool_sums_item(void *ctx, int c, int slot)
+{
+    const BnJob *j = ctx;
+    bn_pool_sums(j, c, j->ws + (size_t)slot * j->HW, 0);
+}
+
+void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *x,
+                          const float *save_mean, const float *save_invstd, float *dgamma,
+                          float *dbeta, int B, int C, int H, int W, ActKind act, int pool,
+                          float *ws)
+{
+    BnJob j = {.x = x, .dy = dy, .yc = y, .cidx = idx, .mean = save_mean, .invstd = save_invstd,
+               .dgamma = dgamma, .dbeta = dbeta, .B = B, .C = C, .HW = H * W, .H = H, .W = W,
+               .pool = pool, .act = act, .ws = ws};
+    cpu_parallel(bn_pool_sums_item, &j, C, cpu_ws_slots());
 }
 
 void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int32_t *idx,

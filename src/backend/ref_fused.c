@@ -129,3 +129,19 @@ void batchnorm_act_pool_backward_ref(const float *dy, const float *y, const int3
     float *d = act_pool_backward(dy, y, idx, B, C, H, W, act, pool, ws);
     R->batchnorm_backward(d, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, B, C, H * W);
 }
+
+/* batchnorm_act_pool_backward_ref into dz (the first tensor of ws), then
+ * conv2d_backward_ref(dz). */
+void conv2d_backward_bn_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
+                                     const float *z, const float *gamma, const float *save_mean,
+                                     const float *save_invstd, float *dgamma, float *dbeta,
+                                     const float *x, const float *w, float *dx, float *dw,
+                                     float *db, const ConvShape *s, ActKind act, int pool,
+                                     float *ws)
+{
+    float *dz = ws;
+    R->batchnorm_act_pool_backward(dy, y, idx, z, gamma, save_mean, save_invstd, dz, dgamma,
+                                   dbeta, s->B, s->OC, s->OH, s->OW, act, pool,
+                                   dz + (size_t)s->B * s->OC * s->OH * s->OW);
+    R->conv2d_backward(dz, x, w, dx, dw, db, s, NULL);
+}

@@ -291,7 +291,8 @@ NnStatus model_create(const RunConfig *c, const Backend *be, int max_batch, Mode
         }
         if (l->kind == LAYER_CONV2D) {
             ConvShape s = {max_batch, l->C, l->H, l->W, l->OC, l->K, l->pad, l->OH, l->OW};
-            size_t ws = be->conv2d_workspace_floats(&s);
+            size_t ws = l->fuse_bn ? conv2d_bn_workspace_floats(be, &s)
+                                   : be->conv2d_workspace_floats(&s);
             if (ws > m->ws_floats) m->ws_floats = ws;
         }
     }

@@ -21,8 +21,11 @@ typedef struct Layer {
      * also computes (linear + act; conv or batch norm 2d + act (+ maxpool));
      * fused_head: for a layer whose backward is done by an earlier layer's
      * fused op, that layer's index (the conv or batch norm of a group of
-     * conv/bn + act + pool), else -1 */
-    int fuse_next, fused_head;
+     * conv/bn + act + pool, or the conv before a batch norm group), else -1;
+     * fuse_bn: a conv whose backward also does the batch norm + act (+
+     * maxpool) group after it (conv2d_backward_bn_act_pool); its forward
+     * stays the two ops */
+    int fuse_next, fused_head, fuse_bn;
     size_t in_size, out_size; /* floats per image */
     /* views into the arenas (NULL where the layer has no such tensor) */
     float *w, *b;       /* weight/bias; batch norm: gamma/beta */
@@ -67,7 +70,7 @@ struct Model {
 NnStatus model_plan(const RunConfig *c, Layer **layers, int *n_layers, ModelTensor **tensors,
                     int *n_tensors, size_t *n_params, size_t *n_state, NnError *err);
 
-/* Sets fuse_next and fused_head of every layer for the fused ops that the
+/* Sets fuse_next, fused_head and fuse_bn of every layer for the fused ops that the
  * model's backend has (model_pass.c). */
 void model_plan_fusion(Model *m);
 

@@ -61,7 +61,7 @@ void model_plan_fusion(Model *m)
 {
     const Backend *be = m->be;
     for (int i = 0; i < m->n_layers; i++) {
-        m->layers[i].fuse_next = 0;
+        m->layers[i].fuse_next = m->layers[i].fuse_bn = 0;
         m->layers[i].fused_head = -1;
     }
     /* NNSWEEP_FUSED=0: the plain ops only, to measure what fusion brings */
@@ -84,6 +84,15 @@ void model_plan_fusion(Model *m)
             l->fuse_next = pool ? 2 : 1;
             for (int k = 1; k <= l->fuse_next; k++) m->layers[i + k].fused_head = i;
         }
+    }
+    /* conv + (batch norm + act (+ max pool)): one backward op */
+    for (int i = 0; i + 1 < m->n_layers; i++) {
+        Layer *l = &m->layers[i], *bn = &m->layers[i + 1];
+        if (l->kind != LAYER_CONV2D || l->fuse_next || bn->kind != LAYER_BATCHNORM ||
+            !bn->fuse_next || !be->conv2d_backward_bn_act_pool)
+            continue;
+        l->fuse_bn = 1;
+        for (int k = 1; k <= 1 + bn->fuse_next; k++) m->layers[i + k].fused_head = i;
     }
 }
 
@@ -223,7 +232,18 @@ static void backward_pass(Model *m, int B, const SgdFuse *sgd)
             break;
         case LAYER_CONV2D: {
             ConvShape s = conv_shape(l, B);
-            if (last != l) {
+            if (l->fuse_bn) {
+                Layer *bn = &m->layers[i + 1];
+                int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+                be->conv2d_backward_bn_act_pool(dy, last->y, last->idx, bn->x, bn->w, bn->save,
+                                                bn->save + bn->C, bn->dw, bn->db, l->x, l->w, dx,
+                                                l->dw, l->db, &s, m->layers[i + 2].act, pool,
+                                                m->ws);
+                if (sgd) {
+                    sgd_apply(be, bn->w, bn->dw, (size_t)bn->C, sgd);
+                    sgd_apply(be, bn->b, bn->db, (size_t)bn->C, sgd);
+                }
+            } else if (last != l) {
                 int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
                 be->conv2d_backward_act_pool(dy, last->y, last->idx, l->x, l->w, dx, l->dw, l->db,
                                              &s, m->layers[i + 1].act, pool, m->ws);

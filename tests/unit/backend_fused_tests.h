@@ -265,6 +265,120 @@ static void test_batchnorm_fused(void)
     }
 }
 
+/* ---- conv backward through batch norm + act + max pool ------------------------------ */
+
+/* Sums whose terms cancel: the batch norm's dx sums to zero over each
+ * channel, so the conv's db under it is ~0 and its dw loses most digits.
+ * Their rounding error scales with the sum of the terms' magnitudes, mag
+ * (ref's conv2d_backward of |dz| and |x|), not with the result: backend d
+ * against ref r with |d - r| <= TOL |r| + CANCEL_TOL mag, CANCEL_TOL being
+ * 2^-20, eight float roundings of the magnitude (cpu: at most 1.6e-7 mag on
+ * the shapes below). */
+#define CANCEL_TOL (1.0 / 1048576)
+static void cmp_cancel(const char *what, const void *d, const float *r, const float *mag, size_t n)
+{
+    const float *got = fetch(d, n);
+    size_t bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - r[i]), lim = TOL * fabs(r[i]) + CANCEL_TOL * mag[i];
+        if (mag[i] > 0 && e / mag[i] > worst) worst = e / mag[i];
+        if (!(e <= lim) && bad++ < 5)
+            fprintf(stderr, "%s[%zu]: got %.9g, expected %.9g, terms' magnitude %.3g\n", what, i,
+                    got[i], r[i], mag[i]);
+    }
+    CHECK(bad == 0, "%s: %zu of %zu values differ; max error / magnitude %.2e", what, bad, n,
+          worst);
+}
+
+static void test_conv_bn_fused(void)
+{
+    static const int shapes[][8] = {
+        /* B, C, H, W, OC, K, pad, pool */
+        {1, 1, 5, 5, 1, 3, 0, 1},    {2, 3, 7, 9, 4, 3, 1, 2},   {3, 5, 8, 6, 7, 5, 2, 2},
+        {32, 3, 32, 32, 8, 5, 0, 2}, {9, 3, 11, 10, 8, 3, 3, 2}, {5, 6, 9, 7, 5, 2, 1, 1},
+        {8, 16, 14, 14, 12, 5, 3, 3},
+    };
+    static const ActKind acts[] = {ACT_RELU, ACT_TANH, ACT_LEAKY_RELU, ACT_SIGMOID};
+    if (!T->conv2d_backward_bn_act_pool) {
+        printf("%s: conv2d_backward_bn_act_pool not available: skipped\n", T->name);
+        return;
+    }
+    const float momentum = 0.1f, eps = 1e-5f;
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        ConvShape s = {shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3],
+                       shapes[k][4], shapes[k][5], shapes[k][6], 0, 0};
+        s.OH = s.H + 2 * s.pad - s.K + 1;
+        s.OW = s.W + 2 * s.pad - s.K + 1;
+        int pool = shapes[k][7], OC = s.OC;
+        ActKind act = acts[k % 4];
+        size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)OC * s.C * s.K * s.K;
+        size_t nz = (size_t)s.B * OC * s.OH * s.OW;
+        size_t ny = pool > 1 ? (size_t)s.B * OC * (s.OH / pool) * (s.OW / pool) : nz;
+        float r = 1.0f / sqrtf((float)(s.C * s.K * s.K));
+        float *x = hrand(nx, -1, 1), *w = hrand(nw, -r, r), *b = hrand(OC, -r, r);
+        float *gamma = hrand(OC, 0.5f, 1.5f), *beta = hrand(OC, -0.5f, 0.5f);
+        float *rm = hrand(OC, -0.1f, 0.1f), *rv = hrand(OC, 0.5f, 1.5f), *dy = hrand(ny, -1, 1);
+        /* ref's forward (conv, then the batch norm group) gives the inputs */
+        float *z = hnan(nz), *y = hnan(ny), *mean = hnan(OC), *inv = hnan(OC);
+        int32_t *idx = hbuf(sizeof(int32_t) * ny);
+        float *ws_f = hnan(R->batchnorm_act_pool_workspace_floats(s.B, OC, s.OH, s.OW));
+        R->conv2d_forward(x, w, b, z, &s, NULL);
+        R->batchnorm_act_pool_forward(z, gamma, beta, y, idx, mean, inv, rm, rv, 1, s.B, OC, s.OH,
+                                      s.OW, momentum, eps, act, pool, ws_f);
+        /* the sequence it is specified by, on ref */
+        float *dz = hnan(nz), *dg = hnan(OC), *dbe = hnan(OC), *dx = hnan(nx), *dw = hnan(nw);
+        float *db = hnan(OC);
+        R->batchnorm_act_pool_backward(dy, y, idx, z, gamma, mean, inv, dz, dg, dbe, s.B, OC, s.OH,
+                                       s.OW, act, pool, ws_f);
+        R->conv2d_backward(dz, x, w, dx, dw, db, &s, NULL);
+        /* ref's fused op against it, exactly */
+        float *ws_r = hnan(conv2d_bn_workspace_floats(R, &s));
+        float *fdg = hnan(OC), *fdbe = hnan(OC), *fdx = hnan(nx), *fdw = hnan(nw), *fdb = hnan(OC);
+        R->conv2d_backward_bn_act_pool(dy, y, idx, z, gamma, mean, inv, fdg, fdbe, x, w, fdx, fdw,
+                                       fdb, &s, act, pool, ws_r);
+        char what[128];
+        snprintf(what, sizeof what,
+                 "ref conv2d_backward_bn_act_pool == sequence (B%d C%d H%d OC%d K%d pad%d P%d)",
+                 s.B, s.C, s.H, OC, s.K, s.pad, pool);
+        check_close(what, fdg, dg, OC, 0, 0);
+        check_close(what, fdbe, dbe, OC, 0, 0);
+        check_close(what, fdx, dx, nx, 0, 0);
+        check_close(what, fdw, dw, nw, 0, 0);
+        check_close(what, fdb, db, OC, 0, 0);
+        /* the magnitudes of dw's and db's terms */
+        float *adz = hfloats(nz), *ax = hfloats(nx), *mdx = hnan(nx), *mdw = hnan(nw);
+        float *mdb = hnan(OC);
+        for (size_t i = 0; i < nz; i++) adz[i] = fabsf(dz[i]);
+        for (size_t i = 0; i < nx; i++) ax[i] = fabsf(x[i]);
+        R->conv2d_backward(adz, ax, w, mdx, mdw, mdb, &s, NULL);
+        /* the backend's against ref's, then as a first layer (dx NULL) */
+        size_t nws = conv2d_bn_workspace_floats(T, &s);
+        int32_t *d_idx = dcopy(idx, sizeof(int32_t) * ny);
+        float *d_y = dfloats(y, ny), *d_z = dfloats(z, nz), *d_g = dfloats(gamma, OC);
+        float *d_mean = dfloats(mean, OC), *d_inv = dfloats(inv, OC), *d_x = dfloats(x, nx);
+        float *d_w = dfloats(w, nw), *d_dy = dfloats(dy, ny);
+        float *d_dg = dnan(OC), *d_dbe = dnan(OC), *d_dx = dnan(nx), *d_dw = dnan(nw);
+        float *d_db = dnan(OC);
+        T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_z, d_g, d_mean, d_inv, d_dg, d_dbe, d_x,
+                                       d_w, d_dx, d_dw, d_db, &s, act, pool, dnan(nws));
+        snprintf(what, sizeof what,
+                 "conv2d_backward_bn_act_pool (B%d C%d H%d OC%d K%d pad%d P%d)", s.B, s.C, s.H,
+                 OC, s.K, s.pad, pool);
+        cmp(what, d_dg, dg, OC);
+        cmp("conv2d_backward_bn_act_pool dbeta", d_dbe, dbe, OC);
+        cmp("conv2d_backward_bn_act_pool dx", d_dx, dx, nx);
+        cmp_cancel("conv2d_backward_bn_act_pool dw", d_dw, dw, mdw, nw);
+        cmp_cancel("conv2d_backward_bn_act_pool db", d_db, db, mdb, OC);
+        float *d_dw2 = dnan(nw), *d_db2 = dnan(OC), *d_dg2 = dnan(OC), *d_dbe2 = dnan(OC);
+        T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_z, d_g, d_mean, d_inv, d_dg2, d_dbe2,
+                                       d_x, d_w, NULL, d_dw2, d_db2, &s, act, pool, dnan(nws));
+        cmp_cancel("conv2d_backward_bn_act_pool dw (dx NULL)", d_dw2, dw, mdw, nw);
+        cmp("conv2d_backward_bn_act_pool dgamma (dx NULL)", d_dg2, dg, OC);
+        release_all();
+    }
+}
+
 /* ---- thread invariance (cpu) ----------------------------------------------------------- */
 
 /* Runs the ops that split or reduce work at `threads` threads on fixed

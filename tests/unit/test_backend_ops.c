@@ -739,6 +739,7 @@ int main(int argc, char **argv)
         test_linear_fused();
         test_conv_fused();
         test_batchnorm_fused();
+        test_conv_bn_fused();
     }
     if (kind == BACKEND_CPU) test_thread_determinism();
     if (kind == BACKEND_CPU) CHECK(backend_cpu_set_threads(0) >= 1, "backend_cpu_set_threads(0)");
