@@ -322,14 +322,7 @@ static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride)
         float *g = g0 + (size_t)b * gstride;
         cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
         float p1[4] = {0}, p2[4] = {0};
-        size_t t = 0;
-        for (; t + 4 <= yp; t += 4)
-            for (int u = 0; u < 4; u++) {
-                float v = r[k ? (size_t)k[t + u] : t + u];
-                p1[u] += g[t + u];
-                p2[u] += g[t + u] * ((v - mean) * invstd);
-            }
-        for (; t < yp; t++) {
+        for (size_t t = 0; t < yp; t++) {
             float v = r[k ? (size_t)k[t] : t];
             p1[t & 3] += g[t];
             p2[t & 3] += g[t] * ((v - mean) * invstd);
@@ -345,12 +338,19 @@ void cpu_bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, si
                           size_t yp, float mean, float invstd, const float *coef, float *d)
 {
     const float a = coef[0], mdy = coef[1], mdyx = coef[2];
+    if (!idx) { /* every place has its gradient */
+        for (size_t i = 0; i < HW; i++) {
+            float xhat = (r[i] - mean) * invstd;
+            d[i] = a * (g[i] - mdy - xhat * mdyx);
+        }
+        return;
+    }
     for (size_t i = 0; i < HW; i++) {
         float xhat = (r[i] - mean) * invstd;
         d[i] = a * (0.0f - mdy - xhat * mdyx);
     }
     for (size_t t = 0; t < yp; t++) {
-        size_t i = idx ? (size_t)idx[t] : t;
+        size_t i = (size_t)idx[t];
         float xhat = (r[i] - mean) * invstd;
         d[i] = a * (g[t] - mdy - xhat * mdyx);
     }
