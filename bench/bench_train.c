@@ -8,7 +8,9 @@
  *               [--eval-batch B] [--steps N] [--train-only | --eval-only]
  *               [--profile] CASE...
  * Cases: mlp, mlp_bn, mlp_dropout, cnn2x32, cnn2x32_bn, cnn2x32_dropout,
- *        cnn5x32, cnn5x256 (see case_config). One line per case:
+ *        cnn5x32, cnn5x256, any cnnDxC (D <= 5 conv layers of C channels,
+ *        padding 0 for D = 2 and 3 otherwise, as in the seed study; see
+ *        case_config). One line per case:
  *   CASE train_ips eval_ips
  * (0 for a pass that was not measured). Each measurement follows a
  * warm-up of 5 steps or 0.5 s, whichever ends first. --steps N runs
@@ -38,12 +40,9 @@ static int case_config(const char *name, RunConfig *c)
     int conv = 0, channels = 0, pad = 0;
     if (!strncmp(name, "mlp", 3)) {
         c->model = MODEL_MLP; /* 3 x 256 */
-    } else if (!strncmp(name, "cnn2x32", 7)) {
-        conv = 2, channels = 32, pad = 0;
-    } else if (!strncmp(name, "cnn5x32", 7)) {
-        conv = 5, channels = 32, pad = 3;
-    } else if (!strncmp(name, "cnn5x256", 8)) {
-        conv = 5, channels = 256, pad = 3;
+    } else if (sscanf(name, "cnn%dx%d", &conv, &channels) == 2 && conv >= 1 &&
+               conv <= 5 && channels >= 1) {
+        pad = conv == 2 ? 0 : 3; /* the seed study's ConvNet_2 and ConvNet_3/5 */
     } else {
         return 0;
     }
