@@ -277,6 +277,14 @@ static void test_conv(void)
         {1, 3, 32, 32, 16, 3, 1}, {4, 16, 16, 16, 32, 3, 1}, {5, 4, 6, 6, 3, 1, 0},
         {2, 2, 3, 3, 2, 5, 2}, {3, 6, 9, 7, 5, 2, 1},    {7, 3, 11, 10, 8, 3, 0},
         {2, 8, 5, 5, 4, 1, 1},
+        /* the cpu backend's direct products (x86-64 with AVX2 + FMA):
+         * forward in tiles of 16 output channels x 6 pixels (OC 48: three
+         * tiles; 195 pixels: the last tile has 3), dw in tiles of 6
+         * channels x 16 terms of a kernel row (C*K = 15 and 60: partial
+         * last tiles), several images per dw product (B 20: chunks of 2
+         * and 3), C 40: forward direct, dw by sgemm */
+        {3, 3, 13, 11, 48, 5, 3}, {4, 20, 9, 8, 16, 3, 1}, {20, 3, 8, 8, 16, 3, 1},
+        {2, 40, 6, 7, 32, 3, 1},
         /* B = 1: images in order, each product split over the threads
          * (the last one by rows: C*K*K > OH*OW) */
         {1, 16, 16, 16, 64, 3, 1}, {1, 128, 6, 6, 64, 3, 1},
