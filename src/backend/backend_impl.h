@@ -109,15 +109,20 @@ void cpu_blas_single_thread(void);
 void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Direct convolution (cpu_conv_direct.c, x86-64 with AVX2 + FMA) for OC a
- * multiple of CPU_CONV_DIRECT_OC. cpu_conv_direct_available says whether
- * this CPU runs it; cpu_conv_direct_pack packs block b (output channels
- * [16 b, 16 b + 16)) of w (OC, C, K, K) into wpk (OC * C*K*K floats in
- * all); cpu_conv_direct_image copies x (C, H, W) into in, channel-last with
- * the padding ((H + 2 pad) * (W + 2 pad) * C + 16 floats); cpu_conv_direct
- * writes out[o * ld + t] for the OH*OW pixels t and OC channels o of one
- * image (no bias); cpu_conv_direct_dw sets (add: adds to) dwk (OC, K, K, C)
- * the image's dw for its output gradient d[o * ld + t]. */
+/* Direct convolution (cpu_conv_direct.c, x86-64 with AVX2 + FMA;
+ * cpu_conv_direct_available says whether this CPU runs it) on images copied
+ * by cpu_conv_direct_image: channel-last with the padding, (H + 2 pad) x
+ * (W + 2 pad) x C floats and 16 zeros (cpu_conv_direct_image_floats).
+ * - cpu_conv_direct: out[o * ld + t] = the conv (no bias) of one image at
+ *   pixel t, channel o; OC a multiple of CPU_CONV_DIRECT_OC, weights packed
+ *   by cpu_conv_direct_pack (block b: channels [16 b, 16 b + 16); OC *
+ *   C*K*K floats in all).
+ * - cpu_conv_direct_dw: dwk (OC, K, K, C) = (add: +=) the dw of n images
+ *   (copies consecutive from in) for output gradients d[o * ld + k P + t].
+ * - cpu_conv_direct_dx: dxim (the copies' layout) = one image's dx for
+ *   output gradients d[o * ld + t], weights packed by
+ *   cpu_conv_direct_pack_dx (kernel row ky; cpu_conv_direct_pack_dx_floats
+ *   in all); cpu_conv_direct_unimage copies dxim's middle to (C, H, W). */
 #define CPU_CONV_DIRECT_OC 16
 int cpu_conv_direct_available(void);
 void cpu_conv_direct_pack(const float *w, const ConvShape *s, int block, float *wpk);
@@ -125,7 +130,12 @@ void cpu_conv_direct_image(const float *x, const ConvShape *s, float *in);
 void cpu_conv_direct(const float *in, const float *wpk, const ConvShape *s, float *out, size_t ld);
 void cpu_conv_direct_dw(const float *in, int n, const float *d, size_t ld, const ConvShape *s,
                         int add, float *dwk);
+void cpu_conv_direct_pack_dx(const float *w, const ConvShape *s, int ky, float *wdx);
+size_t cpu_conv_direct_pack_dx_floats(const ConvShape *s);
+void cpu_conv_direct_dx(const float *d, size_t ld, const float *wdx, const ConvShape *s,
+                        float *dxim);
 size_t cpu_conv_direct_image_floats(const ConvShape *s);
+void cpu_conv_direct_unimage(const float *in, const ConvShape *s, float *x);
 
 /* Elementwise jobs are cut into items of this many floats (64 KiB): small
  * ops are one item, so they run on the calling thread without waking the

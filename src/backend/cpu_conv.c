@@ -1,5 +1,6 @@
 /* cpu_conv.c - convolution of the cpu backend: im2col + OpenBLAS sgemm,
- * col2im for dx; the specification is ref.c (conv2d_*_ref).
+ * col2im for dx, or the direct products of cpu_conv_direct.c (below); the
+ * specification is ref.c (conv2d_*_ref).
  *
  * The images of a batch are cut into n_chunks = min(B, CONV_CHUNKS)
  * chunks, one item each (cpu_pool.c); a chunk runs its images in groups of
@@ -31,15 +32,15 @@
  *   col (C*K*K, bs*OH*OW) | buf (OC, bs*OH*OW) | padded (C, H+2pad, W+2pad)
  *   | pooled (OH*OW, the fused backward's gradients at the pooled places)
  *   | images (bs x (H+2pad, W+2pad, C): the direct products' copies)
- * then n_chunks partials [dw (OC, C*K*K), db (OC)], then (direct forward)
- * the packed weights (OC * C*K*K); conv_backward_run says what the
+ * then n_chunks partials [dw (OC, C*K*K), db (OC)], then the direct
+ * products' packed weights (forward or dx); conv_backward_run says what the
  * backward with conv_dx_by_conv adds.
  *
  * Direct products (cpu_conv_direct.c, CPUs with AVX2 + FMA, B >= 2): the
  * forward's (and so the dx convolution's) where OC is a multiple of 16, and
- * dw's where C <= 32 (its partials are then (OC, K, K, C)), with no
- * unfolding and no OpenBLAS; cnn5x32 trains 1.2-1.4x as fast as with
- * im2col + sgemm (conv_plan). dx by col2im still unfolds w^T . dy.
+ * dw's and (in place of col2im) dx's where C <= 32 (dw's partials are
+ * then (OC, K, K, C)), with no unfolding and no OpenBLAS; cnn5x32 trains
+ * 1.2-1.4x as fast as with im2col + sgemm (conv_plan).
  */
 #include <math.h>
 #include <string.h>
@@ -58,13 +59,13 @@
  * the seed's models have the same groups as before (cut by the chunk size,
  * or one image). */
 #define CONV_COL_BUDGET ((size_t)1 << 19)
-/* Input channels up to which dw is cpu_conv_direct_dw's (conv_plan). */
-#define CONV_DIRECT_DW_MAX_C 32
+/* Input channels up to which dw and dx are direct (conv_plan). */
+#define CONV_DIRECT_BACK_MAX_C 32
 
 typedef struct ConvPlan {
     int n_chunks, bs;       /* chunks of the batch; images per group */
     int Hp, Wp;             /* padded input plane */
-    int direct, direct_dw;  /* the forward's and dw's products by cpu_conv_direct.c */
+    int direct, direct_back; /* the forward's; dw's and col2im's dx (cpu_conv_direct.c) */
     size_t CKK, P;          /* C*K*K, OH*OW */
     size_t col, buf, padded, pooled, image, slot, part, wpk; /* floats */
 } ConvPlan;
@@ -95,9 +96,11 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
      * over all of them. */
     int direct = s->B >= 2 && cpu_conv_direct_available();
     p->direct = direct && s->OC % CPU_CONV_DIRECT_OC == 0;
-    p->direct_dw = direct && s->C <= CONV_DIRECT_DW_MAX_C;
-    p->image = p->direct || p->direct_dw ? cpu_conv_direct_image_floats(s) * p->bs : 0;
+    p->direct_back = direct && s->C <= CONV_DIRECT_BACK_MAX_C;
+    p->image = p->direct || p->direct_back ? cpu_conv_direct_image_floats(s) * p->bs : 0;
+    size_t wdx = p->direct_back ? cpu_conv_direct_pack_dx_floats(s) : 0;
     p->wpk = p->direct ? (size_t)s->OC * p->CKK : 0;
+    if (wdx > p->wpk) p->wpk = wdx;
     p->slot = p->col + p->buf + p->padded + p->pooled + p->image;
     p->part = (size_t)s->OC * p->CKK + (size_t)s->OC;
 }
@@ -239,7 +242,7 @@ static void col2im(const float *col, size_t ld, const ConvShape *s, const ConvPl
 
 typedef struct ConvJob {
     const float *x, *w, *b, *dy, *yc; /* yc: the fused forward's output, for its backward */
-    float *wpk;                        /* the direct product's packed weights */
+    float *wpk; /* the direct products' packed weights (forward, or dx) */
     float *y, *dx, *dw, *db, *ws;
     float *dyc; /* backward with conv_dx_by_conv: the conv's output gradient, kept */
     int32_t *idx;
@@ -318,12 +321,26 @@ static void conv_forward_item(void *ctx, int c, int slot)
     }
 }
 
-/* Item o: the direct product's weights of output channels [16 o, 16 o + 16). */
+/* The packed weights' place in j's workspace (after the partials). */
+static float *conv_wpk(const ConvJob *j)
+{
+    return j->ws + (size_t)cpu_ws_slots() * j->p.slot + (size_t)j->p.n_chunks * j->p.part;
+}
+
+/* Item o: the forward's weights of output channels [16 o, 16 o + 16). */
 static void conv_pack_item(void *ctx, int o, int slot)
 {
     (void)slot;
     const ConvJob *j = ctx;
     cpu_conv_direct_pack(j->w, j->s, o, j->wpk);
+}
+
+/* Item ky: dx's weights of kernel row ky. */
+static void conv_pack_dx_item(void *ctx, int ky, int slot)
+{
+    (void)slot;
+    const ConvJob *j = ctx;
+    cpu_conv_direct_pack_dx(j->w, j->s, ky, j->wpk);
 }
 
 /* The forward of j (x, w, b, y, ws, s, and the fused fields set). */
@@ -332,7 +349,7 @@ static void conv_forward_run(ConvJob *j)
     cpu_blas_single_thread();
     conv_plan(j->s, &j->p);
     if (j->p.direct) {
-        j->wpk = j->ws + (size_t)cpu_ws_slots() * j->p.slot + (size_t)j->p.n_chunks * j->p.part;
+        j->wpk = conv_wpk(j);
         cpu_parallel(conv_pack_item, j, j->s->OC / CPU_CONV_DIRECT_OC, 0);
     }
     cpu_parallel(conv_forward_item, j, j->p.n_chunks, cpu_ws_slots());
@@ -414,7 +431,7 @@ static void conv_backward_item(void *ctx, int c, int slot)
         size_t ld = (size_t)n * P;
         for (int k = 0; k < n; k++) {
             const float *xb = j->x + (size_t)(g0 + k) * xs;
-            if (p->direct_dw)
+            if (p->direct_back)
                 cpu_conv_direct_image(xb, s, images + k * cpu_conv_direct_image_floats(s));
             else
                 im2col(conv_source(xb, s, p, padded), s, p, col + k * P, ld);
@@ -427,12 +444,19 @@ static void conv_backward_item(void *ctx, int c, int slot)
             }
         }
         /* dwp (OC, CKK) (+)= buf (OC, n P) . col^T, or (OC, K, K, C) */
-        if (p->direct_dw)
+        if (p->direct_back)
             cpu_conv_direct_dw(images, n, buf, ld, s, g0 > b0, dwp);
         else
             cpu_sgemm(0, 1, s->OC, (int)p->CKK, (int)ld, 1.0f, buf, (int)ld, col, (int)ld,
                       g0 > b0 ? 1.0f : 0.0f, dwp, (int)p->CKK);
         if (!j->dx || j->dyc) continue;
+        if (p->direct_back) { /* each image's dx, in place of the copies */
+            for (int k = 0; k < n; k++) {
+                cpu_conv_direct_dx(buf + k * P, ld, j->wpk, s, images);
+                cpu_conv_direct_unimage(images, s, j->dx + (size_t)(g0 + k) * xs);
+            }
+            continue;
+        }
         /* col (CKK, n P) = w^T . buf, then back onto each image */
         cpu_sgemm(1, 0, (int)p->CKK, (int)ld, s->OC, 1.0f, j->w, (int)p->CKK, buf, (int)ld, 0.0f,
                   col, (int)ld);
@@ -454,7 +478,7 @@ static void conv_reduce_item(void *ctx, int item, int slot)
     const size_t C = (size_t)j->s->C, KK = (size_t)j->s->K * j->s->K;
     for (size_t i = lo; i < hi; i++) {
         size_t at = i;
-        if (p->direct_dw && i < nw) { /* i = (o, c, k) of w: (o, k, c) in the partials */
+        if (p->direct_back && i < nw) { /* i = (o, c, k) of w: (o, k, c) in the partials */
             size_t r = i % p->CKK;
             at = i - r + (r % KK) * C + r / KK;
         }
@@ -484,6 +508,10 @@ static void conv_backward_run(ConvJob *j)
         j->ws = wflip + (size_t)s->C * s->OC * s->K * s->K;
     }
     conv_plan(s, &j->p);
+    if (j->dx && !j->dyc && j->p.direct_back) {
+        j->wpk = conv_wpk(j);
+        cpu_parallel(conv_pack_dx_item, j, s->K, 0);
+    }
     cpu_parallel(conv_backward_item, j, j->p.n_chunks, cpu_ws_slots());
     cpu_parallel(conv_reduce_item, j, (int)((j->p.part + CPU_CHUNK - 1) / CPU_CHUNK), 0);
     if (!j->dyc) return;

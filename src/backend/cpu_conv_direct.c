@@ -1,20 +1,25 @@
-/* cpu_conv_direct.c - the cpu backend's direct convolution for x86-64 with
- * AVX2 + FMA (checked at run time): the product of cpu_conv.c's forward
- * without unfolding the image and without OpenBLAS packing its operands.
+/* cpu_conv_direct.c - the cpu backend's direct convolution products for
+ * x86-64 with AVX2 + FMA (checked at run time): cpu_conv.c's forward, dw and
+ * dx without unfolding the image and without OpenBLAS packing operands.
  *
  * Why: at batch 32 on cnn5x32 (profile, 1 thread) OpenBLAS's kernel ran
  * near this CPU's peak but was 48% of the step; unfolding (im2col) took 13%
  * and OpenBLAS's copies of both operands into its panels 14%: with M = 32
  * output channels, every packed column is used by two register tiles only.
- * Here the register tile is 6 output pixels x 16 output channels (12 of the
- * 16 vector registers): per term, two vector loads of weights and six
- * broadcasts of input values, then 12 FMAs. The input is read in place
- * from a zero-padded channel-last copy of the image (Hp, Wp, C), where the
- * K*C terms of one kernel row of one pixel are contiguous; the weights are
- * packed once per op into (OC/16, K, K, C, 16), the same order. Each output
- * value is one running sum of its C*K*K terms in (ky, kx, c) order (the
- * unfolded product sums in (c, ky, kx) order: the same values to rounding,
- * not the same bits).
+ *
+ * The images are read in place from a zero-padded channel-last copy (Hp,
+ * Wp, C), where the K*C terms of one kernel row of one pixel are
+ * contiguous. Every register tile is 6 x 16 (12 of the 16 vector registers;
+ * per term two vector loads, six broadcasts, 12 FMAs):
+ * - forward: 6 output pixels x 16 output channels, summing the C*K*K terms;
+ *   weights packed once per op into (OC/16, K, K, C, 16);
+ * - dw: 6 output channels x 16 terms of a kernel row, summing over the
+ *   pixels of a group of images;
+ * - dx (where cpu_conv.c would use col2im): 6 pixels x 16 terms of a kernel
+ *   row, summing over the OC output channels, then added into the padded
+ *   channel-last dx; weights packed into (K, ceil(K*C/16), OC, 16).
+ * The sums run in (ky, kx, c) order where the unfolded products run in (c,
+ * ky, kx) order: the same values to rounding, not the same bits.
  */
 #include <string.h>
 
@@ -157,6 +162,64 @@ void cpu_conv_direct_dw(const float *in, int n, const float *d, size_t ld, const
                 }
             }
 }
+/* dx tile: to_i[l] += sum over o of d_i[o ld] x w16[o][l], for the six
+ * pixels whose output gradients are at d_i, the first np of them (a pixel
+ * repeated past the end of the plane is computed and not added). */
+__attribute__((target("avx2,fma"))) static void
+dx_tile_6x16(const float *w16, const float *const d[TILE_PX], size_t ld, int OC,
+             float *const to[TILE_PX], int np)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3], *d4 = d[4], *d5 = d[5];
+    for (int o = 0; o < OC; o++, w16 += TILE_OC) {
+        size_t at = (size_t)o * ld;
+        __m256 a0 = _mm256_loadu_ps(w16), a1 = _mm256_loadu_ps(w16 + 8), x;
+        x = _mm256_broadcast_ss(d0 + at);
+        c00 = _mm256_fmadd_ps(a0, x, c00), c01 = _mm256_fmadd_ps(a1, x, c01);
+        x = _mm256_broadcast_ss(d1 + at);
+        c10 = _mm256_fmadd_ps(a0, x, c10), c11 = _mm256_fmadd_ps(a1, x, c11);
+        x = _mm256_broadcast_ss(d2 + at);
+        c20 = _mm256_fmadd_ps(a0, x, c20), c21 = _mm256_fmadd_ps(a1, x, c21);
+        x = _mm256_broadcast_ss(d3 + at);
+        c30 = _mm256_fmadd_ps(a0, x, c30), c31 = _mm256_fmadd_ps(a1, x, c31);
+        x = _mm256_broadcast_ss(d4 + at);
+        c40 = _mm256_fmadd_ps(a0, x, c40), c41 = _mm256_fmadd_ps(a1, x, c41);
+        x = _mm256_broadcast_ss(d5 + at);
+        c50 = _mm256_fmadd_ps(a0, x, c50), c51 = _mm256_fmadd_ps(a1, x, c51);
+    }
+    __m256 c[TILE_PX][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                            {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < np; i++) {
+        _mm256_storeu_ps(to[i], _mm256_add_ps(_mm256_loadu_ps(to[i]), c[i][0]));
+        _mm256_storeu_ps(to[i] + 8, _mm256_add_ps(_mm256_loadu_ps(to[i] + 8), c[i][1]));
+    }
+}
+
+void cpu_conv_direct_dx(const float *d, size_t ld, const float *wdx, const ConvShape *s,
+                        float *dxim)
+{
+    const int K = s->K, C = s->C, OC = s->OC, OW = s->OW, KC = K * C;
+    const int P = s->OH * s->OW, Wp = s->W + 2 * s->pad, nb = (KC + TILE_OC - 1) / TILE_OC;
+    memset(dxim, 0, sizeof(float) * cpu_conv_direct_image_floats(s));
+    for (int ky = 0; ky < K; ky++)
+        for (int jb = 0; jb < nb; jb++) {
+            const float *w16 = wdx + ((size_t)ky * nb + jb) * OC * TILE_OC;
+            for (int p0 = 0; p0 < P; p0 += TILE_PX) {
+                /* pixel q's terms of kernel row ky, block jb; those past
+                 * K*C have zero weights: adding their 0 to the next
+                 * pixel's values (or the tail) is exact */
+                const float *dp[TILE_PX];
+                float *to[TILE_PX];
+                for (int i = 0; i < TILE_PX; i++) {
+                    int q = p0 + i < P ? p0 + i : P - 1;
+                    dp[i] = d + q;
+                    to[i] = dxim + ((size_t)(q / OW + ky) * Wp + q % OW) * C + jb * TILE_OC;
+                }
+                dx_tile_6x16(w16, dp, ld, OC, to, P - p0 < TILE_PX ? P - p0 : TILE_PX);
+            }
+        }
+}
 #else
 int cpu_conv_direct_available(void)
 {
@@ -175,6 +238,13 @@ void cpu_conv_direct_dw(const float *in, int n, const float *d, size_t ld, const
     (void)in, (void)n, (void)d, (void)ld, (void)s, (void)add, (void)dwk;
     NN_CHECK(0, "cpu_conv_direct_dw: not built for this CPU");
 }
+
+void cpu_conv_direct_dx(const float *d, size_t ld, const float *wdx, const ConvShape *s,
+                        float *dxim)
+{
+    (void)d, (void)ld, (void)wdx, (void)s, (void)dxim;
+    NN_CHECK(0, "cpu_conv_direct_dx: not built for this CPU");
+}
 #endif
 
 /* Block `block` of wpk (OC/16, K, K, C, 16) from w (OC, C, K, K). */
@@ -188,6 +258,28 @@ void cpu_conv_direct_pack(const float *w, const ConvShape *s, int block, float *
             for (int k = 0; k < KK; k++)
                 to[((size_t)k * C + c) * CPU_CONV_DIRECT_OC + o] = from[(size_t)c * KK + k];
     }
+}
+
+/* Kernel row ky of wdx (K, ceil(K*C/16), OC, 16) from w (OC, C, K, K): the
+ * terms j = kx C + c of the row in blocks of 16, zero past K*C. */
+void cpu_conv_direct_pack_dx(const float *w, const ConvShape *s, int ky, float *wdx)
+{
+    const int K = s->K, C = s->C, OC = s->OC, KC = K * C;
+    const int nb = (KC + CPU_CONV_DIRECT_OC - 1) / CPU_CONV_DIRECT_OC;
+    float *to = wdx + (size_t)ky * nb * OC * CPU_CONV_DIRECT_OC;
+    for (int jb = 0; jb < nb; jb++)
+        for (int o = 0; o < OC; o++)
+            for (int l = 0; l < CPU_CONV_DIRECT_OC; l++) {
+                int j = jb * CPU_CONV_DIRECT_OC + l, kx = j / C, c = j % C;
+                *to++ = j < KC ? w[(((size_t)o * C + c) * K + ky) * K + kx] : 0.0f;
+            }
+}
+
+size_t cpu_conv_direct_pack_dx_floats(const ConvShape *s)
+{
+    int KC = s->K * s->C;
+    return (size_t)s->K * s->OC * ((KC + CPU_CONV_DIRECT_OC - 1) / CPU_CONV_DIRECT_OC) *
+           CPU_CONV_DIRECT_OC;
 }
 
 size_t cpu_conv_direct_image_floats(const ConvShape *s)
@@ -206,5 +298,17 @@ void cpu_conv_direct_image(const float *x, const ConvShape *s, float *in)
             const float *src = x + ((size_t)c * s->H + h) * s->W;
             float *dst = in + ((size_t)(h + s->pad) * Wp + s->pad) * C + c;
             for (int q = 0; q < s->W; q++) dst[(size_t)q * C] = src[q];
+        }
+}
+
+/* x (C, H, W) = the middle of in (H + 2 pad, W + 2 pad, C). */
+void cpu_conv_direct_unimage(const float *in, const ConvShape *s, float *x)
+{
+    const int C = s->C, Wp = s->W + 2 * s->pad;
+    for (int c = 0; c < C; c++)
+        for (int h = 0; h < s->H; h++) {
+            float *dst = x + ((size_t)c * s->H + h) * s->W;
+            const float *src = in + ((size_t)(h + s->pad) * Wp + s->pad) * C + c;
+            for (int q = 0; q < s->W; q++) dst[q] = src[(size_t)q * C];
         }
 }

@@ -282,9 +282,11 @@ static void test_conv(void)
          * tiles; 195 pixels: the last tile has 3), dw in tiles of 6
          * channels x 16 terms of a kernel row (C*K = 15 and 60: partial
          * last tiles), several images per dw product (B 20: chunks of 2
-         * and 3), C 40: forward direct, dw by sgemm */
+         * and 3), C 40: forward direct, dw by sgemm; without padding
+         * (dx by col2im's direct product, tiles of 6 pixels x 16 terms:
+         * 100 and 56 pixels, C*K = 160 and 21) */
         {3, 3, 13, 11, 48, 5, 3}, {4, 20, 9, 8, 16, 3, 1}, {20, 3, 8, 8, 16, 3, 1},
-        {2, 40, 6, 7, 32, 3, 1},
+        {2, 40, 6, 7, 32, 3, 1}, {3, 32, 14, 14, 32, 5, 0}, {4, 7, 9, 10, 24, 3, 0},
         /* B = 1: images in order, each product split over the threads
          * (the last one by rows: C*K*K > OH*OW) */
         {1, 16, 16, 16, 64, 3, 1}, {1, 128, 6, 6, 64, 3, 1},
