@@ -37,6 +37,29 @@ int cpu_conv_direct_available(void)
 #define TILE_PX 6
 #define TILE_OC CPU_CONV_DIRECT_OC
 
+/* The 6 x 16 register tile: row i in c<i>0 (floats 0-7) and c<i>1 (8-15).
+ * TILE_FMA6 adds (a0, a1) x the float at p<i> + off to row i. */
+#define TILE_ZERO                                                                         \
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, \
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00
+#define TILE_FMA(i, p)                                                                    \
+    do {                                                                                  \
+        __m256 x_ = _mm256_broadcast_ss(p);                                               \
+        c##i##0 = _mm256_fmadd_ps(a0, x_, c##i##0), c##i##1 = _mm256_fmadd_ps(a1, x_, c##i##1); \
+    } while (0)
+#define TILE_FMA6(p0, p1, p2, p3, p4, p5, off)                                           \
+    do {                                                                                  \
+        TILE_FMA(0, p0 + off); TILE_FMA(1, p1 + off); TILE_FMA(2, p2 + off);              \
+        TILE_FMA(3, p3 + off); TILE_FMA(4, p4 + off); TILE_FMA(5, p5 + off);              \
+    } while (0)
+#define TILE_ROWS {c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}
+#define TILE_STORE(t)                                                                     \
+    do {                                                                                  \
+        __m256 rows_[TILE_PX][2] = {TILE_ROWS};                                           \
+        for (int i_ = 0; i_ < TILE_PX; i_++)                                              \
+            _mm256_storeu_ps(t[i_], rows_[i_][0]), _mm256_storeu_ps(t[i_] + 8, rows_[i_][1]); \
+    } while (0)
+
 /* One tile: out[o][t] for 16 channels o from w16 (K, K, C, 16) and the six
  * pixels whose patches start at r0..r5 (a pixel repeated past the end of
  * the plane is computed and not stored). */
@@ -44,34 +67,17 @@ __attribute__((target("avx2,fma"))) static void
 tile_6x16(const float *w16, const float *const r[TILE_PX], int K, int KC, size_t row,
           float t[TILE_PX][TILE_OC])
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    TILE_ZERO;
     for (int ky = 0; ky < K; ky++) {
         const float *r0 = r[0] + ky * row, *r1 = r[1] + ky * row, *r2 = r[2] + ky * row;
         const float *r3 = r[3] + ky * row, *r4 = r[4] + ky * row, *r5 = r[5] + ky * row;
         const float *w = w16 + (size_t)ky * KC * TILE_OC;
         for (int k = 0; k < KC; k++, w += TILE_OC) {
-            __m256 a0 = _mm256_loadu_ps(w), a1 = _mm256_loadu_ps(w + 8), x;
-            x = _mm256_broadcast_ss(r0 + k);
-            c00 = _mm256_fmadd_ps(a0, x, c00), c01 = _mm256_fmadd_ps(a1, x, c01);
-            x = _mm256_broadcast_ss(r1 + k);
-            c10 = _mm256_fmadd_ps(a0, x, c10), c11 = _mm256_fmadd_ps(a1, x, c11);
-            x = _mm256_broadcast_ss(r2 + k);
-            c20 = _mm256_fmadd_ps(a0, x, c20), c21 = _mm256_fmadd_ps(a1, x, c21);
-            x = _mm256_broadcast_ss(r3 + k);
-            c30 = _mm256_fmadd_ps(a0, x, c30), c31 = _mm256_fmadd_ps(a1, x, c31);
-            x = _mm256_broadcast_ss(r4 + k);
-            c40 = _mm256_fmadd_ps(a0, x, c40), c41 = _mm256_fmadd_ps(a1, x, c41);
-            x = _mm256_broadcast_ss(r5 + k);
-            c50 = _mm256_fmadd_ps(a0, x, c50), c51 = _mm256_fmadd_ps(a1, x, c51);
+            __m256 a0 = _mm256_loadu_ps(w), a1 = _mm256_loadu_ps(w + 8);
+            TILE_FMA6(r0, r1, r2, r3, r4, r5, k);
         }
     }
-    _mm256_storeu_ps(t[0], c00), _mm256_storeu_ps(t[0] + 8, c01);
-    _mm256_storeu_ps(t[1], c10), _mm256_storeu_ps(t[1] + 8, c11);
-    _mm256_storeu_ps(t[2], c20), _mm256_storeu_ps(t[2] + 8, c21);
-    _mm256_storeu_ps(t[3], c30), _mm256_storeu_ps(t[3] + 8, c31);
-    _mm256_storeu_ps(t[4], c40), _mm256_storeu_ps(t[4] + 8, c41);
-    _mm256_storeu_ps(t[5], c50), _mm256_storeu_ps(t[5] + 8, c51);
+    TILE_STORE(t);
 }
 
 void cpu_conv_direct(const float *in, const float *wpk, const ConvShape *s, float *out, size_t ld)
@@ -96,6 +102,7 @@ void cpu_conv_direct(const float *in, const float *wpk, const ConvShape *s, floa
         }
     }
 }
+
 /* dw tile: acc[i][l] = sum over the n images' pixels t of d_i[t] x the
  * value at offset l of pixel t's kernel row (from `in`, image k at in + k
  * is, its output gradients at d_i + k P) (a channel repeated past OC is
@@ -104,8 +111,7 @@ __attribute__((target("avx2,fma"))) static void
 dw_tile_6x16(const float *const d[TILE_PX], const float *in, int n, size_t is, int OH, int OW,
              size_t C, size_t row, float t[TILE_PX][TILE_OC])
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    TILE_ZERO;
     for (int r = 0; r < n * OH; r++) {
         int k = r / OH, oy = r % OH;
         const float *a = in + k * is + (size_t)oy * row;
@@ -113,27 +119,11 @@ dw_tile_6x16(const float *const d[TILE_PX], const float *in, int n, size_t is, i
         const float *d0 = d[0] + at, *d1 = d[1] + at, *d2 = d[2] + at;
         const float *d3 = d[3] + at, *d4 = d[4] + at, *d5 = d[5] + at;
         for (int ox = 0; ox < OW; ox++, a += C) {
-            __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8), x;
-            x = _mm256_broadcast_ss(d0 + ox);
-            c00 = _mm256_fmadd_ps(a0, x, c00), c01 = _mm256_fmadd_ps(a1, x, c01);
-            x = _mm256_broadcast_ss(d1 + ox);
-            c10 = _mm256_fmadd_ps(a0, x, c10), c11 = _mm256_fmadd_ps(a1, x, c11);
-            x = _mm256_broadcast_ss(d2 + ox);
-            c20 = _mm256_fmadd_ps(a0, x, c20), c21 = _mm256_fmadd_ps(a1, x, c21);
-            x = _mm256_broadcast_ss(d3 + ox);
-            c30 = _mm256_fmadd_ps(a0, x, c30), c31 = _mm256_fmadd_ps(a1, x, c31);
-            x = _mm256_broadcast_ss(d4 + ox);
-            c40 = _mm256_fmadd_ps(a0, x, c40), c41 = _mm256_fmadd_ps(a1, x, c41);
-            x = _mm256_broadcast_ss(d5 + ox);
-            c50 = _mm256_fmadd_ps(a0, x, c50), c51 = _mm256_fmadd_ps(a1, x, c51);
+            __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
+            TILE_FMA6(d0, d1, d2, d3, d4, d5, ox);
         }
     }
-    _mm256_storeu_ps(t[0], c00), _mm256_storeu_ps(t[0] + 8, c01);
-    _mm256_storeu_ps(t[1], c10), _mm256_storeu_ps(t[1] + 8, c11);
-    _mm256_storeu_ps(t[2], c20), _mm256_storeu_ps(t[2] + 8, c21);
-    _mm256_storeu_ps(t[3], c30), _mm256_storeu_ps(t[3] + 8, c31);
-    _mm256_storeu_ps(t[4], c40), _mm256_storeu_ps(t[4] + 8, c41);
-    _mm256_storeu_ps(t[5], c50), _mm256_storeu_ps(t[5] + 8, c51);
+    TILE_STORE(t);
 }
 
 void cpu_conv_direct_dw(const float *in, int n, const float *d, size_t ld, const ConvShape *s,
@@ -169,27 +159,14 @@ __attribute__((target("avx2,fma"))) static void
 dx_tile_6x16(const float *w16, const float *const d[TILE_PX], size_t ld, int OC,
              float *const to[TILE_PX], int np)
 {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    TILE_ZERO;
     const float *d0 = d[0], *d1 = d[1], *d2 = d[2], *d3 = d[3], *d4 = d[4], *d5 = d[5];
     for (int o = 0; o < OC; o++, w16 += TILE_OC) {
         size_t at = (size_t)o * ld;
-        __m256 a0 = _mm256_loadu_ps(w16), a1 = _mm256_loadu_ps(w16 + 8), x;
-        x = _mm256_broadcast_ss(d0 + at);
-        c00 = _mm256_fmadd_ps(a0, x, c00), c01 = _mm256_fmadd_ps(a1, x, c01);
-        x = _mm256_broadcast_ss(d1 + at);
-        c10 = _mm256_fmadd_ps(a0, x, c10), c11 = _mm256_fmadd_ps(a1, x, c11);
-        x = _mm256_broadcast_ss(d2 + at);
-        c20 = _mm256_fmadd_ps(a0, x, c20), c21 = _mm256_fmadd_ps(a1, x, c21);
-        x = _mm256_broadcast_ss(d3 + at);
-        c30 = _mm256_fmadd_ps(a0, x, c30), c31 = _mm256_fmadd_ps(a1, x, c31);
-        x = _mm256_broadcast_ss(d4 + at);
-        c40 = _mm256_fmadd_ps(a0, x, c40), c41 = _mm256_fmadd_ps(a1, x, c41);
-        x = _mm256_broadcast_ss(d5 + at);
-        c50 = _mm256_fmadd_ps(a0, x, c50), c51 = _mm256_fmadd_ps(a1, x, c51);
+        __m256 a0 = _mm256_loadu_ps(w16), a1 = _mm256_loadu_ps(w16 + 8);
+        TILE_FMA6(d0, d1, d2, d3, d4, d5, at);
     }
-    __m256 c[TILE_PX][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                            {c30, c31}, {c40, c41}, {c50, c51}};
+    __m256 c[TILE_PX][2] = {TILE_ROWS};
     for (int i = 0; i < np; i++) {
         _mm256_storeu_ps(to[i], _mm256_add_ps(_mm256_loadu_ps(to[i]), c[i][0]));
         _mm256_storeu_ps(to[i] + 8, _mm256_add_ps(_mm256_loadu_ps(to[i] + 8), c[i][1]));
