@@ -60,6 +60,18 @@ int cpu_conv_direct_available(void)
             _mm256_storeu_ps(t[i_], rows_[i_][0]), _mm256_storeu_ps(t[i_] + 8, rows_[i_][1]); \
     } while (0)
 
+/* at[i] = qy * Wp + qx for the pixels q = p0 + i of an (OH, OW) plane in a
+ * plane of width Wp (past the end of the plane: its last pixel again); one
+ * division per tile instead of one per pixel. */
+static void tile_pixels(int p0, int P, int OW, int Wp, size_t at[TILE_PX])
+{
+    int qy = p0 / OW, qx = p0 % OW;
+    for (int i = 0; i < TILE_PX; i++) {
+        at[i] = p0 + i < P ? (size_t)qy * Wp + qx : at[i - 1];
+        if (++qx == OW) qx = 0, qy++;
+    }
+}
+
 /* One tile: out[o][t] for 16 channels o from w16 (K, K, C, 16) and the six
  * pixels whose patches start at r0..r5 (a pixel repeated past the end of
  * the plane is computed and not stored). */
@@ -91,10 +103,9 @@ void cpu_conv_direct(const float *in, const float *wpk, const ConvShape *s, floa
         const float *w16 = wpk + (size_t)(ob / TILE_OC) * block;
         for (int p0 = 0; p0 < P; p0 += TILE_PX) {
             const float *r[TILE_PX];
-            for (int i = 0; i < TILE_PX; i++) {
-                int q = p0 + i < P ? p0 + i : P - 1;
-                r[i] = in + ((size_t)(q / OW) * (s->W + 2 * s->pad) + q % OW) * C;
-            }
+            size_t at[TILE_PX];
+            tile_pixels(p0, P, OW, s->W + 2 * s->pad, at);
+            for (int i = 0; i < TILE_PX; i++) r[i] = in + at[i] * C;
             tile_6x16(w16, r, K, KC, row, t);
             int np = P - p0 < TILE_PX ? P - p0 : TILE_PX;
             for (int o = 0; o < TILE_OC; o++)
@@ -188,10 +199,11 @@ void cpu_conv_direct_dx(const float *d, size_t ld, const float *wdx, const ConvS
                  * pixel's values (or the tail) is exact */
                 const float *dp[TILE_PX];
                 float *to[TILE_PX];
+                size_t at[TILE_PX];
+                tile_pixels(p0, P, OW, Wp, at);
                 for (int i = 0; i < TILE_PX; i++) {
-                    int q = p0 + i < P ? p0 + i : P - 1;
-                    dp[i] = d + q;
-                    to[i] = dxim + ((size_t)(q / OW + ky) * Wp + q % OW) * C + jb * TILE_OC;
+                    dp[i] = d + (p0 + i < P ? p0 + i : P - 1);
+                    to[i] = dxim + (at[i] + (size_t)ky * Wp) * C + jb * TILE_OC;
                 }
                 dx_tile_6x16(w16, dp, ld, OC, to, P - p0 < TILE_PX ? P - p0 : TILE_PX);
             }
