@@ -26,8 +26,10 @@ def build(case):
         width, n_in = [256, 256, 256], 3 * 32 * 32
         layers.append(nn.Flatten())
     else:
-        conv, ch, pad = {"cnn2x32": (2, 32, 0), "cnn5x32": (5, 32, 3),
-                         "cnn5x256": (5, 256, 3)}[case.split("_")[0]]
+        # cnnDxC: D conv layers of C channels, padding 0 for D = 2, else 3
+        # (the seed study's ConvNet_2 and ConvNet_3/5), as bench_train
+        conv, ch = (int(v) for v in case.split("_")[0][3:].split("x"))
+        pad = 0 if conv == 2 else 3
         c, h = 3, 32
         for _ in range(conv):
             layers.append(nn.Conv2d(c, ch, 5, padding=pad))
