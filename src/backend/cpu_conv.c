@@ -82,10 +82,6 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
     p->bs = bs < 1 ? 1 : (int)bs;
     p->Hp = s->H + 2 * s->pad;
     p->Wp = s->W + 2 * s->pad;
-    p->col = p->CKK * (size_t)p->bs * p->P;
-    p->buf = (size_t)s->OC * p->bs * p->P;
-    p->padded = s->pad > 0 ? (size_t)s->C * p->Hp * p->Wp : 0;
-    p->pooled = p->P; /* one plane of pooled gradients (fused backward) */
     /* The direct products (cpu_conv_direct.c) where they were measured
      * faster: the forward's tiles take 16 output channels; dw's tiles
      * read each pixel's C input channels with a stride of C floats, and
@@ -97,6 +93,12 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
     int direct = s->B >= 2 && cpu_conv_direct_available();
     p->direct = direct && s->OC % CPU_CONV_DIRECT_OC == 0;
     p->direct_back = direct && s->C <= CONV_DIRECT_BACK_MAX_C;
+    /* the unfolded columns and the padded plane: im2col's and col2im's */
+    int unfolds = !p->direct || !p->direct_back;
+    p->col = unfolds ? p->CKK * (size_t)p->bs * p->P : 0;
+    p->buf = (size_t)s->OC * p->bs * p->P;
+    p->padded = unfolds && s->pad > 0 ? (size_t)s->C * p->Hp * p->Wp : 0;
+    p->pooled = p->P; /* one plane of pooled gradients (fused backward) */
     /* (+ 16: room to start the copies on a 64-byte line, conv_images) */
     p->image = p->direct || p->direct_back ? cpu_conv_direct_image_floats(s) * p->bs + 16 : 0;
     size_t wdx = p->direct_back ? cpu_conv_direct_pack_dx_floats(s) : 0;
