@@ -248,21 +248,39 @@ typedef struct Backend {
                                         int H, int W, ActKind act, int pool, float *ws);
     /* The backward of conv2d_forward (output z) followed by
      * batchnorm_act_pool_forward (train; input z, output y, idx, over the
-     * conv's OC channels): batchnorm_act_pool_backward into dz (the
-     * gradient of z), then conv2d_backward(dz): dgamma, dbeta (OC), dx
+     * conv's OC channels), after conv2d_forward_bn_act_pool (below; y,
+     * idx, zp and z are its outputs): batchnorm_act_pool_backward into dz
+     * (the gradient of z), then conv2d_backward(dz): dgamma, dbeta (OC), dx
      * (NULL for a first layer), dw, db. dz is not an output, so a backend
      * need not write it out. Workspace: conv2d_bn_workspace_floats(s)
      * below. */
     void (*conv2d_backward_bn_act_pool)(const float *dy, const float *y, const int32_t *idx,
-                                        const float *z, const float *gamma,
+                                        const float *zp, const float *z, const float *gamma,
                                         const float *save_mean, const float *save_invstd,
                                         float *dgamma, float *dbeta, const float *x,
                                         const float *w, float *dx, float *dw, float *db,
                                         const ConvShape *s, ActKind act, int pool, float *ws);
+    /* The train forward that backward follows: conv2d_forward (output z,
+     * (B, OC, OH, OW)), then batchnorm_act_pool_forward (train) on z, with
+     * z, y, idx, save_mean, save_invstd and the running statistics as those
+     * two ops leave them (up to rounding: a backend may sum the statistics
+     * in another order); when pool > 1, also zp (the shape of y): z at the
+     * place each window took its max (idx), which the backward's sums read
+     * instead of z (NULL when pool == 1). Evaluation keeps the two ops (the
+     * running statistics need no pass over z). Workspace:
+     * conv2d_bn_workspace_floats(s). */
+    void (*conv2d_forward_bn_act_pool)(const float *x, const float *w, const float *b, float *z,
+                                       const float *gamma, const float *beta, float *y,
+                                       int32_t *idx, float *zp, float *save_mean, float *save_invstd,
+                                       float *running_mean, float *running_var,
+                                       const ConvShape *s, float momentum, float eps, ActKind act,
+                                       int pool, float *ws);
 } Backend;
 
-/* The workspace of conv2d_backward_bn_act_pool on backend be: the conv's,
- * the batch norm's and one tensor of the conv's output (the sequence's dz). */
+/* The workspace of conv2d_backward_bn_act_pool and
+ * conv2d_forward_bn_act_pool on backend be: the conv's, the batch norm's,
+ * one tensor of the conv's output (the sequence's dz) and 4 floats per
+ * output plane, plus 16 (the forward's statistics per plane, aligned). */
 size_t conv2d_bn_workspace_floats(const Backend *be, const ConvShape *s);
 
 typedef enum BackendKind { BACKEND_REF = 0, BACKEND_CPU, BACKEND_CUDA } BackendKind;

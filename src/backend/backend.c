@@ -33,9 +33,10 @@ const Backend *backend_by_name(const char *name)
 
 size_t conv2d_bn_workspace_floats(const Backend *be, const ConvShape *s)
 {
-    size_t z = (size_t)s->B * s->OC * s->OH * s->OW;
+    size_t z = (size_t)s->B * s->OC * s->OH * s->OW, planes = (size_t)s->B * s->OC;
     return be->conv2d_workspace_floats(s) +
-           be->batchnorm_act_pool_workspace_floats(s->B, s->OC, s->OH, s->OW) + z;
+           be->batchnorm_act_pool_workspace_floats(s->B, s->OC, s->OH, s->OW) + z +
+           4 * planes + 16;
 }
 
 int backend_available(BackendKind kind)

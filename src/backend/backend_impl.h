@@ -58,11 +58,16 @@ void batchnorm_act_pool_backward_ref(const float *dy, const float *y, const int3
                                      float *dbeta, int B, int C, int H, int W, ActKind act,
                                      int pool, float *ws);
 void conv2d_backward_bn_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
-                                     const float *z, const float *gamma, const float *save_mean,
-                                     const float *save_invstd, float *dgamma, float *dbeta,
-                                     const float *x, const float *w, float *dx, float *dw,
-                                     float *db, const ConvShape *s, ActKind act, int pool,
-                                     float *ws);
+                                     const float *zp, const float *z, const float *gamma,
+                                     const float *save_mean, const float *save_invstd,
+                                     float *dgamma, float *dbeta, const float *x, const float *w,
+                                     float *dx, float *dw, float *db, const ConvShape *s,
+                                     ActKind act, int pool, float *ws);
+void conv2d_forward_bn_act_pool_ref(const float *x, const float *w, const float *b, float *z,
+                                    const float *gamma, const float *beta, float *y, int32_t *idx,
+                                    float *zp, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var, const ConvShape *s,
+                                    float momentum, float eps, ActKind act, int pool, float *ws);
 
 /* ---- host memory ops, shared by ref and cpu (ref.c) --------------------
  * alloc: zeroed host memory, NULL when malloc fails (never aborts); a
@@ -172,16 +177,29 @@ void adam_step_cpu(float *w, const float *g, float *m, float *v, size_t n, float
 /* Max pooling of one plane (H, W) into y (H/P, W/P) and idx (may be
  * NULL), as maxpool2d_forward_ref (cpu_maxpool.c). */
 void cpu_maxpool_plane(const float *plane, int H, int W, int P, float *y, int32_t *idx);
+/* The train forward of batchnorm_act_pool from its planes' sums, for
+ * conv2d_forward_bn_act_pool_cpu (cpu_norm.c): cpu_bn_plane_sums writes a
+ * plane's {sum, squared deviations from its mean} while the plane is in
+ * cache; cpu_bn_act_pool_train_planes is batchnorm_act_pool_forward_cpu
+ * (train) with the statistics merged from pstats (B, C, 2) instead of two
+ * passes over x, and (pool > 1) x at the pooled places into zp. */
+void cpu_bn_plane_sums(const float *r, size_t n, double sums[2]);
+void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const float *gamma,
+                                  const float *beta, float *y, int32_t *idx, float *zp,
+                                  float *save_mean, float *save_invstd, float *running_mean,
+                                  float *running_var, int B, int C, int H, int W, float momentum,
+                                  float eps, ActKind act, int pool, float *ws);
 /* The backward of batchnorm_act_pool over (B, C, H, W), in two parts
  * (cpu_norm.c), for conv2d_backward_bn_act_pool_cpu: cpu_bn_act_pool_sums
- * writes dgamma and dbeta (ws: H*W floats per slot); cpu_bn_coef turns a
+ * writes dgamma and dbeta (ws: H*W floats per slot), reading x at the
+ * pooled places from zp (pool > 1; NULL: x at idx); cpu_bn_coef turns a
  * channel's into coef = {gamma invstd, dbeta / N, dgamma / N} (N = B H W);
  * cpu_bn_pool_plane_dx writes the dx of one plane r (HW floats) from the
  * gradients g at its pooled places idx (yp of them; NULL: every place). */
-void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *x,
-                          const float *save_mean, const float *save_invstd, float *dgamma,
-                          float *dbeta, int B, int C, int H, int W, ActKind act, int pool,
-                          float *ws);
+void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
+                          const float *x, const float *save_mean, const float *save_invstd,
+                          float *dgamma, float *dbeta, int B, int C, int H, int W, ActKind act,
+                          int pool, float *ws);
 void cpu_bn_coef(float gamma, float invstd, float dgamma, float dbeta, double N, float coef[3]);
 void cpu_bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, size_t HW,
                           size_t yp, float mean, float invstd, const float *coef, float *d);
@@ -221,11 +239,16 @@ void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int3
                                      float *dbeta, int B, int C, int H, int W, ActKind act,
                                      int pool, float *ws);
 void conv2d_backward_bn_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
-                                     const float *z, const float *gamma, const float *save_mean,
-                                     const float *save_invstd, float *dgamma, float *dbeta,
-                                     const float *x, const float *w, float *dx, float *dw,
-                                     float *db, const ConvShape *s, ActKind act, int pool,
-                                     float *ws);
+                                     const float *zp, const float *z, const float *gamma,
+                                     const float *save_mean, const float *save_invstd,
+                                     float *dgamma, float *dbeta, const float *x, const float *w,
+                                     float *dx, float *dw, float *db, const ConvShape *s,
+                                     ActKind act, int pool, float *ws);
+void conv2d_forward_bn_act_pool_cpu(const float *x, const float *w, const float *b, float *z,
+                                    const float *gamma, const float *beta, float *y, int32_t *idx,
+                                    float *zp, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var, const ConvShape *s,
+                                    float momentum, float eps, ActKind act, int pool, float *ws);
 
 /* OpenBLAS thread control. OpenBLAS's cblas.h declares it too; the
  * declaration is repeated (identically) so that the build does not depend

@@ -390,4 +390,5 @@ const Backend nn_backend_cpu = {
     .batchnorm_act_pool_forward = batchnorm_act_pool_forward_cpu,
     .batchnorm_act_pool_backward = batchnorm_act_pool_backward_cpu,
     .conv2d_backward_bn_act_pool = conv2d_backward_bn_act_pool_cpu,
+    .conv2d_forward_bn_act_pool = conv2d_forward_bn_act_pool_cpu,
 };

@@ -267,6 +267,7 @@ typedef struct ConvJob {
     /* conv2d_backward_bn_act_pool: a batch norm between the conv (output
      * z) and the activation, with its statistics and sums (dgamma, dbeta) */
     const float *z, *gamma, *mean, *invstd, *dgamma, *dbeta;
+    double *pstats; /* conv2d_forward_bn_act_pool: each output plane's sums (B, OC, 2) */
 } ConvJob;
 
 /* Floats per image of the op's output y: the conv's, or after pooling. */
@@ -319,6 +320,8 @@ static void conv_forward_item(void *ctx, int c, int slot)
                         for (size_t t = 0; t < P; t++) y[t] = r[t] + bias;
                     else
                         memcpy(y, r, sizeof(float) * P);
+                    if (j->pstats)
+                        cpu_bn_plane_sums(y, P, j->pstats + 2 * ((size_t)(g0 + k) * s->OC + o));
                     continue;
                 }
                 /* fused: bias and activation in place, then the pooling */
@@ -386,6 +389,25 @@ void conv2d_forward_act_pool_cpu(const float *x, const float *w, const float *b,
     ConvJob j = {.x = x, .w = w, .b = b, .y = y, .idx = idx, .ws = ws, .s = s, .fused = 1,
                  .pool = pool, .act = act};
     conv_forward_run(&j);
+}
+
+/* The conv into z with each plane's sums (cpu_bn_plane_sums) taken as it
+ * is written, then the batch norm group from them: z is read once after
+ * the conv instead of three times. Workspace: the planes' sums (B, OC, 2
+ * doubles, from ws's start) then the conv's or the batch norm's. */
+void conv2d_forward_bn_act_pool_cpu(const float *x, const float *w, const float *b, float *z,
+                                    const float *gamma, const float *beta, float *y, int32_t *idx,
+                                    float *zp, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var, const ConvShape *s,
+                                    float momentum, float eps, ActKind act, int pool, float *ws)
+{
+    size_t nstats = (size_t)s->B * s->OC * 4; /* floats */
+    ConvJob j = {.x = x, .w = w, .b = b, .y = z, .ws = ws + (nstats + 15) / 16 * 16, .s = s,
+                 .pstats = (double *)ws};
+    conv_forward_run(&j);
+    cpu_bn_act_pool_train_planes(z, j.pstats, gamma, beta, y, idx, zp, save_mean, save_invstd,
+                                 running_mean, running_var, s->B, s->OC, s->OH, s->OW, momentum,
+                                 eps, act, pool, j.ws);
 }
 
 /* ---- backward -------------------------------------------------------------------------- */
@@ -558,20 +580,21 @@ void conv2d_backward_act_pool_cpu(const float *dy, const float *y, const int32_t
     conv_backward_run(&j);
 }
 
-/* The batch norm's sums first (cpu_bn_act_pool_sums: dgamma, dbeta), then
- * the conv's backward, whose output gradient is the batch norm's dx,
- * computed plane by plane where the conv needs it (conv_output_grad): the
- * (B, OC, OH, OW) gradient is never written out and read back. */
+/* The batch norm's sums first (cpu_bn_act_pool_sums: dgamma, dbeta, from
+ * zp, a quarter of z for 2 x 2 pooling, read in order), then the conv's
+ * backward, whose output gradient is the batch norm's dx, computed plane by
+ * plane where the conv needs it (conv_output_grad): the (B, OC, OH, OW)
+ * gradient is never written out and read back. */
 void conv2d_backward_bn_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
-                                     const float *z, const float *gamma, const float *save_mean,
-                                     const float *save_invstd, float *dgamma, float *dbeta,
-                                     const float *x, const float *w, float *dx, float *dw,
-                                     float *db, const ConvShape *s, ActKind act, int pool,
-                                     float *ws)
+                                     const float *zp, const float *z, const float *gamma,
+                                     const float *save_mean, const float *save_invstd,
+                                     float *dgamma, float *dbeta, const float *x, const float *w,
+                                     float *dx, float *dw, float *db, const ConvShape *s,
+                                     ActKind act, int pool, float *ws)
 {
     NN_CHECK(act != ACT_GELU, "conv2d_backward_bn_act_pool: GELU is not fused");
-    cpu_bn_act_pool_sums(dy, y, idx, z, save_mean, save_invstd, dgamma, dbeta, s->B, s->OC, s->OH,
-                         s->OW, act, pool, ws);
+    cpu_bn_act_pool_sums(dy, y, idx, zp, z, save_mean, save_invstd, dgamma, dbeta, s->B, s->OC,
+                         s->OH, s->OW, act, pool, ws);
     ConvJob j = {.x = x, .w = w, .dy = dy, .yc = y, .cidx = idx, .dx = dx, .dw = dw, .db = db,
                  .ws = ws, .s = s, .fused = 1, .pool = pool, .act = act, .z = z, .gamma = gamma,
                  .mean = save_mean, .invstd = save_invstd, .dgamma = dgamma, .dbeta = dbeta};

@@ -5,7 +5,10 @@
  *    vectorized); items are blocks of channels;
  *  - HW > 1 (BatchNorm2d): one item per channel, planes of HW contiguous
  *    floats summed in eight lanes (cpu_sum*), the planes' sums in double.
- * Statistics use two passes (mean, then squared deviations) as ref does.
+ * Statistics use two passes (mean, then squared deviations) as ref does;
+ * after a convolution (conv2d_forward_bn_act_pool_cpu) each plane's two
+ * passes run while the conv's item has it in cache, and they are merged
+ * here (bn_merged_stats).
  * Every channel is reduced by one item, in a fixed order, so the results do
  * not depend on the number of threads. The per-channel outputs (save_mean,
  * save_invstd, dgamma, dbeta) double as accumulators: nothing is allocated.
@@ -19,6 +22,9 @@ typedef struct BnJob {
     const float *x, *dy, *gamma, *beta, *mean, *invstd;
     float *y, *dx, *save_mean, *save_invstd, *running_mean, *running_var, *dgamma, *dbeta;
     const float *rmean, *rvar;
+    const double *pstats; /* batchnorm_act_pool train: the planes' cpu_bn_plane_sums, or NULL */
+    float *zpw;           /* and x at the pooled places written there (NULL: not) */
+    const float *zp;      /* the backward's sums: x at the pooled places (NULL: read x at idx) */
     int B, C, HW, per_item;
     float momentum, eps;
     /* batchnorm_act_pool_*: planes (H, W), act, pool, argmax, scratch */
@@ -60,6 +66,17 @@ static void bn_update_running(float *running_mean, float *running_var, int c, do
     running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
 }
 
+/* Channel c's mean and squared deviations sq (from that mean) over N
+ * values into mean, invstd and the running statistics. */
+static void bn_finish_stats(const BnJob *j, int c, float mean, double sq, double N,
+                            float *mean_out, float *invstd_out)
+{
+    double var = sq / N;
+    *mean_out = mean;
+    *invstd_out = (float)(1.0 / sqrt(var + (double)j->eps));
+    bn_update_running(j->running_mean, j->running_var, c, mean, var, N, j->momentum);
+}
+
 /* Channel c's batch statistics over (B, HW) planes, as ref: the mean,
  * then the squared deviations from it; running statistics updated. */
 static void bn_plane_stats(const BnJob *j, int c, float *mean_out, float *invstd_out)
@@ -72,10 +89,36 @@ static void bn_plane_stats(const BnJob *j, int c, float *mean_out, float *invstd
     double sq = 0.0;
     for (int b = 0; b < B; b++)
         sq += cpu_sum_sqdev(j->x + ((size_t)b * C + c) * HW, (size_t)HW, mean);
-    double var = sq / N;
-    *mean_out = mean;
-    *invstd_out = (float)(1.0 / sqrt(var + (double)j->eps));
-    bn_update_running(j->running_mean, j->running_var, c, mean, var, N, j->momentum);
+    bn_finish_stats(j, c, mean, sq, N, mean_out, invstd_out);
+}
+
+void cpu_bn_plane_sums(const float *r, size_t n, double sums[2])
+{
+    sums[0] = cpu_sum(r, n);
+    sums[1] = cpu_sum_sqdev(r, n, (float)(sums[0] / (double)n));
+}
+
+/* bn_plane_stats from the planes' sums (j->pstats) instead of a pass over
+ * them: the mean from the same plane sums in the same order (the same
+ * bits), the squared deviations from it by plane as those from the
+ * plane's own mean m_b (so they stay small where the mean is large
+ * against the spread) plus the shift: sum (x - mean)^2 = sq_b + HW (m_b -
+ * mean)^2 + 2 (m_b - mean) sum (x - m_b), whose last sum is zero up to the
+ * rounding of m_b and is left out. */
+static void bn_merged_stats(const BnJob *j, int c, float *mean_out, float *invstd_out)
+{
+    const int B = j->B, C = j->C;
+    const double HW = j->HW, N = (double)B * HW;
+    double sum = 0.0;
+    for (int b = 0; b < B; b++) sum += j->pstats[2 * ((size_t)b * C + c)];
+    float mean = (float)(sum / N);
+    double sq = 0.0;
+    for (int b = 0; b < B; b++) {
+        const double *p = j->pstats + 2 * ((size_t)b * C + c);
+        double d = (float)(p[0] / HW) - mean;
+        sq += p[1] + HW * d * d;
+    }
+    bn_finish_stats(j, c, mean, sq > 0.0 ? sq : 0.0, N, mean_out, invstd_out);
 }
 
 static void bn_train_item(void *ctx, int item, int slot)
@@ -265,7 +308,10 @@ static void bn_act_pool_item(void *ctx, int c, int slot)
     const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
     float mean, invstd;
     if (j->train) {
-        bn_plane_stats(j, c, &mean, &invstd);
+        if (j->pstats)
+            bn_merged_stats(j, c, &mean, &invstd);
+        else
+            bn_plane_stats(j, c, &mean, &invstd);
         j->save_mean[c] = mean;
         j->save_invstd[c] = invstd;
     } else {
@@ -283,8 +329,29 @@ static void bn_act_pool_item(void *ctx, int c, int slot)
         float *o = P > 1 ? t : j->y + at;
         for (int i = 0; i < HW; i++) o[i] = (r[i] - mean) * a + bc;
         cpu_act_forward_range(j->act, o, o, (size_t)HW);
-        if (P > 1) cpu_maxpool_plane(t, j->H, j->W, P, j->y + at, j->idx ? j->idx + at : NULL);
+        if (P == 1) continue;
+        cpu_maxpool_plane(t, j->H, j->W, P, j->y + at, j->idx ? j->idx + at : NULL);
+        if (j->zpw)
+            for (size_t i = 0; i < yp; i++) j->zpw[at + i] = r[j->idx[at + i]];
     }
+}
+
+/* batchnorm_act_pool_forward_cpu, and with pstats (train) its statistics
+ * from the planes' sums */
+static void bn_act_pool_forward(const float *x, const double *pstats, const float *gamma,
+                                const float *beta, float *y, int32_t *idx, float *zp,
+                                float *save_mean, float *save_invstd, float *running_mean,
+                                float *running_var, int train, int B, int C, int H, int W,
+                                float momentum, float eps, ActKind act, int pool, float *ws)
+{
+    NN_CHECK(act != ACT_GELU, "batchnorm_act_pool_forward: GELU is not fused");
+    BnJob j = {.x = x, .pstats = pstats, .zpw = zp, .gamma = gamma, .beta = beta, .y = y,
+               .idx = idx,
+               .save_mean = save_mean, .save_invstd = save_invstd, .running_mean = running_mean,
+               .running_var = running_var, .rmean = running_mean, .rvar = running_var, .B = B,
+               .C = C, .HW = H * W, .H = H, .W = W, .pool = pool, .train = train, .act = act,
+               .momentum = momentum, .eps = eps, .ws = ws};
+    cpu_parallel(bn_act_pool_item, &j, C, cpu_ws_slots());
 }
 
 void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const float *beta,
@@ -293,13 +360,19 @@ void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const fl
                                     int C, int H, int W, float momentum, float eps, ActKind act,
                                     int pool, float *ws)
 {
-    NN_CHECK(act != ACT_GELU, "batchnorm_act_pool_forward: GELU is not fused");
-    BnJob j = {.x = x, .gamma = gamma, .beta = beta, .y = y, .idx = idx, .save_mean = save_mean,
-               .save_invstd = save_invstd, .running_mean = running_mean,
-               .running_var = running_var, .rmean = running_mean, .rvar = running_var, .B = B,
-               .C = C, .HW = H * W, .H = H, .W = W, .pool = pool, .train = train, .act = act,
-               .momentum = momentum, .eps = eps, .ws = ws};
-    cpu_parallel(bn_act_pool_item, &j, C, cpu_ws_slots());
+    bn_act_pool_forward(x, NULL, gamma, beta, y, idx, NULL, save_mean, save_invstd, running_mean,
+                        running_var, train, B, C, H, W, momentum, eps, act, pool, ws);
+}
+
+void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const float *gamma,
+                                  const float *beta, float *y, int32_t *idx, float *zp,
+                                  float *save_mean, float *save_invstd, float *running_mean,
+                                  float *running_var, int B, int C, int H, int W, float momentum,
+                                  float eps, ActKind act, int pool, float *ws)
+{
+    bn_act_pool_forward(x, pstats, gamma, beta, y, idx, pool > 1 ? zp : NULL, save_mean,
+                        save_invstd, running_mean, running_var, 1, B, C, H, W, momentum, eps, act,
+                        pool, ws);
 }
 
 /* Channel c's sums of the batch norm's output gradient, which is
@@ -317,8 +390,9 @@ static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride)
     double sdy = 0.0, sdyx = 0.0;
     for (int b = 0; b < B; b++) {
         size_t at = ((size_t)b * C + c) * yp;
-        const float *r = j->x + ((size_t)b * C + c) * HW;
-        const int32_t *k = P > 1 ? j->cidx + at : NULL;
+        /* the values at the pooled places: kept (zp), or read at idx */
+        const float *r = j->zp ? j->zp + at : j->x + ((size_t)b * C + c) * HW;
+        const int32_t *k = P > 1 && !j->zp ? j->cidx + at : NULL;
         float *g = g0 + (size_t)b * gstride;
         cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
         float p1[4] = {0}, p2[4] = {0};
@@ -387,12 +461,13 @@ static void bn_pool_sums_item(void *ctx, int c, int slot)
     bn_pool_sums(j, c, j->ws + (size_t)slot * j->HW, 0);
 }
 
-void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *x,
-                          const float *save_mean, const float *save_invstd, float *dgamma,
-                          float *dbeta, int B, int C, int H, int W, ActKind act, int pool,
-                          float *ws)
+void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
+                          const float *x, const float *save_mean, const float *save_invstd,
+                          float *dgamma, float *dbeta, int B, int C, int H, int W, ActKind act,
+                          int pool, float *ws)
 {
-    BnJob j = {.x = x, .dy = dy, .yc = y, .cidx = idx, .mean = save_mean, .invstd = save_invstd,
+    BnJob j = {.x = x, .zp = pool > 1 ? zp : NULL, .dy = dy, .yc = y, .cidx = idx,
+               .mean = save_mean, .invstd = save_invstd,
                .dgamma = dgamma, .dbeta = dbeta, .B = B, .C = C, .HW = H * W, .H = H, .W = W,
                .pool = pool, .act = act, .ws = ws};
     cpu_parallel(bn_pool_sums_item, &j, C, cpu_ws_slots());

@@ -545,4 +545,5 @@ const Backend nn_backend_ref = {
     .batchnorm_act_pool_forward = batchnorm_act_pool_forward_ref,
     .batchnorm_act_pool_backward = batchnorm_act_pool_backward_ref,
     .conv2d_backward_bn_act_pool = conv2d_backward_bn_act_pool_ref,
+    .conv2d_forward_bn_act_pool = conv2d_forward_bn_act_pool_ref,
 };

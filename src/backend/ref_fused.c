@@ -131,17 +131,37 @@ void batchnorm_act_pool_backward_ref(const float *dy, const float *y, const int3
 }
 
 /* batchnorm_act_pool_backward_ref into dz (the first tensor of ws), then
- * conv2d_backward_ref(dz). */
+ * conv2d_backward_ref(dz); z is read where zp was taken (zp unused). */
 void conv2d_backward_bn_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
-                                     const float *z, const float *gamma, const float *save_mean,
-                                     const float *save_invstd, float *dgamma, float *dbeta,
-                                     const float *x, const float *w, float *dx, float *dw,
-                                     float *db, const ConvShape *s, ActKind act, int pool,
-                                     float *ws)
+                                     const float *zp, const float *z, const float *gamma,
+                                     const float *save_mean, const float *save_invstd,
+                                     float *dgamma, float *dbeta, const float *x, const float *w,
+                                     float *dx, float *dw, float *db, const ConvShape *s,
+                                     ActKind act, int pool, float *ws)
 {
+    (void)zp;
     float *dz = ws;
     R->batchnorm_act_pool_backward(dy, y, idx, z, gamma, save_mean, save_invstd, dz, dgamma,
                                    dbeta, s->B, s->OC, s->OH, s->OW, act, pool,
                                    dz + (size_t)s->B * s->OC * s->OH * s->OW);
     R->conv2d_backward(dz, x, w, dx, dw, db, s, NULL);
+}
+
+/* conv2d_forward_ref into z, then batchnorm_act_pool_forward_ref (train);
+ * zp[t] = z at idx[t] of the same plane. */
+void conv2d_forward_bn_act_pool_ref(const float *x, const float *w, const float *b, float *z,
+                                    const float *gamma, const float *beta, float *y, int32_t *idx,
+                                    float *zp, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var, const ConvShape *s,
+                                    float momentum, float eps, ActKind act, int pool, float *ws)
+{
+    R->conv2d_forward(x, w, b, z, s, NULL);
+    R->batchnorm_act_pool_forward(z, gamma, beta, y, idx, save_mean, save_invstd, running_mean,
+                                  running_var, 1, s->B, s->OC, s->OH, s->OW, momentum, eps, act,
+                                  pool, ws);
+    if (pool == 1) return;
+    size_t P = (size_t)s->OH * s->OW, yp = (size_t)(s->OH / pool) * (s->OW / pool);
+    for (size_t plane = 0; plane < (size_t)s->B * s->OC; plane++)
+        for (size_t t = 0; t < yp; t++)
+            zp[plane * yp + t] = z[plane * P + (size_t)idx[plane * yp + t]];
 }

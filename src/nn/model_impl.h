@@ -23,8 +23,9 @@ typedef struct Layer {
      * fused op, that layer's index (the conv or batch norm of a group of
      * conv/bn + act + pool, or the conv before a batch norm group), else -1;
      * fuse_bn: a conv whose backward also does the batch norm + act (+
-     * maxpool) group after it (conv2d_backward_bn_act_pool); its forward
-     * stays the two ops */
+     * maxpool) group after it (conv2d_backward_bn_act_pool), and whose
+     * train forward does too (conv2d_forward_bn_act_pool; evaluation: the
+     * two ops) */
     int fuse_next, fused_head, fuse_bn;
     size_t in_size, out_size; /* floats per image */
     /* views into the arenas (NULL where the layer has no such tensor) */

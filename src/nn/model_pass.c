@@ -85,11 +85,12 @@ void model_plan_fusion(Model *m)
             for (int k = 1; k <= l->fuse_next; k++) m->layers[i + k].fused_head = i;
         }
     }
-    /* conv + (batch norm + act (+ max pool)): one backward op */
+    /* conv + (batch norm + act (+ max pool)): one backward op, and one
+     * train forward op */
     for (int i = 0; i + 1 < m->n_layers; i++) {
         Layer *l = &m->layers[i], *bn = &m->layers[i + 1];
         if (l->kind != LAYER_CONV2D || l->fuse_next || bn->kind != LAYER_BATCHNORM ||
-            !bn->fuse_next || !be->conv2d_backward_bn_act_pool)
+            !bn->fuse_next || !be->conv2d_backward_bn_act_pool || !be->conv2d_forward_bn_act_pool)
             continue;
         l->fuse_bn = 1;
         for (int k = 1; k <= 1 + bn->fuse_next; k++) m->layers[i + k].fused_head = i;
@@ -130,6 +131,21 @@ void model_forward(Model *m, int B, int train, uint64_t step)
                 be->conv2d_forward_act_pool(x, l->w, l->b, last->y, train ? last->idx : NULL, &s,
                                             a->act, pool, m->ws);
                 i += l->fuse_next;
+                l = last;
+            } else if (l->fuse_bn && train) {
+                /* conv + (batch norm + act (+ max pool)): z (the batch
+                 * norm's input) and the last layer's output; zp (z where
+                 * the pooling took its max) in the batch norm's own output
+                 * buffer, which the group does not use otherwise */
+                Layer *bn = &m->layers[i + 1], *last = &m->layers[i + 1 + bn->fuse_next];
+                int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+                be->conv2d_forward_bn_act_pool(x, l->w, l->b, l->y, bn->w, bn->b, last->y,
+                                               last->idx, pool > 1 ? bn->y : NULL, bn->save,
+                                               bn->save + bn->C, bn->rmean, bn->rvar, &s,
+                                               NN_BN_MOMENTUM, NN_BN_EPS, m->layers[i + 2].act,
+                                               pool, m->ws);
+                bn->x = l->y;
+                i += 1 + bn->fuse_next;
                 l = last;
             } else {
                 be->conv2d_forward(x, l->w, l->b, l->y, &s, m->ws);
@@ -235,10 +251,10 @@ static void backward_pass(Model *m, int B, const SgdFuse *sgd)
             if (l->fuse_bn) {
                 Layer *bn = &m->layers[i + 1];
                 int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
-                be->conv2d_backward_bn_act_pool(dy, last->y, last->idx, bn->x, bn->w, bn->save,
-                                                bn->save + bn->C, bn->dw, bn->db, l->x, l->w, dx,
-                                                l->dw, l->db, &s, m->layers[i + 2].act, pool,
-                                                m->ws);
+                be->conv2d_backward_bn_act_pool(dy, last->y, last->idx, pool > 1 ? bn->y : NULL,
+                                                bn->x, bn->w, bn->save, bn->save + bn->C, bn->dw,
+                                                bn->db, l->x, l->w, dx, l->dw, l->db, &s,
+                                                m->layers[i + 2].act, pool, m->ws);
                 if (sgd) {
                     sgd_apply(be, bn->w, bn->dw, (size_t)bn->C, sgd);
                     sgd_apply(be, bn->b, bn->db, (size_t)bn->C, sgd);

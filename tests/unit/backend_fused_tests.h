@@ -265,7 +265,7 @@ static void test_batchnorm_fused(void)
     }
 }
 
-/* ---- conv backward through batch norm + act + max pool ------------------------------ */
+/* ---- conv + batch norm + act + max pool: the train forward and the backward ---------- */
 
 /* Sums whose terms cancel: the batch norm's dx sums to zero over each
  * channel, so the conv's db under it is ~0 and its dw loses most digits.
@@ -300,8 +300,8 @@ static void test_conv_bn_fused(void)
         {8, 16, 14, 14, 12, 5, 3, 3},
     };
     static const ActKind acts[] = {ACT_RELU, ACT_TANH, ACT_LEAKY_RELU, ACT_SIGMOID};
-    if (!T->conv2d_backward_bn_act_pool) {
-        printf("%s: conv2d_backward_bn_act_pool not available: skipped\n", T->name);
+    if (!T->conv2d_backward_bn_act_pool || !T->conv2d_forward_bn_act_pool) {
+        printf("%s: conv2d_*_bn_act_pool not available: skipped\n", T->name);
         return;
     }
     const float momentum = 0.1f, eps = 1e-5f;
@@ -317,15 +317,66 @@ static void test_conv_bn_fused(void)
         size_t ny = pool > 1 ? (size_t)s.B * OC * (s.OH / pool) * (s.OW / pool) : nz;
         float r = 1.0f / sqrtf((float)(s.C * s.K * s.K));
         float *x = hrand(nx, -1, 1), *w = hrand(nw, -r, r), *b = hrand(OC, -r, r);
+        /* images of different means, so that a channel's planes have
+         * different means too (the statistics merged from the planes') */
+        for (size_t i = 0; i < nx; i++) x[i] += 0.5f * (float)(i / (nx / s.B) % 3);
         float *gamma = hrand(OC, 0.5f, 1.5f), *beta = hrand(OC, -0.5f, 0.5f);
         float *rm = hrand(OC, -0.1f, 0.1f), *rv = hrand(OC, 0.5f, 1.5f), *dy = hrand(ny, -1, 1);
         /* ref's forward (conv, then the batch norm group) gives the inputs */
         float *z = hnan(nz), *y = hnan(ny), *mean = hnan(OC), *inv = hnan(OC);
+        float *rm1 = hfloats(OC), *rv1 = hfloats(OC), *zp = pool > 1 ? hnan(ny) : NULL;
+        memcpy(rm1, rm, sizeof(float) * OC), memcpy(rv1, rv, sizeof(float) * OC);
         int32_t *idx = hbuf(sizeof(int32_t) * ny);
         float *ws_f = hnan(R->batchnorm_act_pool_workspace_floats(s.B, OC, s.OH, s.OW));
         R->conv2d_forward(x, w, b, z, &s, NULL);
-        R->batchnorm_act_pool_forward(z, gamma, beta, y, idx, mean, inv, rm, rv, 1, s.B, OC, s.OH,
-                                      s.OW, momentum, eps, act, pool, ws_f);
+        R->batchnorm_act_pool_forward(z, gamma, beta, y, idx, mean, inv, rm1, rv1, 1, s.B, OC,
+                                      s.OH, s.OW, momentum, eps, act, pool, ws_f);
+        size_t P = (size_t)s.OH * s.OW, yp = ny / ((size_t)s.B * OC);
+        for (size_t i = 0; zp && i < ny; i++) zp[i] = z[i / yp * P + (size_t)idx[i]];
+        /* the fused forward: ref's against the sequence, exactly, then the
+         * backend's against ref's */
+        char what[128];
+        snprintf(what, sizeof what,
+                 "ref conv2d_forward_bn_act_pool == sequence (B%d C%d H%d OC%d K%d pad%d P%d)",
+                 s.B, s.C, s.H, OC, s.K, s.pad, pool);
+        float *fz = hnan(nz), *fy = hnan(ny), *fzp = pool > 1 ? hnan(ny) : NULL;
+        float *fmean = hnan(OC), *finv = hnan(OC), *frm = hfloats(OC), *frv = hfloats(OC);
+        int32_t *fidx = hbuf(sizeof(int32_t) * ny);
+        memcpy(frm, rm, sizeof(float) * OC), memcpy(frv, rv, sizeof(float) * OC);
+        R->conv2d_forward_bn_act_pool(x, w, b, fz, gamma, beta, fy, fidx, fzp, fmean, finv, frm,
+                                      frv, &s, momentum, eps, act, pool,
+                                      hnan(conv2d_bn_workspace_floats(R, &s)));
+        check_close(what, fz, z, nz, 0, 0);
+        check_close(what, fy, y, ny, 0, 0);
+        CHECK(pool == 1 || memcmp(fidx, idx, sizeof(int32_t) * ny) == 0, "%s: idx", what);
+        if (zp) check_close(what, fzp, zp, ny, 0, 0);
+        check_close(what, fmean, mean, OC, 0, 0);
+        check_close(what, finv, inv, OC, 0, 0);
+        check_close(what, frm, rm1, OC, 0, 0);
+        check_close(what, frv, rv1, OC, 0, 0);
+        {
+            float *d_z = dnan(nz), *d_y = dnan(ny), *d_zp = zp ? dnan(ny) : NULL;
+            float *d_mean = dnan(OC), *d_inv = dnan(OC), *d_rm = dfloats(rm, OC);
+            float *d_rv = dfloats(rv, OC);
+            int32_t *d_idx = dcopy(hnan(ny), sizeof(int32_t) * ny);
+            T->conv2d_forward_bn_act_pool(dfloats(x, nx), dfloats(w, nw), dfloats(b, OC), d_z,
+                                          dfloats(gamma, OC), dfloats(beta, OC), d_y, d_idx, d_zp,
+                                          d_mean, d_inv, d_rm, d_rv, &s, momentum, eps, act, pool,
+                                          dnan(conv2d_bn_workspace_floats(T, &s)));
+            snprintf(what, sizeof what,
+                     "conv2d_forward_bn_act_pool z (B%d C%d H%d OC%d K%d pad%d P%d)", s.B, s.C,
+                     s.H, OC, s.K, s.pad, pool);
+            cmp(what, d_z, z, nz);
+            cmp("conv2d_forward_bn_act_pool y", d_y, y, ny);
+            if (pool > 1) {
+                cmp_ints("conv2d_forward_bn_act_pool idx", d_idx, idx, ny);
+                cmp("conv2d_forward_bn_act_pool zp", d_zp, zp, ny);
+            }
+            cmp("conv2d_forward_bn_act_pool save_mean", d_mean, mean, OC);
+            cmp("conv2d_forward_bn_act_pool save_invstd", d_inv, inv, OC);
+            cmp("conv2d_forward_bn_act_pool running_mean", d_rm, rm1, OC);
+            cmp("conv2d_forward_bn_act_pool running_var", d_rv, rv1, OC);
+        }
         /* the sequence it is specified by, on ref */
         float *dz = hnan(nz), *dg = hnan(OC), *dbe = hnan(OC), *dx = hnan(nx), *dw = hnan(nw);
         float *db = hnan(OC);
@@ -335,9 +386,8 @@ static void test_conv_bn_fused(void)
         /* ref's fused op against it, exactly */
         float *ws_r = hnan(conv2d_bn_workspace_floats(R, &s));
         float *fdg = hnan(OC), *fdbe = hnan(OC), *fdx = hnan(nx), *fdw = hnan(nw), *fdb = hnan(OC);
-        R->conv2d_backward_bn_act_pool(dy, y, idx, z, gamma, mean, inv, fdg, fdbe, x, w, fdx, fdw,
-                                       fdb, &s, act, pool, ws_r);
-        char what[128];
+        R->conv2d_backward_bn_act_pool(dy, y, idx, zp, z, gamma, mean, inv, fdg, fdbe, x, w, fdx,
+                                       fdw, fdb, &s, act, pool, ws_r);
         snprintf(what, sizeof what,
                  "ref conv2d_backward_bn_act_pool == sequence (B%d C%d H%d OC%d K%d pad%d P%d)",
                  s.B, s.C, s.H, OC, s.K, s.pad, pool);
@@ -357,11 +407,11 @@ static void test_conv_bn_fused(void)
         int32_t *d_idx = dcopy(idx, sizeof(int32_t) * ny);
         float *d_y = dfloats(y, ny), *d_z = dfloats(z, nz), *d_g = dfloats(gamma, OC);
         float *d_mean = dfloats(mean, OC), *d_inv = dfloats(inv, OC), *d_x = dfloats(x, nx);
-        float *d_w = dfloats(w, nw), *d_dy = dfloats(dy, ny);
+        float *d_w = dfloats(w, nw), *d_dy = dfloats(dy, ny), *d_zp = zp ? dfloats(zp, ny) : NULL;
         float *d_dg = dnan(OC), *d_dbe = dnan(OC), *d_dx = dnan(nx), *d_dw = dnan(nw);
         float *d_db = dnan(OC);
-        T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_z, d_g, d_mean, d_inv, d_dg, d_dbe, d_x,
-                                       d_w, d_dx, d_dw, d_db, &s, act, pool, dnan(nws));
+        T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_zp, d_z, d_g, d_mean, d_inv, d_dg, d_dbe,
+                                       d_x, d_w, d_dx, d_dw, d_db, &s, act, pool, dnan(nws));
         snprintf(what, sizeof what,
                  "conv2d_backward_bn_act_pool (B%d C%d H%d OC%d K%d pad%d P%d)", s.B, s.C, s.H,
                  OC, s.K, s.pad, pool);
@@ -371,8 +421,9 @@ static void test_conv_bn_fused(void)
         cmp_cancel("conv2d_backward_bn_act_pool dw", d_dw, dw, mdw, nw);
         cmp_cancel("conv2d_backward_bn_act_pool db", d_db, db, mdb, OC);
         float *d_dw2 = dnan(nw), *d_db2 = dnan(OC), *d_dg2 = dnan(OC), *d_dbe2 = dnan(OC);
-        T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_z, d_g, d_mean, d_inv, d_dg2, d_dbe2,
-                                       d_x, d_w, NULL, d_dw2, d_db2, &s, act, pool, dnan(nws));
+        T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_zp, d_z, d_g, d_mean, d_inv, d_dg2,
+                                       d_dbe2, d_x, d_w, NULL, d_dw2, d_db2, &s, act, pool,
+                                       dnan(nws));
         cmp_cancel("conv2d_backward_bn_act_pool dw (dx NULL)", d_dw2, dw, mdw, nw);
         cmp("conv2d_backward_bn_act_pool dgamma (dx NULL)", d_dg2, dg, OC);
         release_all();
@@ -399,6 +450,19 @@ static void run_split_ops(int threads, float *out)
     size_t at = 0;
 #define GRAB(p, n) (T->download(out + at, (p), (n) * sizeof(float)), at += (n))
     GRAB(y, ny), GRAB(dx, nx), GRAB(dw, nw), GRAB(db, (size_t)s.OC);
+    /* the same conv + batch norm + relu + 2 x 2 max pool, both passes */
+    size_t np = (size_t)9 * 7 * 6 * 5, nbw = conv2d_bn_workspace_floats(T, &s);
+    float *g7 = dfloats(hrand(s.OC, 0.5f, 1.5f), s.OC), *be7 = dfloats(hrand(s.OC, -1, 1), s.OC);
+    float *rm7 = dfloats(hfloats(s.OC), s.OC), *rv7 = dfloats(hrand(s.OC, 1, 1), s.OC);
+    float *cy = dnan(np), *czp = dnan(np), *cm = dnan(s.OC), *ci = dnan(s.OC), *cdg = dnan(s.OC);
+    float *cdb = dnan(s.OC);
+    int32_t *cidx = dcopy(hnan(np), sizeof(int32_t) * np);
+    T->conv2d_forward_bn_act_pool(x, w, b, y, g7, be7, cy, cidx, czp, cm, ci, rm7, rv7, &s, 0.1f,
+                                  1e-5f, ACT_RELU, 2, dnan(nbw));
+    T->conv2d_backward_bn_act_pool(dfloats(hrand(np, -1, 1), np), cy, cidx, czp, y, g7, cm, ci,
+                                   cdg, cdb, x, w, dx, dw, db, &s, ACT_RELU, 2, dnan(nbw));
+    GRAB(y, ny), GRAB(cy, np), GRAB(czp, np), GRAB(cm, (size_t)s.OC), GRAB(ci, (size_t)s.OC);
+    GRAB(dx, nx), GRAB(dw, nw), GRAB(cdg, (size_t)s.OC);
     /* dense layer at the MLP's first shape, backward with the fused SGD */
     int B = 32, C = 3072, OC = 256;
     float *lx = dfloats(hrand((size_t)B * C, -1, 1), (size_t)B * C);
@@ -424,9 +488,11 @@ static void run_split_ops(int threads, float *out)
     release_all();
 }
 
-/* Floats of run_split_ops's output: the convolution's, the dense layer's,
- * the batch norm's. */
-#define SPLIT_CONV ((size_t)9 * 7 * 12 * 11 + 9 * 5 * 12 * 11 + 7 * 5 * 9 + 7)
+/* Floats of run_split_ops's output: the convolution's (alone, then with
+ * the batch norm group), the dense layer's, the batch norm's. */
+#define SPLIT_CONV                                                                     \
+    ((size_t)9 * 7 * 12 * 11 + 9 * 5 * 12 * 11 + 7 * 5 * 9 + 7 + 9 * 7 * 12 * 11 + \
+     2 * 9 * 7 * 6 * 5 + 7 + 7 + 9 * 5 * 12 * 11 + 7 * 5 * 9 + 7)
 #define SPLIT_LINEAR ((size_t)32 * 256 + 256 * 3072 + 256)
 #define SPLIT_BN ((size_t)2 * 16 * 12 * 100 + 3 * 12)
 
