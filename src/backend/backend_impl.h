@@ -175,8 +175,10 @@ void adam_step_cpu(float *w, const float *g, float *m, float *v, size_t n, float
                    float beta2, float eps, float wd, int decoupled, int step);
 
 /* Max pooling of one plane (H, W) into y (H/P, W/P) and idx (may be
- * NULL), as maxpool2d_forward_ref (cpu_maxpool.c). */
-void cpu_maxpool_plane(const float *plane, int H, int W, int P, float *y, int32_t *idx);
+ * NULL), as maxpool2d_forward_ref (cpu_maxpool.c); with src (a plane of
+ * the same shape, else NULL), zs (H/P, W/P) = src at the windows' maxima. */
+void cpu_maxpool_plane(const float *plane, const float *src, int H, int W, int P, float *y,
+                       int32_t *idx, float *zs);
 /* The train forward of batchnorm_act_pool from its planes' sums, for
  * conv2d_forward_bn_act_pool_cpu (cpu_norm.c): cpu_bn_plane_sums writes a
  * plane's {sum, squared deviations from its mean} while the plane is in

@@ -331,8 +331,8 @@ static void conv_forward_item(void *ctx, int c, int slot)
                 }
                 cpu_act_forward_range(j->act, r, j->pool > 1 ? r : j->y + at, P);
                 if (j->pool > 1)
-                    cpu_maxpool_plane(r, s->OH, s->OW, j->pool, j->y + at,
-                                      j->idx ? j->idx + at : NULL);
+                    cpu_maxpool_plane(r, NULL, s->OH, s->OW, j->pool, j->y + at,
+                                      j->idx ? j->idx + at : NULL, NULL);
             }
     }
 }

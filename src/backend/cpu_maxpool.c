@@ -6,6 +6,9 @@
  */
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "backend/backend_impl.h"
 
@@ -50,14 +53,69 @@ static inline float pool_window(const float *plane, int W, int P, int at0, int32
     return best;
 }
 
+#if defined(__SSE2__)
+/* Outputs jj .. jj + 3 of pool_row2, with the same selects four at a time:
+ * the even and odd columns of 8 floats of each row are a, b and c, d of
+ * four windows. */
+static inline void pool4_row2(const float *r0, const float *s0, int W, int at0, int jj, float *y,
+                              int32_t *idx, float *zs)
+{
+    const float *r1 = r0 + W;
+    __m128 e0 = _mm_loadu_ps(r0 + 2 * jj), f0 = _mm_loadu_ps(r0 + 2 * jj + 4);
+    __m128 e1 = _mm_loadu_ps(r1 + 2 * jj), f1 = _mm_loadu_ps(r1 + 2 * jj + 4);
+    __m128 v[4] = {_mm_shuffle_ps(e0, f0, _MM_SHUFFLE(2, 0, 2, 0)),
+                   _mm_shuffle_ps(e0, f0, _MM_SHUFFLE(3, 1, 3, 1)),
+                   _mm_shuffle_ps(e1, f1, _MM_SHUFFLE(2, 0, 2, 0)),
+                   _mm_shuffle_ps(e1, f1, _MM_SHUFFLE(3, 1, 3, 1))};
+    __m128i a = _mm_add_epi32(_mm_set1_epi32(at0 + 2 * jj), _mm_setr_epi32(0, 2, 4, 6));
+    __m128i at[4] = {a, _mm_add_epi32(a, _mm_set1_epi32(1)), _mm_add_epi32(a, _mm_set1_epi32(W)),
+                     _mm_add_epi32(a, _mm_set1_epi32(W + 1))};
+    __m128 sv[4] = {v[0], v[0], v[0], v[0]};
+    if (s0) {
+        const float *p0 = s0 + 2 * jj, *p1 = p0 + W;
+        __m128 g0 = _mm_loadu_ps(p0), h0 = _mm_loadu_ps(p0 + 4);
+        __m128 g1 = _mm_loadu_ps(p1), h1 = _mm_loadu_ps(p1 + 4);
+        sv[0] = _mm_shuffle_ps(g0, h0, _MM_SHUFFLE(2, 0, 2, 0));
+        sv[1] = _mm_shuffle_ps(g0, h0, _MM_SHUFFLE(3, 1, 3, 1));
+        sv[2] = _mm_shuffle_ps(g1, h1, _MM_SHUFFLE(2, 0, 2, 0));
+        sv[3] = _mm_shuffle_ps(g1, h1, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+    __m128 best = v[0], bz = sv[0];
+    __m128i bat = at[0];
+    for (int k = 1; k < 4; k++) {
+        __m128 take = _mm_or_ps(_mm_cmpgt_ps(v[k], best), _mm_cmpunord_ps(v[k], v[k]));
+        __m128i ti = _mm_castps_si128(take);
+        best = _mm_or_ps(_mm_and_ps(take, v[k]), _mm_andnot_ps(take, best));
+        bz = _mm_or_ps(_mm_and_ps(take, sv[k]), _mm_andnot_ps(take, bz));
+        bat = _mm_or_si128(_mm_and_si128(ti, at[k]), _mm_andnot_si128(ti, bat));
+    }
+    _mm_storeu_ps(y + jj, best);
+    if (idx) _mm_storeu_si128((__m128i *)(idx + jj), bat);
+    if (s0) _mm_storeu_ps(zs + jj, bz);
+}
+#endif
+
 /* The 2x2 case, the common one, with its four candidates in scan order
  * (a, b on the first row, c, d on the second) written out: row i of the
- * output, OW values. Same selects as pool_window. */
-static void pool_row2(const float *plane, int W, int i, int OW, float *y, int32_t *idx)
+ * output, OW values. Same selects as pool_window; with src, zs[jj] = src
+ * at the winner's place. With SSE2, rows of at least four outputs go four
+ * at a time (pool4_row2), the last four overlapping the ones before where
+ * OW is not a multiple of 4 (a scalar tail of selects compiled to
+ * branches, and 1-3 outputs of 5 or 14 per row, cost more than it saved). */
+static void pool_row2(const float *plane, const float *src, int W, int i, int OW, float *y,
+                      int32_t *idx, float *zs)
 {
-    const float *r0 = plane + (size_t)(2 * i) * W, *r1 = r0 + W;
-    int at0 = 2 * i * W;
-    for (int jj = 0; jj < OW; jj++) {
+    size_t o0 = (size_t)(2 * i) * W;
+    const float *r0 = plane + o0, *r1 = r0 + W;
+    int at0 = 2 * i * W, jj = 0;
+#if defined(__SSE2__)
+    if (OW >= 4) {
+        for (; jj + 4 <= OW; jj += 4) pool4_row2(r0, src ? src + o0 : NULL, W, at0, jj, y, idx, zs);
+        if (jj < OW) pool4_row2(r0, src ? src + o0 : NULL, W, at0, OW - 4, y, idx, zs);
+        return;
+    }
+#endif
+    for (; jj < OW; jj++) {
         float a = r0[2 * jj], b = r0[2 * jj + 1], c = r1[2 * jj], d = r1[2 * jj + 1];
         int at = at0 + 2 * jj;
         float best = a; /* -inf < a unless a is -inf (then best stays -inf = a) or NaN (taken) */
@@ -72,15 +130,18 @@ static void pool_row2(const float *plane, int W, int i, int OW, float *y, int32_
         at = take ? at0 + W + 2 * jj + 1 : at;
         y[jj] = best;
         if (idx) idx[jj] = at;
+        if (src) zs[jj] = src[at];
     }
 }
 
-void cpu_maxpool_plane(const float *plane, int H, int W, int P, float *y, int32_t *idx)
+void cpu_maxpool_plane(const float *plane, const float *src, int H, int W, int P, float *y,
+                       int32_t *idx, float *zs)
 {
     int OH = H / P, OW = W / P;
     if (P == 2) {
         for (int i = 0; i < OH; i++)
-            pool_row2(plane, W, i, OW, y + (size_t)i * OW, idx ? idx + (size_t)i * OW : NULL);
+            pool_row2(plane, src, W, i, OW, y + (size_t)i * OW, idx ? idx + (size_t)i * OW : NULL,
+                      src ? zs + (size_t)i * OW : NULL);
         return;
     }
     for (int i = 0; i < OH; i++)
@@ -88,6 +149,7 @@ void cpu_maxpool_plane(const float *plane, int H, int W, int P, float *y, int32_
             int32_t at;
             y[i * OW + jj] = pool_window(plane, W, P, i * P * W + jj * P, &at);
             if (idx) idx[i * OW + jj] = at;
+            if (src) zs[i * OW + jj] = src[at];
         }
 }
 
@@ -108,9 +170,9 @@ static void maxpool_forward_item(void *ctx, int item, int slot)
     int n0, n1;
     pool_planes(j, item, &n0, &n1);
     for (int n = n0; n < n1; n++)
-        cpu_maxpool_plane(j->x + (size_t)n * in_plane, s->H, s->W, s->P,
+        cpu_maxpool_plane(j->x + (size_t)n * in_plane, NULL, s->H, s->W, s->P,
                           j->y + (size_t)n * out_plane,
-                          j->idx ? j->idx + (size_t)n * out_plane : NULL);
+                          j->idx ? j->idx + (size_t)n * out_plane : NULL, NULL);
 }
 
 /* As maxpool2d_forward_ref, planes in parallel. */

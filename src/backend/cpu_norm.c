@@ -329,10 +329,9 @@ static void bn_act_pool_item(void *ctx, int c, int slot)
         float *o = P > 1 ? t : j->y + at;
         for (int i = 0; i < HW; i++) o[i] = (r[i] - mean) * a + bc;
         cpu_act_forward_range(j->act, o, o, (size_t)HW);
-        if (P == 1) continue;
-        cpu_maxpool_plane(t, j->H, j->W, P, j->y + at, j->idx ? j->idx + at : NULL);
-        if (j->zpw)
-            for (size_t i = 0; i < yp; i++) j->zpw[at + i] = r[j->idx[at + i]];
+        if (P > 1)
+            cpu_maxpool_plane(t, j->zpw ? r : NULL, j->H, j->W, P, j->y + at,
+                              j->idx ? j->idx + at : NULL, j->zpw ? j->zpw + at : NULL);
     }
 }
 

@@ -358,7 +358,7 @@ static void test_maxpool(void)
 {
     static const int shapes[][5] = {{1, 1, 4, 4, 2}, {2, 3, 5, 7, 2}, {3, 2, 9, 8, 3},
                                     {1, 1, 1, 1, 1}, {4, 8, 32, 32, 2}, {1, 3, 7, 7, 4},
-                                    {2, 2, 6, 6, 1}};
+                                    {2, 2, 6, 6, 1}, {2, 3, 10, 13, 2}};
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         for (int special = 0; special < 2; special++) {
             PoolShape s;
