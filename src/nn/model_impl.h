@@ -32,7 +32,8 @@ typedef struct Layer {
     float *w, *b;       /* weight/bias; batch norm: gamma/beta */
     float *dw, *db;
     float *rmean, *rvar; /* batch norm running statistics (C) */
-    float *y;           /* (max_batch, OC, OH, OW) output */
+    float *y;           /* (max_batch, OC, OH, OW) output; a batch norm whose conv
+                         * does its group's ops (fuse_bn): z at the pooled maxima */
     float *save;        /* batch norm: mean (C) then invstd (C); dropout: mask (max_batch, out_size) */
     int32_t *idx;       /* max pool: argmax (max_batch, OC, OH, OW) */
     const float *x;     /* input of the last forward pass (backend memory) */
