@@ -22,9 +22,13 @@ typedef struct BnJob {
     const float *x, *dy, *gamma, *beta, *mean, *invstd;
     float *y, *dx, *save_mean, *save_invstd, *running_mean, *running_var, *dgamma, *dbeta;
     const float *rmean, *rvar;
-    const double *pstats; /* batchnorm_act_pool train: the planes' cpu_bn_plane_sums, or NULL */
-    float *zpw;           /* and x at the pooled places written there (NULL: not) */
-    const float *zp;      /* the backward's sums: x at the pooled places (NULL: read x at idx) */
+    /* batchnorm_act_pool train after a conv: the planes' cpu_bn_plane_sums
+     * (NULL: two passes over x), and x at the pooled places written to zpw
+     * (NULL: not kept); its backward's sums read them from zp (NULL: x at
+     * idx) */
+    const double *pstats;
+    float *zpw;
+    const float *zp;
     int B, C, HW, per_item;
     float momentum, eps;
     /* batchnorm_act_pool_*: planes (H, W), act, pool, argmax, scratch */
@@ -345,11 +349,10 @@ static void bn_act_pool_forward(const float *x, const double *pstats, const floa
 {
     NN_CHECK(act != ACT_GELU, "batchnorm_act_pool_forward: GELU is not fused");
     BnJob j = {.x = x, .pstats = pstats, .zpw = zp, .gamma = gamma, .beta = beta, .y = y,
-               .idx = idx,
-               .save_mean = save_mean, .save_invstd = save_invstd, .running_mean = running_mean,
-               .running_var = running_var, .rmean = running_mean, .rvar = running_var, .B = B,
-               .C = C, .HW = H * W, .H = H, .W = W, .pool = pool, .train = train, .act = act,
-               .momentum = momentum, .eps = eps, .ws = ws};
+               .idx = idx, .save_mean = save_mean, .save_invstd = save_invstd,
+               .running_mean = running_mean, .running_var = running_var, .rmean = running_mean,
+               .rvar = running_var, .B = B, .C = C, .HW = H * W, .H = H, .W = W, .pool = pool,
+               .train = train, .act = act, .momentum = momentum, .eps = eps, .ws = ws};
     cpu_parallel(bn_act_pool_item, &j, C, cpu_ws_slots());
 }
 
