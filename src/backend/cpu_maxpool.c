@@ -54,40 +54,44 @@ static inline float pool_window(const float *plane, int W, int P, int at0, int32
 }
 
 #if defined(__SSE2__)
-/* Outputs jj .. jj + 3 of pool_row2, with the same selects four at a time:
- * the even and odd columns of 8 floats of each row are a, b and c, d of
- * four windows. */
+/* The even and odd columns of the 8 floats at p: the first and second
+ * value of a window row, for four 2 x 2 windows. */
+static inline void pool_pairs4(const float *p, __m128 *even, __m128 *odd)
+{
+    __m128 lo = _mm_loadu_ps(p), hi = _mm_loadu_ps(p + 4);
+    *even = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    *odd = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+/* m ? a : b, lane by lane (m all ones or all zeros) */
+static inline __m128 pool_select4(__m128 m, __m128 a, __m128 b)
+{
+    return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
+
+/* Outputs jj .. jj + 3 of pool_row2, with the same selects four at a
+ * time (v[0..3]: a, b, c, d of four windows; sv: the same places of
+ * src). */
 static inline void pool4_row2(const float *r0, const float *s0, int W, int at0, int jj, float *y,
                               int32_t *idx, float *zs)
 {
-    const float *r1 = r0 + W;
-    __m128 e0 = _mm_loadu_ps(r0 + 2 * jj), f0 = _mm_loadu_ps(r0 + 2 * jj + 4);
-    __m128 e1 = _mm_loadu_ps(r1 + 2 * jj), f1 = _mm_loadu_ps(r1 + 2 * jj + 4);
-    __m128 v[4] = {_mm_shuffle_ps(e0, f0, _MM_SHUFFLE(2, 0, 2, 0)),
-                   _mm_shuffle_ps(e0, f0, _MM_SHUFFLE(3, 1, 3, 1)),
-                   _mm_shuffle_ps(e1, f1, _MM_SHUFFLE(2, 0, 2, 0)),
-                   _mm_shuffle_ps(e1, f1, _MM_SHUFFLE(3, 1, 3, 1))};
+    __m128 v[4], sv[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    pool_pairs4(r0 + 2 * jj, &v[0], &v[1]);
+    pool_pairs4(r0 + W + 2 * jj, &v[2], &v[3]);
+    if (s0) {
+        pool_pairs4(s0 + 2 * jj, &sv[0], &sv[1]);
+        pool_pairs4(s0 + W + 2 * jj, &sv[2], &sv[3]);
+    }
     __m128i a = _mm_add_epi32(_mm_set1_epi32(at0 + 2 * jj), _mm_setr_epi32(0, 2, 4, 6));
     __m128i at[4] = {a, _mm_add_epi32(a, _mm_set1_epi32(1)), _mm_add_epi32(a, _mm_set1_epi32(W)),
                      _mm_add_epi32(a, _mm_set1_epi32(W + 1))};
-    __m128 sv[4] = {v[0], v[0], v[0], v[0]};
-    if (s0) {
-        const float *p0 = s0 + 2 * jj, *p1 = p0 + W;
-        __m128 g0 = _mm_loadu_ps(p0), h0 = _mm_loadu_ps(p0 + 4);
-        __m128 g1 = _mm_loadu_ps(p1), h1 = _mm_loadu_ps(p1 + 4);
-        sv[0] = _mm_shuffle_ps(g0, h0, _MM_SHUFFLE(2, 0, 2, 0));
-        sv[1] = _mm_shuffle_ps(g0, h0, _MM_SHUFFLE(3, 1, 3, 1));
-        sv[2] = _mm_shuffle_ps(g1, h1, _MM_SHUFFLE(2, 0, 2, 0));
-        sv[3] = _mm_shuffle_ps(g1, h1, _MM_SHUFFLE(3, 1, 3, 1));
-    }
     __m128 best = v[0], bz = sv[0];
     __m128i bat = at[0];
     for (int k = 1; k < 4; k++) {
         __m128 take = _mm_or_ps(_mm_cmpgt_ps(v[k], best), _mm_cmpunord_ps(v[k], v[k]));
-        __m128i ti = _mm_castps_si128(take);
-        best = _mm_or_ps(_mm_and_ps(take, v[k]), _mm_andnot_ps(take, best));
-        bz = _mm_or_ps(_mm_and_ps(take, sv[k]), _mm_andnot_ps(take, bz));
-        bat = _mm_or_si128(_mm_and_si128(ti, at[k]), _mm_andnot_si128(ti, bat));
+        best = pool_select4(take, v[k], best);
+        bat = _mm_castps_si128(pool_select4(take, _mm_castsi128_ps(at[k]), _mm_castsi128_ps(bat)));
+        if (s0) bz = pool_select4(take, sv[k], bz);
     }
     _mm_storeu_ps(y + jj, best);
     if (idx) _mm_storeu_si128((__m128i *)(idx + jj), bat);

@@ -97,6 +97,13 @@ void model_plan_fusion(Model *m)
     }
 }
 
+/* The pooling size of a fused group whose last layer is `last` (1: the
+ * group ends with its activation). */
+static int group_pool(const Layer *last)
+{
+    return last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+}
+
 void model_forward(Model *m, int B, int train, uint64_t step)
 {
     NN_CHECK(B >= 1 && B <= m->max_batch, "batch %d outside 1..%d", B, m->max_batch);
@@ -127,7 +134,7 @@ void model_forward(Model *m, int B, int train, uint64_t step)
                  * (and argmax) only */
                 const Layer *a = &m->layers[i + 1];
                 Layer *last = &m->layers[i + l->fuse_next];
-                int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+                int pool = group_pool(last);
                 be->conv2d_forward_act_pool(x, l->w, l->b, last->y, train ? last->idx : NULL, &s,
                                             a->act, pool, m->ws);
                 i += l->fuse_next;
@@ -138,7 +145,7 @@ void model_forward(Model *m, int B, int train, uint64_t step)
                  * the pooling took its max) in the batch norm's own output
                  * buffer, which the group does not use otherwise */
                 Layer *bn = &m->layers[i + 1], *last = &m->layers[i + 1 + bn->fuse_next];
-                int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+                int pool = group_pool(last);
                 be->conv2d_forward_bn_act_pool(x, l->w, l->b, l->y, bn->w, bn->b, last->y,
                                                last->idx, pool > 1 ? bn->y : NULL, bn->save,
                                                bn->save + bn->C, bn->rmean, bn->rvar, &s,
@@ -162,7 +169,7 @@ void model_forward(Model *m, int B, int train, uint64_t step)
                 /* batch norm + activation (+ max pool), as for conv */
                 const Layer *a = &m->layers[i + 1];
                 Layer *last = &m->layers[i + l->fuse_next];
-                int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+                int pool = group_pool(last);
                 be->batchnorm_act_pool_forward(x, l->w, l->b, last->y, train ? last->idx : NULL,
                                                l->save, l->save + l->C, l->rmean, l->rvar, train,
                                                B, l->C, l->H, l->W, NN_BN_MOMENTUM, NN_BN_EPS,
@@ -250,7 +257,7 @@ static void backward_pass(Model *m, int B, const SgdFuse *sgd)
             ConvShape s = conv_shape(l, B);
             if (l->fuse_bn) {
                 Layer *bn = &m->layers[i + 1];
-                int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+                int pool = group_pool(last);
                 be->conv2d_backward_bn_act_pool(dy, last->y, last->idx, pool > 1 ? bn->y : NULL,
                                                 bn->x, bn->w, bn->save, bn->save + bn->C, bn->dw,
                                                 bn->db, l->x, l->w, dx, l->dw, l->db, &s,
@@ -260,7 +267,7 @@ static void backward_pass(Model *m, int B, const SgdFuse *sgd)
                     sgd_apply(be, bn->b, bn->db, (size_t)bn->C, sgd);
                 }
             } else if (last != l) {
-                int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+                int pool = group_pool(last);
                 be->conv2d_backward_act_pool(dy, last->y, last->idx, l->x, l->w, dx, l->dw, l->db,
                                              &s, m->layers[i + 1].act, pool, m->ws);
             } else {
@@ -282,7 +289,7 @@ static void backward_pass(Model *m, int B, const SgdFuse *sgd)
             /* dgamma/dbeta are needed even for a first layer: dx must be
              * written somewhere, so use the free buffer */
             if (last != l) {
-                int pool = last->kind == LAYER_MAXPOOL2D ? last->P : 1;
+                int pool = group_pool(last);
                 be->batchnorm_act_pool_backward(dy, last->y, last->idx, l->x, l->w, l->save,
                                                 l->save + l->C, m->g[cur ^ 1], l->dw, l->db, B,
                                                 l->C, l->H, l->W, m->layers[i + 1].act, pool,
