@@ -433,7 +433,7 @@ static void conv_output_grad(const ConvJob *j, size_t plane, float *d, float *po
                     (double)j->s->B * (double)P, coef);
         cpu_act_backward_range(j->act, y, y, dy, pooled, yp);
         cpu_bn_pool_plane_dx(j->z + plane * P, pooled, j->pool > 1 ? j->cidx + plane * yp : NULL,
-                             P, yp, j->mean[o], j->invstd[o], coef, d);
+                             P, yp, j->mean[o], coef, d);
         return;
     }
     if (j->pool == 1) {

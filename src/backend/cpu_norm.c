@@ -379,12 +379,12 @@ void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const fl
 
 /* Channel c's sums of the batch norm's output gradient, which is
  * act_backward of the pooled gradient where a window took its max and 0
- * elsewhere: over those places only, four partial sums per plane (so that
- * the additions do not wait for each other), the planes' in double; into
- * dbeta[c] (sum dy) and dgamma[c] (sum dy xhat). The gradients at the
- * pooled places of plane b go to g + b * gstride (gstride 0: one plane of
- * scratch, not kept). */
-static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride)
+ * elsewhere: over those places only (cpu_sum_dot_dev), the planes' in
+ * double; into dbeta[c] (sum dy) and dgamma[c] (sum dy xhat). The
+ * gradients at the pooled places of plane b go to g + b * gstride
+ * (gstride 0: one plane of scratch, not kept); without zp, x at those
+ * places is gathered into v (yp floats). */
+static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride, float *v)
 {
     const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
     const float mean = j->mean[c], invstd = j->invstd[c];
@@ -392,51 +392,40 @@ static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride)
     double sdy = 0.0, sdyx = 0.0;
     for (int b = 0; b < B; b++) {
         size_t at = ((size_t)b * C + c) * yp;
-        /* the values at the pooled places: kept (zp), or read at idx */
+        /* the values at the pooled places: kept (zp), every place, or gathered at idx */
         const float *r = j->zp ? j->zp + at : j->x + ((size_t)b * C + c) * HW;
-        const int32_t *k = P > 1 && !j->zp ? j->cidx + at : NULL;
-        float *g = g0 + (size_t)b * gstride;
-        cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
-        float p1[4] = {0}, p2[4] = {0};
-        for (size_t t = 0; t < yp; t++) {
-            float v = r[k ? (size_t)k[t] : t];
-            p1[t & 3] += g[t];
-            p2[t & 3] += g[t] * ((v - mean) * invstd);
+        if (P > 1 && !j->zp) {
+            for (size_t t = 0; t < yp; t++) v[t] = r[j->cidx[at + t]];
+            r = v;
         }
-        sdy += (double)((p1[0] + p1[1]) + (p1[2] + p1[3]));
-        sdyx += (double)((p2[0] + p2[1]) + (p2[2] + p2[3]));
+        float *g = g0 + (size_t)b * gstride, s1, s2;
+        cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
+        cpu_sum_dot_dev(g, r, yp, mean, invstd, &s1, &s2);
+        sdy += (double)s1;
+        sdyx += (double)s2;
     }
     j->dgamma[c] = (float)sdyx;
     j->dbeta[c] = (float)sdy;
 }
 
 void cpu_bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, size_t HW,
-                          size_t yp, float mean, float invstd, const float *coef, float *d)
+                          size_t yp, float mean, const float *coef, float *d)
 {
-    const float a = coef[0], mdy = coef[1], mdyx = coef[2];
+    const float a = coef[0], c0 = coef[1], c1 = coef[2];
     if (!idx) { /* every place has its gradient */
-        for (size_t i = 0; i < HW; i++) {
-            float xhat = (r[i] - mean) * invstd;
-            d[i] = a * (g[i] - mdy - xhat * mdyx);
-        }
+        for (size_t i = 0; i < HW; i++) d[i] = a * g[i] + (c0 - (r[i] - mean) * c1);
         return;
     }
-    for (size_t i = 0; i < HW; i++) {
-        float xhat = (r[i] - mean) * invstd;
-        d[i] = a * (0.0f - mdy - xhat * mdyx);
-    }
-    for (size_t t = 0; t < yp; t++) {
-        size_t i = (size_t)idx[t];
-        float xhat = (r[i] - mean) * invstd;
-        d[i] = a * (g[t] - mdy - xhat * mdyx);
-    }
+    for (size_t i = 0; i < HW; i++) d[i] = c0 - (r[i] - mean) * c1;
+    for (size_t t = 0; t < yp; t++) d[idx[t]] += a * g[t];
 }
 
 void cpu_bn_coef(float gamma, float invstd, float dgamma, float dbeta, double N, float coef[3])
 {
-    coef[0] = gamma * invstd;
-    coef[1] = (float)((double)dbeta / N);
-    coef[2] = (float)((double)dgamma / N);
+    double a = (double)gamma * invstd;
+    coef[0] = (float)a;
+    coef[1] = (float)(-a * dbeta / N);
+    coef[2] = (float)(a * invstd * dgamma / N);
 }
 
 /* Channel c: bn_pool_sums, keeping the gradients at the pooled places,
@@ -447,20 +436,21 @@ static void bn_act_pool_backward_item(void *ctx, int c, int slot)
     const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
     size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
     float *gall = j->ws + (size_t)slot * B * HW; /* (B, yp): gradients at the pooled places */
-    bn_pool_sums(j, c, gall, yp);
+    bn_pool_sums(j, c, gall, yp, gall + (size_t)B * yp);
     float coef[3];
     cpu_bn_coef(j->gamma[c], j->invstd[c], j->dgamma[c], j->dbeta[c], (double)B * HW, coef);
     for (int b = 0; b < B; b++) {
         size_t at = ((size_t)b * C + c) * yp, plane = ((size_t)b * C + c) * HW;
         cpu_bn_pool_plane_dx(j->x + plane, gall + (size_t)b * yp, P > 1 ? j->cidx + at : NULL,
-                             (size_t)HW, yp, j->mean[c], j->invstd[c], coef, j->dx + plane);
+                             (size_t)HW, yp, j->mean[c], coef, j->dx + plane);
     }
 }
 
 static void bn_pool_sums_item(void *ctx, int c, int slot)
 {
     const BnJob *j = ctx;
-    bn_pool_sums(j, c, j->ws + (size_t)slot * j->HW, 0);
+    float *g = j->ws + (size_t)slot * j->HW; /* yp <= HW / 4 when pooling: v after g */
+    bn_pool_sums(j, c, g, 0, g + (size_t)j->HW / 4);
 }
 
 void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
