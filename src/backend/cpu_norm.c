@@ -304,6 +304,12 @@ size_t batchnorm_act_pool_workspace_floats_cpu(int B, int C, int H, int W)
     return (size_t)cpu_ws_slots() * B * H * W;
 }
 
+/* Floats of a plane after the pooling (the plane's own without it). */
+static size_t bn_pooled_floats(const BnJob *j)
+{
+    return j->pool > 1 ? (size_t)(j->H / j->pool) * (j->W / j->pool) : (size_t)j->HW;
+}
+
 /* Channel c: statistics (train) or the running ones, then per image the
  * normalized plane (into scratch), the activation and the pooling. */
 static void bn_act_pool_item(void *ctx, int c, int slot)
@@ -325,7 +331,7 @@ static void bn_act_pool_item(void *ctx, int c, int slot)
     /* the same expressions as the plain ops: train (x - mean) * (invstd *
      * gamma) + beta; eval (x - mean) * (1 / sqrt(var + eps) * gamma) + beta */
     float a = invstd * j->gamma[c], bc = j->beta[c];
-    size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
+    size_t yp = bn_pooled_floats(j);
     float *t = j->ws + (size_t)slot * B * HW;
     for (int b = 0; b < B; b++) {
         const float *r = j->x + ((size_t)b * C + c) * HW;
@@ -383,12 +389,13 @@ void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const fl
  * double; into dbeta[c] (sum dy) and dgamma[c] (sum dy xhat). The
  * gradients at the pooled places of plane b go to g + b * gstride
  * (gstride 0: one plane of scratch, not kept); without zp, x at those
- * places is gathered into v (yp floats). */
-static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride, float *v)
+ * places is gathered into the yp floats after them. */
+static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride)
 {
     const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
     const float mean = j->mean[c], invstd = j->invstd[c];
-    size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
+    size_t yp = bn_pooled_floats(j);
+    float *v = g0 + (gstride ? (size_t)B * gstride : yp);
     double sdy = 0.0, sdyx = 0.0;
     for (int b = 0; b < B; b++) {
         size_t at = ((size_t)b * C + c) * yp;
@@ -434,9 +441,9 @@ static void bn_act_pool_backward_item(void *ctx, int c, int slot)
 {
     const BnJob *j = ctx;
     const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
-    size_t yp = P > 1 ? (size_t)(j->H / P) * (j->W / P) : (size_t)HW;
+    size_t yp = bn_pooled_floats(j);
     float *gall = j->ws + (size_t)slot * B * HW; /* (B, yp): gradients at the pooled places */
-    bn_pool_sums(j, c, gall, yp, gall + (size_t)B * yp);
+    bn_pool_sums(j, c, gall, yp);
     float coef[3];
     cpu_bn_coef(j->gamma[c], j->invstd[c], j->dgamma[c], j->dbeta[c], (double)B * HW, coef);
     for (int b = 0; b < B; b++) {
@@ -449,8 +456,7 @@ static void bn_act_pool_backward_item(void *ctx, int c, int slot)
 static void bn_pool_sums_item(void *ctx, int c, int slot)
 {
     const BnJob *j = ctx;
-    float *g = j->ws + (size_t)slot * j->HW; /* yp <= HW / 4 when pooling: v after g */
-    bn_pool_sums(j, c, g, 0, g + (size_t)j->HW / 4);
+    bn_pool_sums(j, c, j->ws + (size_t)slot * j->HW, 0); /* 2 yp <= HW when pooling */
 }
 
 void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
