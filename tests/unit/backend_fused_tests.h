@@ -267,30 +267,6 @@ static void test_batchnorm_fused(void)
 
 /* ---- conv + batch norm + act + max pool: the train forward and the backward ---------- */
 
-/* Sums whose terms cancel: the batch norm's dx sums to zero over each
- * channel, so the conv's db under it is ~0 and its dw loses most digits.
- * Their rounding error scales with the sum of the terms' magnitudes, mag
- * (ref's conv2d_backward of |dz| and |x|), not with the result: backend d
- * against ref r with |d - r| <= TOL |r| + CANCEL_TOL mag, CANCEL_TOL being
- * 2^-20, eight float roundings of the magnitude (cpu: at most 1.6e-7 mag on
- * the shapes below). */
-#define CANCEL_TOL (1.0 / 1048576)
-static void cmp_cancel(const char *what, const void *d, const float *r, const float *mag, size_t n)
-{
-    const float *got = fetch(d, n);
-    size_t bad = 0;
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)got[i] - r[i]), lim = TOL * fabs(r[i]) + CANCEL_TOL * mag[i];
-        if (mag[i] > 0 && e / mag[i] > worst) worst = e / mag[i];
-        if (!(e <= lim) && bad++ < 5)
-            fprintf(stderr, "%s[%zu]: got %.9g, expected %.9g, terms' magnitude %.3g\n", what, i,
-                    got[i], r[i], mag[i]);
-    }
-    CHECK(bad == 0, "%s: %zu of %zu values differ; max error / magnitude %.2e", what, bad, n,
-          worst);
-}
-
 static void test_conv_bn_fused(void)
 {
     static const int shapes[][8] = {
@@ -418,13 +394,13 @@ static void test_conv_bn_fused(void)
         cmp(what, d_dg, dg, OC);
         cmp("conv2d_backward_bn_act_pool dbeta", d_dbe, dbe, OC);
         cmp("conv2d_backward_bn_act_pool dx", d_dx, dx, nx);
-        cmp_cancel("conv2d_backward_bn_act_pool dw", d_dw, dw, mdw, nw);
-        cmp_cancel("conv2d_backward_bn_act_pool db", d_db, db, mdb, OC);
+        cmp_mag("conv2d_backward_bn_act_pool dw", d_dw, dw, mdw, nw, 0);
+        cmp_mag("conv2d_backward_bn_act_pool db", d_db, db, mdb, OC, 0);
         float *d_dw2 = dnan(nw), *d_db2 = dnan(OC), *d_dg2 = dnan(OC), *d_dbe2 = dnan(OC);
         T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_zp, d_z, d_g, d_mean, d_inv, d_dg2,
                                        d_dbe2, d_x, d_w, NULL, d_dw2, d_db2, &s, act, pool,
                                        dnan(nws));
-        cmp_cancel("conv2d_backward_bn_act_pool dw (dx NULL)", d_dw2, dw, mdw, nw);
+        cmp_mag("conv2d_backward_bn_act_pool dw (dx NULL)", d_dw2, dw, mdw, nw, 0);
         cmp("conv2d_backward_bn_act_pool dgamma (dx NULL)", d_dg2, dg, OC);
         release_all();
     }
