@@ -85,6 +85,10 @@ typedef struct NnBuf {
 void nn_buf_printf(NnBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void nn_buf_append(NnBuf *b, const char *s, size_t n);
 void nn_buf_free(NnBuf *b);
+/* Appends the whole file at path to b. NN_ERR_INPUT naming the file and
+ * the system's reason when it cannot be opened or read; b keeps what it
+ * held before, plus whatever was read (the caller frees it either way). */
+NnStatus nn_buf_read_file(NnBuf *b, const char *path, NnError *err);
 
 /* 64-bit FNV-1a hash of bytes. */
 uint64_t nn_hash64(const void *data, size_t n, uint64_t seed);

@@ -1,6 +1,7 @@
 /* core.c - errors, checked allocation, clock, number formatting, buffers. */
 #include "nnsweep/core.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,21 @@ void nn_buf_free(NnBuf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+NnStatus nn_buf_read_file(NnBuf *b, const char *path, NnError *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nn_error_set(err, NN_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    char chunk[65536];
+    size_t got;
+    errno = 0;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) nn_buf_append(b, chunk, got);
+    int bad = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    if (bad) return nn_error_set(err, NN_ERR_INPUT, "%s: cannot read: %s", path, strerror(bad));
+    return NN_OK;
 }
 
 uint64_t nn_hash64(const void *data, size_t n, uint64_t seed)

@@ -198,20 +198,10 @@ NnStatus ynode_parse(const char *text, size_t len, const char *name, YNode ***do
 
 NnStatus ynode_parse_file(const char *path, YNode ***docs, int *n_docs, NnError *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_error_set(err, NN_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     NnBuf text = {0};
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) nn_buf_append(&text, chunk, got);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        nn_buf_free(&text);
-        return nn_error_set(err, NN_ERR_INPUT, "%s: read error", path);
-    }
-    NnStatus st = ynode_parse(text.data ? text.data : "", text.len, path, docs, n_docs, err);
+    NnStatus st = nn_buf_read_file(&text, path, err);
+    if (st == NN_OK)
+        st = ynode_parse(text.data ? text.data : "", text.len, path, docs, n_docs, err);
     nn_buf_free(&text);
     return st;
 }

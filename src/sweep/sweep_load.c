@@ -1,7 +1,6 @@
 /* sweep_load.c - sweep files into a SweepSet: documents, their exact text
  * (libyaml's document marks), names (given or derived, unique in the set),
  * the random-search hash, and the set's lifetime (sweep.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,19 +225,10 @@ done:
 
 NnStatus sweep_load_file(SweepSet *set, const char *path, FILE *notices, NnError *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_error_set(err, NN_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     NnBuf text = {0};
-    char chunk[65536];
-    size_t got;
-    errno = 0;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) nn_buf_append(&text, chunk, got);
-    int bad = ferror(f) ? (errno ? errno : EIO) : 0;
-    fclose(f);
-    NnStatus st = bad ? nn_error_set(err, NN_ERR_INPUT, "%s: cannot read: %s", path, strerror(bad))
-                      : sweep_load_text(set, text.data ? text.data : "", text.len, path, notices,
-                                        err);
+    NnStatus st = nn_buf_read_file(&text, path, err);
+    if (st == NN_OK)
+        st = sweep_load_text(set, text.data ? text.data : "", text.len, path, notices, err);
     nn_buf_free(&text);
     return st;
 }

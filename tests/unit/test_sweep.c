@@ -27,13 +27,12 @@ static char *path_of(const char *rel)
 
 static char *read_text(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
     NnBuf b = {0};
-    char chunk[4096];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) nn_buf_append(&b, chunk, got);
-    fclose(f);
+    NnError err = {{0}};
+    if (nn_buf_read_file(&b, path, &err) != NN_OK) {
+        nn_buf_free(&b);
+        return NULL;
+    }
     *len = b.len;
     return b.data ? b.data : calloc(1, 1);
 }
@@ -612,6 +611,23 @@ static void test_corpus(void)
     if (dir) closedir(dir);
     free(dir_path);
     CHECK(n_bad >= 20, "only %d bad sweep files", n_bad);
+
+    /* a file that is not there, a directory: the path and the system's reason */
+    static const char *unreadable[][2] = {{"tests/sweeps/bad/no-such-file.yaml",
+                                           ": cannot open: No such file or directory"},
+                                          {"tests/sweeps/bad", ": cannot read: Is a directory"}};
+    for (int i = 0; i < 2; i++) {
+        char *path = path_of(unreadable[i][0]);
+        SweepSet set = {0};
+        NnError err = {{0}};
+        NnStatus st = sweep_load_files(&set, (const char *const *)&path, 1, NULL, &err);
+        char want[600];
+        snprintf(want, sizeof want, "%s%s", path, unreadable[i][1]);
+        CHECK(st == NN_ERR_INPUT && set.n_sweeps == 0 && strcmp(err.msg, want) == 0,
+              "%s: status %d, message: %s", unreadable[i][0], (int)st, err.msg);
+        sweep_set_free(&set);
+        free(path);
+    }
 
     static const char *good[] = {"tests/sweeps/good/random.yaml", "tests/sweeps/good/wandb.yaml",
                                  "tests/sweeps/good/multi.yaml",
