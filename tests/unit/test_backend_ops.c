@@ -153,6 +153,18 @@ static void cmp_mag(const char *what, const void *d, const float *r, const float
           worst);
 }
 
+/* mdw (OC, C, K, K) and mdb (OC): the magnitudes of the terms of a conv's
+ * dw and db, ref's conv2d_backward of |dy| (B, OC, OH, OW) and |x|. */
+static void conv_term_magnitudes(const float *dy, const float *x, const float *w,
+                                 const ConvShape *s, float *mdw, float *mdb)
+{
+    size_t ny = (size_t)s->B * s->OC * s->OH * s->OW, nx = (size_t)s->B * s->C * s->H * s->W;
+    float *ady = hfloats(ny), *ax = hfloats(nx);
+    for (size_t i = 0; i < ny; i++) ady[i] = fabsf(dy[i]);
+    for (size_t i = 0; i < nx; i++) ax[i] = fabsf(x[i]);
+    R->conv2d_backward(ady, ax, w, NULL, mdw, mdb, s, NULL);
+}
+
 static void cmp_ints(const char *what, const void *d, const int32_t *r, size_t n)
 {
     int32_t *h = hbuf(n * sizeof(int32_t));
@@ -348,10 +360,8 @@ static void test_conv(void)
         const float *want[] = {y, dx, dw, db};
         size_t n[] = {ny, nx, nw, (size_t)s.OC};
         /* dw and db add B*OH*OW terms: at the terms' magnitudes */
-        float *ady = hfloats(ny), *ax = hfloats(nx), *mdw = hnan(nw), *mdb = hnan(s.OC);
-        for (size_t i = 0; i < ny; i++) ady[i] = fabsf(dy[i]);
-        for (size_t i = 0; i < nx; i++) ax[i] = fabsf(x[i]);
-        R->conv2d_backward(ady, ax, w, NULL, mdw, mdb, &s, NULL);
+        float *mdw = hnan(nw), *mdb = hnan(s.OC);
+        conv_term_magnitudes(dy, x, w, &s, mdw, mdb);
         const float *mag[] = {NULL, NULL, mdw, mdb};
         for (int i = 0; i < 4; i++) {
             snprintf(what, sizeof what, "conv2d %s (B%d C%d H%d W%d OC%d K%d pad%d)", names[i], s.B,
