@@ -68,6 +68,7 @@ $py -c 'import torch' 2>/dev/null || { echo "bench/run.sh: $py has no torch (Deb
 prio=()
 if [ "$rt" = 1 ] && chrt -f 50 true 2>/dev/null; then prio=(chrt -f 50); fi
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 raw=$work/raw.tsv # rep  who  case  train_ips  eval_ips
@@ -150,11 +151,14 @@ fi
 {
     echo "# nnsweep cpu backend vs PyTorch: images per second"
     echo
-    echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs" \
-        "($(lscpu | sed -n 's/^Flags:.*\(avx512f\).*/AVX-512/p;' | head -1)$(grep -q avx2 /proc/cpuinfo && echo 'AVX2+FMA'))," \
-        "$(free -g | awk '/Mem:/{print $2}') GiB; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- nnsweep $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') (+ working tree)," \
-        "$(basename "$(readlink -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 2>/dev/null || echo openblas)");" \
+    isa=$(lscpu | sed -n 's/^Flags:.* avx512f .*/AVX-512, /p')$(grep -q ' avx2 ' /proc/cpuinfo && echo 'AVX2+FMA')
+    echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
+        "(family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p')), $(nproc) CPUs ($isa)," \
+        "$(free -g | awk '/Mem:/{print $2}') GiB; load average before: $load_before"
+    dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | head -1)
+    echo "- nnsweep $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')${dirty:+ (+ working tree)}," \
+        "$(basename "$(readlink -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 2>/dev/null || echo openblas)")" \
+        "($($py -c 'import ctypes; f = ctypes.CDLL("libopenblas.so.0").openblas_get_corename; f.restype = ctypes.c_char_p; print(f().decode())' 2>/dev/null || echo '?') kernels);" \
         "PyTorch $($py -c 'import torch; print(torch.__version__)')"
     echo "- $reps repetitions, $secs s per measurement after a warm-up, $threads threads," \
         "batch 32, evaluation batch 500 (cnn5x256: 100)${prio:+, each process under chrt -f 50}"
