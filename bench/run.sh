@@ -151,9 +151,13 @@ fi
 {
     echo "# nnsweep cpu backend vs PyTorch: images per second"
     echo
-    isa=$(lscpu | sed -n 's/^Flags:.* avx512f .*/AVX-512, /p')$(grep -q ' avx2 ' /proc/cpuinfo && echo 'AVX2+FMA')
-    echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
-        "(family $(lscpu | sed -n 's/^CPU family: *//p'), model $(lscpu | sed -n 's/^Model: *//p')), $(nproc) CPUs ($isa)," \
+    cpu=$(lscpu)
+    cpu_field() { sed -n "s/^$1: *//p" <<<"$cpu" | head -1; }
+    flags=" $(cpu_field Flags) " isa=""
+    case "$flags" in *" avx512f "*) isa="AVX-512, " ;; esac
+    case "$flags" in *" avx2 "*) isa+="AVX2+FMA" ;; esac
+    echo "- machine: $(cpu_field 'Model name')" \
+        "(family $(cpu_field 'CPU family'), model $(cpu_field Model)), $(nproc) CPUs ($isa)," \
         "$(free -g | awk '/Mem:/{print $2}') GiB; load average before: $load_before"
     dirty=$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | head -1)
     echo "- nnsweep $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')${dirty:+ (+ working tree)}," \
