@@ -193,10 +193,11 @@ void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const fl
                                   float eps, ActKind act, int pool, float *ws);
 /* The backward of batchnorm_act_pool over (B, C, H, W), in two parts
  * (cpu_norm.c), for conv2d_backward_bn_act_pool_cpu: cpu_bn_act_pool_sums
- * writes dgamma and dbeta (ws: H*W floats per slot), reading x at the
- * pooled places from zp (pool > 1; NULL: x at idx); cpu_bn_coef turns a
- * channel's into coef = {a, c0, c1} = {gamma invstd, -a dbeta / N,
- * a invstd dgamma / N} (N = B H W), so that dx = a g + c0 - (x - mean) c1;
+ * writes dgamma and dbeta (ws: 4 B C + 16 floats, then H*W per slot),
+ * reading x at the pooled places from zp (pool > 1; NULL: x at idx);
+ * cpu_bn_coef turns a channel's into coef = {a, c0, c1} = {gamma invstd,
+ * -a dbeta / N, a invstd dgamma / N} (N = B H W), so that dx = a g + c0 -
+ * (x - mean) c1;
  * cpu_bn_pool_plane_dx writes the dx of one plane r (HW floats) from the
  * gradients g at its pooled places idx (yp of them; NULL: every place):
  * the part without g everywhere, then a g added at idx. */

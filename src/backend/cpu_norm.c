@@ -4,7 +4,11 @@
  *    the loops run over rows with the channels innermost (contiguous,
  *    vectorized); items are blocks of channels;
  *  - HW > 1 (BatchNorm2d): one item per channel, planes of HW contiguous
- *    floats summed in eight lanes (cpu_sum*), the planes' sums in double.
+ *    floats summed in eight lanes (cpu_sum*), the planes' sums in double;
+ *    the fused batchnorm_act_pool passes that follow a conv run by image
+ *    instead (an image's planes are one contiguous stream), with the
+ *    per-channel work done before (statistics) or after (adding the
+ *    planes' sums in image order).
  * Statistics use two passes (mean, then squared deviations) as ref does;
  * after a convolution (conv2d_forward_bn_act_pool_cpu) each plane's two
  * passes run while the conv's item has it in cache, and they are merged
@@ -27,6 +31,7 @@ typedef struct BnJob {
      * (NULL: not kept); its backward's sums read them from zp (NULL: x at
      * idx) */
     const double *pstats;
+    double *psums; /* cpu_bn_act_pool_sums: each plane's sums (B, C, 2) */
     float *zpw;
     const float *zp;
     int B, C, HW, per_item;
@@ -310,30 +315,41 @@ static size_t bn_pooled_floats(const BnJob *j)
     return j->pool > 1 ? (size_t)(j->H / j->pool) * (j->W / j->pool) : (size_t)j->HW;
 }
 
-/* Channel c: statistics (train) or the running ones, then per image the
- * normalized plane (into scratch), the activation and the pooling. */
-static void bn_act_pool_item(void *ctx, int c, int slot)
+/* Channel c's batch statistics: from the planes' sums (j->pstats) or two
+ * passes over its planes; running statistics updated. */
+static void bn_stats_item(void *ctx, int c, int slot)
+{
+    (void)slot;
+    const BnJob *j = ctx;
+    if (j->pstats)
+        bn_merged_stats(j, c, &j->save_mean[c], &j->save_invstd[c]);
+    else
+        bn_plane_stats(j, c, &j->save_mean[c], &j->save_invstd[c]);
+}
+
+/* Image b, channel by channel: the normalized plane (into scratch), the
+ * activation and the pooling. By image rather than by channel: the image's
+ * planes are contiguous (one stream to read, not B strided ones), and the
+ * conv before wrote them by image too. */
+static void bn_act_pool_item(void *ctx, int b, int slot)
 {
     const BnJob *j = ctx;
-    const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
-    float mean, invstd;
-    if (j->train) {
-        if (j->pstats)
-            bn_merged_stats(j, c, &mean, &invstd);
-        else
-            bn_plane_stats(j, c, &mean, &invstd);
-        j->save_mean[c] = mean;
-        j->save_invstd[c] = invstd;
-    } else {
-        mean = j->rmean[c];
-        invstd = 1.0f / sqrtf(j->rvar[c] + j->eps);
-    }
-    /* the same expressions as the plain ops: train (x - mean) * (invstd *
-     * gamma) + beta; eval (x - mean) * (1 / sqrt(var + eps) * gamma) + beta */
-    float a = invstd * j->gamma[c], bc = j->beta[c];
+    const int C = j->C, HW = j->HW, P = j->pool;
     size_t yp = bn_pooled_floats(j);
-    float *t = j->ws + (size_t)slot * B * HW;
-    for (int b = 0; b < B; b++) {
+    float *t = j->ws + (size_t)slot * j->B * HW;
+    for (int c = 0; c < C; c++) {
+        /* the same expressions as the plain ops: train (x - mean) * (invstd
+         * * gamma) + beta; eval (x - mean) * (1 / sqrt(var + eps) * gamma)
+         * + beta */
+        float mean, invstd;
+        if (j->train) {
+            mean = j->save_mean[c];
+            invstd = j->save_invstd[c];
+        } else {
+            mean = j->rmean[c];
+            invstd = 1.0f / sqrtf(j->rvar[c] + j->eps);
+        }
+        float a = invstd * j->gamma[c], bc = j->beta[c];
         const float *r = j->x + ((size_t)b * C + c) * HW;
         size_t at = ((size_t)b * C + c) * yp;
         float *o = P > 1 ? t : j->y + at;
@@ -346,7 +362,7 @@ static void bn_act_pool_item(void *ctx, int c, int slot)
 }
 
 /* batchnorm_act_pool_forward_cpu, and with pstats (train) its statistics
- * from the planes' sums */
+ * from the planes' sums (a few flops per plane: no threads) */
 static void bn_act_pool_forward(const float *x, const double *pstats, const float *gamma,
                                 const float *beta, float *y, int32_t *idx, float *zp,
                                 float *save_mean, float *save_invstd, float *running_mean,
@@ -359,7 +375,8 @@ static void bn_act_pool_forward(const float *x, const double *pstats, const floa
                .running_mean = running_mean, .running_var = running_var, .rmean = running_mean,
                .rvar = running_var, .B = B, .C = C, .HW = H * W, .H = H, .W = W, .pool = pool,
                .train = train, .act = act, .momentum = momentum, .eps = eps, .ws = ws};
-    cpu_parallel(bn_act_pool_item, &j, C, cpu_ws_slots());
+    if (train) cpu_parallel(bn_stats_item, &j, C, pstats ? 1 : 0);
+    cpu_parallel(bn_act_pool_item, &j, B, cpu_ws_slots());
 }
 
 void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const float *beta,
@@ -383,33 +400,40 @@ void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const fl
                         pool, ws);
 }
 
-/* Channel c's sums of the batch norm's output gradient, which is
+/* Plane (b, c)'s sums of the batch norm's output gradient, which is
  * act_backward of the pooled gradient where a window took its max and 0
- * elsewhere: over those places only (cpu_sum_dot_dev), the planes' in
- * double; into dbeta[c] (sum dy) and dgamma[c] (sum dy xhat). The
- * gradients at the pooled places of plane b go to g + b * gstride
- * (gstride 0: one plane of scratch, not kept); without zp, x at those
- * places is gathered into the yp floats after them. */
-static void bn_pool_sums(const BnJob *j, int c, float *g0, size_t gstride)
+ * elsewhere: over those places only (cpu_sum_dot_dev), s[0] = sum dy,
+ * s[1] = sum dy xhat. The gradients at the pooled places go to g (yp
+ * floats); without zp, x at those places is gathered into v (yp floats). */
+static void bn_pool_plane_sums(const BnJob *j, int b, int c, float *g, float *v, double s[2])
 {
-    const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
-    const float mean = j->mean[c], invstd = j->invstd[c];
+    const int C = j->C, HW = j->HW;
+    size_t yp = bn_pooled_floats(j), at = ((size_t)b * C + c) * yp;
+    /* the values at the pooled places: kept (zp), every place, or gathered at idx */
+    const float *r = j->zp ? j->zp + at : j->x + ((size_t)b * C + c) * HW;
+    if (j->pool > 1 && !j->zp) {
+        for (size_t t = 0; t < yp; t++) v[t] = r[j->cidx[at + t]];
+        r = v;
+    }
+    float s1, s2;
+    cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
+    cpu_sum_dot_dev(g, r, yp, j->mean[c], j->invstd[c], &s1, &s2);
+    s[0] = s1;
+    s[1] = s2;
+}
+
+/* Channel c's sums into dbeta[c] and dgamma[c], the planes' in double in
+ * image order; the gradients at the pooled places of plane b go to g0 + b
+ * yp, and gathered x values after them. */
+static void bn_pool_sums(const BnJob *j, int c, float *g0)
+{
     size_t yp = bn_pooled_floats(j);
-    float *v = g0 + (gstride ? (size_t)B * gstride : yp);
     double sdy = 0.0, sdyx = 0.0;
-    for (int b = 0; b < B; b++) {
-        size_t at = ((size_t)b * C + c) * yp;
-        /* the values at the pooled places: kept (zp), every place, or gathered at idx */
-        const float *r = j->zp ? j->zp + at : j->x + ((size_t)b * C + c) * HW;
-        if (P > 1 && !j->zp) {
-            for (size_t t = 0; t < yp; t++) v[t] = r[j->cidx[at + t]];
-            r = v;
-        }
-        float *g = g0 + (size_t)b * gstride, s1, s2;
-        cpu_act_backward_range(j->act, j->yc + at, j->yc + at, j->dy + at, g, yp);
-        cpu_sum_dot_dev(g, r, yp, mean, invstd, &s1, &s2);
-        sdy += (double)s1;
-        sdyx += (double)s2;
+    for (int b = 0; b < j->B; b++) {
+        double s[2];
+        bn_pool_plane_sums(j, b, c, g0 + (size_t)b * yp, g0 + (size_t)j->B * yp, s);
+        sdy += s[0];
+        sdyx += s[1];
     }
     j->dgamma[c] = (float)sdyx;
     j->dbeta[c] = (float)sdy;
@@ -443,7 +467,7 @@ static void bn_act_pool_backward_item(void *ctx, int c, int slot)
     const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
     size_t yp = bn_pooled_floats(j);
     float *gall = j->ws + (size_t)slot * B * HW; /* (B, yp): gradients at the pooled places */
-    bn_pool_sums(j, c, gall, yp);
+    bn_pool_sums(j, c, gall);
     float coef[3];
     cpu_bn_coef(j->gamma[c], j->invstd[c], j->dgamma[c], j->dbeta[c], (double)B * HW, coef);
     for (int b = 0; b < B; b++) {
@@ -453,22 +477,40 @@ static void bn_act_pool_backward_item(void *ctx, int c, int slot)
     }
 }
 
-static void bn_pool_sums_item(void *ctx, int c, int slot)
+/* Image b: each channel's plane sums (bn_pool_plane_sums) into the
+ * partials j->psums (B, C, 2). */
+static void bn_pool_sums_item(void *ctx, int b, int slot)
 {
     const BnJob *j = ctx;
-    bn_pool_sums(j, c, j->ws + (size_t)slot * j->HW, 0); /* 2 yp <= HW when pooling */
+    size_t yp = bn_pooled_floats(j);
+    float *g = j->ws + (size_t)slot * j->HW; /* 2 yp <= HW when pooling */
+    for (int c = 0; c < j->C; c++)
+        bn_pool_plane_sums(j, b, c, g, g + yp, j->psums + 2 * ((size_t)b * j->C + c));
 }
 
+/* The sums by image (the planes of dy, y, idx and zp are contiguous there),
+ * then per channel the partials added in image order as bn_pool_sums does:
+ * the same bits. ws: the partials, then the slots' scratch. */
 void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
                           const float *x, const float *save_mean, const float *save_invstd,
                           float *dgamma, float *dbeta, int B, int C, int H, int W, ActKind act,
                           int pool, float *ws)
 {
+    size_t npart = (size_t)B * C * 4; /* floats */
     BnJob j = {.x = x, .zp = pool > 1 ? zp : NULL, .dy = dy, .yc = y, .cidx = idx,
-               .mean = save_mean, .invstd = save_invstd,
-               .dgamma = dgamma, .dbeta = dbeta, .B = B, .C = C, .HW = H * W, .H = H, .W = W,
-               .pool = pool, .act = act, .ws = ws};
-    cpu_parallel(bn_pool_sums_item, &j, C, cpu_ws_slots());
+               .mean = save_mean, .invstd = save_invstd, .dgamma = dgamma, .dbeta = dbeta,
+               .B = B, .C = C, .HW = H * W, .H = H, .W = W, .pool = pool, .act = act,
+               .psums = (double *)ws, .ws = ws + (npart + 15) / 16 * 16};
+    cpu_parallel(bn_pool_sums_item, &j, B, cpu_ws_slots());
+    for (int c = 0; c < C; c++) {
+        double sdy = 0.0, sdyx = 0.0;
+        for (int b = 0; b < B; b++) {
+            sdy += j.psums[2 * ((size_t)b * C + c)];
+            sdyx += j.psums[2 * ((size_t)b * C + c) + 1];
+        }
+        dgamma[c] = (float)sdyx;
+        dbeta[c] = (float)sdy;
+    }
 }
 
 void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int32_t *idx,
