@@ -74,6 +74,25 @@ void cpu_sum_dot_dev(const float *g, const float *r, size_t n, float m, float s,
 {
     float a1[LANES] = {0}, a2[LANES] = {0};
     size_t i = 0;
+#if defined(__SSE2__)
+    /* the lanes of the loop below, four at a time, in the same order (the
+     * same bits): GCC 12 compiled that loop into shuffles and scalar adds,
+     * 4.4 KB of code at about 3 cycles per element */
+    const __m128 vm = _mm_set1_ps(m), vs = _mm_set1_ps(s);
+    __m128 g_lo = _mm_setzero_ps(), g_hi = g_lo, x_lo = g_lo, x_hi = g_lo;
+    for (; i + LANES <= n; i += LANES) {
+        __m128 u = _mm_loadu_ps(g + i), v = _mm_loadu_ps(g + i + 4);
+        g_lo = _mm_add_ps(g_lo, u);
+        g_hi = _mm_add_ps(g_hi, v);
+        x_lo = _mm_add_ps(x_lo, _mm_mul_ps(u, _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(r + i), vm), vs)));
+        x_hi = _mm_add_ps(x_hi,
+                          _mm_mul_ps(v, _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(r + i + 4), vm), vs)));
+    }
+    _mm_storeu_ps(a1, g_lo);
+    _mm_storeu_ps(a1 + 4, g_hi);
+    _mm_storeu_ps(a2, x_lo);
+    _mm_storeu_ps(a2 + 4, x_hi);
+#endif
     for (; i + LANES <= n; i += LANES)
         for (int l = 0; l < LANES; l++) {
             a1[l] += g[i + l];
