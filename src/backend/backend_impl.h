@@ -193,21 +193,22 @@ void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const fl
                                   float eps, ActKind act, int pool, float *ws);
 /* The backward of batchnorm_act_pool over (B, C, H, W), in two parts
  * (cpu_norm.c), for conv2d_backward_bn_act_pool_cpu: cpu_bn_act_pool_sums
- * writes dgamma and dbeta (ws: 4 B C + 16 floats, then H*W per slot),
+ * writes dgamma and dbeta (ws: batchnorm_act_pool_workspace_floats_cpu),
  * reading x at the pooled places from zp (pool > 1; NULL: x at idx);
- * cpu_bn_coef turns a channel's into coef = {a, c0, c1} = {gamma invstd,
- * -a dbeta / N, a invstd dgamma / N} (N = B H W), so that dx = a g + c0 -
- * (x - mean) c1;
- * cpu_bn_pool_plane_dx writes the dx of one plane r (HW floats) from the
- * gradients g at its pooled places idx (yp of them; NULL: every place):
- * the part without g everywhere, then a g added at idx. */
+ * cpu_bn_act_pool_plane_dx then writes the dx of plane `plane` (image *
+ * C + channel; H W floats at dx) from them, with g (the pooled plane's
+ * floats) as scratch: dx = a g + c0 - (x - mean) c1, where g is act_backward of the
+ * pooled gradient at the places idx (every place without pooling), a =
+ * gamma invstd, c0 = -a dbeta / N, c1 = a invstd dgamma / N, N = B H W. */
 void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
                           const float *x, const float *save_mean, const float *save_invstd,
                           float *dgamma, float *dbeta, int B, int C, int H, int W, ActKind act,
                           int pool, float *ws);
-void cpu_bn_coef(float gamma, float invstd, float dgamma, float dbeta, double N, float coef[3]);
-void cpu_bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, size_t HW,
-                          size_t yp, float mean, const float *coef, float *d);
+void cpu_bn_act_pool_plane_dx(const float *dy, const float *y, const int32_t *idx,
+                              const float *x, const float *gamma, const float *save_mean,
+                              const float *save_invstd, const float *dgamma, const float *dbeta,
+                              int B, int C, int H, int W, ActKind act, int pool, size_t plane,
+                              float *g, float *dx);
 
 size_t conv2d_workspace_floats_cpu(const ConvShape *s);
 void conv2d_forward_cpu(const float *x, const float *w, const float *b, float *y,

@@ -427,13 +427,9 @@ static void conv_output_grad(const ConvJob *j, size_t plane, float *d, float *po
     }
     const float *y = j->yc + plane * yp;
     if (j->z) {
-        int o = (int)(plane % (size_t)j->s->OC);
-        float coef[3];
-        cpu_bn_coef(j->gamma[o], j->invstd[o], j->dgamma[o], j->dbeta[o],
-                    (double)j->s->B * (double)P, coef);
-        cpu_act_backward_range(j->act, y, y, dy, pooled, yp);
-        cpu_bn_pool_plane_dx(j->z + plane * P, pooled, j->pool > 1 ? j->cidx + plane * yp : NULL,
-                             P, yp, j->mean[o], coef, d);
+        cpu_bn_act_pool_plane_dx(j->dy, j->yc, j->cidx, j->z, j->gamma, j->mean, j->invstd,
+                                 j->dgamma, j->dbeta, j->s->B, j->s->OC, j->s->OH, j->s->OW,
+                                 j->act, j->pool, plane, pooled, d);
         return;
     }
     if (j->pool == 1) {

@@ -301,12 +301,15 @@ void batchnorm_backward_cpu(const float *dy, const float *x, const float *gamma,
 
 /* ---- batch norm + activation + max pool (batchnorm_act_pool_*) ------------------ */
 
-/* Scratch per thread slot: B (H, W) planes (the forward uses one, the
- * backward the pooled gradients of a channel's B planes). */
+/* The backward's per-plane sums (B, C, 2 doubles), in floats, rounded up
+ * to whole cache lines. */
+static size_t bn_psums_floats(int B, int C) { return ((size_t)B * C * 4 + 15) / 16 * 16; }
+
+/* The forward: one (H, W) plane of scratch per thread slot; the backward:
+ * the per-plane sums, then one plane per slot. */
 size_t batchnorm_act_pool_workspace_floats_cpu(int B, int C, int H, int W)
 {
-    (void)C;
-    return (size_t)cpu_ws_slots() * B * H * W;
+    return bn_psums_floats(B, C) + (size_t)cpu_ws_slots() * H * W;
 }
 
 /* Floats of a plane after the pooling (the plane's own without it). */
@@ -336,7 +339,7 @@ static void bn_act_pool_item(void *ctx, int b, int slot)
     const BnJob *j = ctx;
     const int C = j->C, HW = j->HW, P = j->pool;
     size_t yp = bn_pooled_floats(j);
-    float *t = j->ws + (size_t)slot * j->B * HW;
+    float *t = j->ws + (size_t)slot * HW;
     for (int c = 0; c < C; c++) {
         /* the same expressions as the plain ops: train (x - mean) * (invstd
          * * gamma) + beta; eval (x - mean) * (1 / sqrt(var + eps) * gamma)
@@ -422,25 +425,11 @@ static void bn_pool_plane_sums(const BnJob *j, int b, int c, float *g, float *v,
     s[1] = s2;
 }
 
-/* Channel c's sums into dbeta[c] and dgamma[c], the planes' in double in
- * image order; the gradients at the pooled places of plane b go to g0 + b
- * yp, and gathered x values after them. */
-static void bn_pool_sums(const BnJob *j, int c, float *g0)
-{
-    size_t yp = bn_pooled_floats(j);
-    double sdy = 0.0, sdyx = 0.0;
-    for (int b = 0; b < j->B; b++) {
-        double s[2];
-        bn_pool_plane_sums(j, b, c, g0 + (size_t)b * yp, g0 + (size_t)j->B * yp, s);
-        sdy += s[0];
-        sdyx += s[1];
-    }
-    j->dgamma[c] = (float)sdyx;
-    j->dbeta[c] = (float)sdy;
-}
-
-void cpu_bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, size_t HW,
-                          size_t yp, float mean, const float *coef, float *d)
+/* dx = a g + c0 - (x - mean) c1 over plane r (HW floats), with the
+ * gradients g at the pooled places idx (yp of them; NULL: every place):
+ * the part without g everywhere, then a g added at idx. */
+static void bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, size_t HW,
+                             size_t yp, float mean, const float coef[3], float *d)
 {
     const float a = coef[0], c0 = coef[1], c1 = coef[2];
     if (!idx) { /* every place has its gradient */
@@ -451,30 +440,21 @@ void cpu_bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx, si
     for (size_t t = 0; t < yp; t++) d[idx[t]] += a * g[t];
 }
 
-void cpu_bn_coef(float gamma, float invstd, float dgamma, float dbeta, double N, float coef[3])
+void cpu_bn_act_pool_plane_dx(const float *dy, const float *y, const int32_t *idx,
+                              const float *x, const float *gamma, const float *save_mean,
+                              const float *save_invstd, const float *dgamma, const float *dbeta,
+                              int B, int C, int H, int W, ActKind act, int pool, size_t plane,
+                              float *g, float *dx)
 {
-    double a = (double)gamma * invstd;
-    coef[0] = (float)a;
-    coef[1] = (float)(-a * dbeta / N);
-    coef[2] = (float)(a * invstd * dgamma / N);
-}
-
-/* Channel c: bn_pool_sums, keeping the gradients at the pooled places,
- * then dx plane by plane (cpu_bn_pool_plane_dx). */
-static void bn_act_pool_backward_item(void *ctx, int c, int slot)
-{
-    const BnJob *j = ctx;
-    const int B = j->B, C = j->C, HW = j->HW, P = j->pool;
-    size_t yp = bn_pooled_floats(j);
-    float *gall = j->ws + (size_t)slot * B * HW; /* (B, yp): gradients at the pooled places */
-    bn_pool_sums(j, c, gall);
-    float coef[3];
-    cpu_bn_coef(j->gamma[c], j->invstd[c], j->dgamma[c], j->dbeta[c], (double)B * HW, coef);
-    for (int b = 0; b < B; b++) {
-        size_t at = ((size_t)b * C + c) * yp, plane = ((size_t)b * C + c) * HW;
-        cpu_bn_pool_plane_dx(j->x + plane, gall + (size_t)b * yp, P > 1 ? j->cidx + at : NULL,
-                             (size_t)HW, yp, j->mean[c], coef, j->dx + plane);
-    }
+    const size_t HW = (size_t)H * W, yp = pool > 1 ? (size_t)(H / pool) * (W / pool) : HW;
+    const int c = (int)(plane % (size_t)C);
+    /* coef = {a, c0, c1} = {gamma invstd, -a dbeta / N, a invstd dgamma / N}, N = B H W */
+    const double N = (double)B * HW, a = (double)gamma[c] * save_invstd[c];
+    const float coef[3] = {(float)a, (float)(-a * dbeta[c] / N),
+                           (float)(a * save_invstd[c] * dgamma[c] / N)};
+    cpu_act_backward_range(act, y + plane * yp, y + plane * yp, dy + plane * yp, g, yp);
+    bn_pool_plane_dx(x + plane * HW, g, pool > 1 ? idx + plane * yp : NULL, HW, yp,
+                     save_mean[c], coef, dx);
 }
 
 /* Image b: each channel's plane sums (bn_pool_plane_sums) into the
@@ -488,19 +468,18 @@ static void bn_pool_sums_item(void *ctx, int b, int slot)
         bn_pool_plane_sums(j, b, c, g, g + yp, j->psums + 2 * ((size_t)b * j->C + c));
 }
 
-/* The sums by image (the planes of dy, y, idx and zp are contiguous there),
- * then per channel the partials added in image order as bn_pool_sums does:
- * the same bits. ws: the partials, then the slots' scratch. */
+/* The sums by image (the planes of dy, y, idx and zp are contiguous
+ * there), then per channel the planes' in double in image order. ws: the
+ * partials, then the slots' scratch. */
 void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
                           const float *x, const float *save_mean, const float *save_invstd,
                           float *dgamma, float *dbeta, int B, int C, int H, int W, ActKind act,
                           int pool, float *ws)
 {
-    size_t npart = (size_t)B * C * 4; /* floats */
     BnJob j = {.x = x, .zp = pool > 1 ? zp : NULL, .dy = dy, .yc = y, .cidx = idx,
                .mean = save_mean, .invstd = save_invstd, .dgamma = dgamma, .dbeta = dbeta,
                .B = B, .C = C, .HW = H * W, .H = H, .W = W, .pool = pool, .act = act,
-               .psums = (double *)ws, .ws = ws + (npart + 15) / 16 * 16};
+               .psums = (double *)ws, .ws = ws + bn_psums_floats(B, C)};
     cpu_parallel(bn_pool_sums_item, &j, B, cpu_ws_slots());
     for (int c = 0; c < C; c++) {
         double sdy = 0.0, sdyx = 0.0;
@@ -513,6 +492,19 @@ void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, c
     }
 }
 
+/* Image b: the dx planes of its channels (cpu_bn_act_pool_plane_dx). */
+static void bn_act_pool_dx_item(void *ctx, int b, int slot)
+{
+    const BnJob *j = ctx;
+    for (int c = 0; c < j->C; c++) {
+        size_t plane = (size_t)b * j->C + c;
+        cpu_bn_act_pool_plane_dx(j->dy, j->yc, j->cidx, j->x, j->gamma, j->mean, j->invstd,
+                                 j->dgamma, j->dbeta, j->B, j->C, j->H, j->W, j->act, j->pool,
+                                 plane, j->ws + (size_t)slot * j->HW, j->dx + plane * j->HW);
+    }
+}
+
+/* The sums (x gathered at idx), then dx by image, as the conv's op does. */
 void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int32_t *idx,
                                      const float *x, const float *gamma, const float *save_mean,
                                      const float *save_invstd, float *dx, float *dgamma,
@@ -520,8 +512,11 @@ void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int3
                                      int pool, float *ws)
 {
     NN_CHECK(act != ACT_GELU, "batchnorm_act_pool_backward: GELU is not fused");
+    cpu_bn_act_pool_sums(dy, y, idx, NULL, x, save_mean, save_invstd, dgamma, dbeta, B, C, H, W,
+                         act, pool, ws);
     BnJob j = {.x = x, .dy = dy, .yc = y, .cidx = idx, .gamma = gamma, .mean = save_mean,
                .invstd = save_invstd, .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .B = B, .C = C,
-               .HW = H * W, .H = H, .W = W, .pool = pool, .act = act, .ws = ws};
-    cpu_parallel(bn_act_pool_backward_item, &j, C, cpu_ws_slots());
+               .HW = H * W, .H = H, .W = W, .pool = pool, .act = act,
+               .ws = ws + bn_psums_floats(B, C)};
+    cpu_parallel(bn_act_pool_dx_item, &j, B, cpu_ws_slots());
 }
