@@ -141,6 +141,31 @@ void cpu_conv_direct_dx(const float *d, size_t ld, const float *wdx, const ConvS
                         float *dxim);
 size_t cpu_conv_direct_image_floats(const ConvShape *s);
 void cpu_conv_direct_unimage(const float *in, const ConvShape *s, float *x);
+/* dst[h * row + q * C + c] = x[c][h][q]: x (C, H, W) channel-last into
+ * rows of `row` floats (cpu_conv_direct_image's and cpu_conv_wino's copies). */
+void cpu_conv_hwc(const float *x, int C, int H, int W, float *dst, size_t row);
+
+/* Winograd convolution F(2x2, 5x5) (cpu_conv_winograd.c, x86-64 with AVX2
+ * + FMA): cpu_conv_wino_fits says whether it runs s (K 5, C and OC 16 to
+ * 64, C a multiple of 8, OC of 16, B >= 2).
+ * - cpu_conv_wino_pack: block b (output channels [16 b, 16 b + 16)) of the
+ *   transformed weights u (cpu_conv_wino_pack_floats in all) from w.
+ * - cpu_conv_wino: out[o * ld + t] = the conv (no bias) of one image x (C,
+ *   H, W) at pixel t, channel o, with cpu_conv_wino_work_floats of work. */
+int cpu_conv_wino_fits(const ConvShape *s);
+size_t cpu_conv_wino_pack_floats(const ConvShape *s);
+size_t cpu_conv_wino_work_floats(const ConvShape *s);
+void cpu_conv_wino_pack(const float *w, const ConvShape *s, int block, float *u);
+void cpu_conv_wino(const float *x, const float *u, const ConvShape *s, float *out, size_t ld,
+                   float *work);
+/* - cpu_conv_wino_dw: dwt (36, OC, C) += the transformed dw of one image x
+ *   for output gradients d[o * ld + t] (C a multiple of 16), with
+ *   cpu_conv_wino_work_floats of work; cpu_conv_wino_dw_out: dw (OC, C, 5,
+ *   5) from dwt (cpu_conv_wino_dw_doubles). */
+size_t cpu_conv_wino_dw_doubles(const ConvShape *s);
+void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape *s, double *dwt,
+                      float *work);
+void cpu_conv_wino_dw_out(const double *dwt, const ConvShape *s, float *dw);
 
 /* Elementwise jobs are cut into items of this many floats (64 KiB): small
  * ops are one item, so they run on the calling thread without waking the

@@ -31,7 +31,8 @@
  * Workspace of a pass (conv_pass_floats), per slot (cpu_ws_slots()):
  *   col (C*K*K, bs*OH*OW) | buf (OC, bs*OH*OW) | padded (C, H+2pad, W+2pad)
  *   | pooled (OH*OW, the fused backward's gradients at the pooled places)
- *   | images (bs x (H+2pad, W+2pad, C): the direct products' copies)
+ *   | images (bs x (H+2pad, W+2pad, C): the direct products' copies, or
+ *   the Winograd products' work) | Winograd dw's sums
  * then n_chunks partials [dw (OC, C*K*K), db (OC)], then the direct
  * products' packed weights (forward or dx); conv_backward_run says what the
  * backward with conv_dx_by_conv adds.
@@ -41,6 +42,12 @@
  * dw's and (in place of col2im) dx's where C <= 32 (dw's partials are
  * then (OC, K, K, C)), with no unfolding and no OpenBLAS; cnn5x32 trains
  * 1.2-1.4x as fast as with im2col + sgemm (conv_plan).
+ *
+ * Winograd products (cpu_conv_winograd.c, the same CPUs, B >= 2) in place of
+ * both for the 5 x 5 layers with 16 to 64 channels: the forward (and so the
+ * dx convolution) where C is a multiple of 8, dw where of 16; dw's chunk
+ * partials are then the usual (OC, C*K*K), the transformed sums (36, OC, C
+ * doubles) being in the slot (conv_dwt).
  */
 #include <math.h>
 #include <string.h>
@@ -66,8 +73,9 @@ typedef struct ConvPlan {
     int n_chunks, bs;       /* chunks of the batch; images per group */
     int Hp, Wp;             /* padded input plane */
     int direct, direct_back; /* the forward's; dw's and col2im's dx (cpu_conv_direct.c) */
+    int wino, wino_back;     /* the forward's, dw's by cpu_conv_winograd.c */
     size_t CKK, P;          /* C*K*K, OH*OW */
-    size_t col, buf, padded, pooled, image, slot, part, wpk; /* floats */
+    size_t col, buf, padded, pooled, image, dwt, slot, part, wpk; /* floats */
 } ConvPlan;
 
 static void conv_plan(const ConvShape *s, ConvPlan *p)
@@ -91,20 +99,26 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
      * With one image they would run on one thread, where sgemm splits
      * over all of them. */
     int direct = s->B >= 2 && cpu_conv_direct_available();
-    p->direct = direct && s->OC % CPU_CONV_DIRECT_OC == 0;
+    p->wino = cpu_conv_wino_fits(s);
+    p->wino_back = p->wino && s->C % 16 == 0;
+    p->direct = direct && s->OC % CPU_CONV_DIRECT_OC == 0 && !p->wino;
     p->direct_back = direct && s->C <= CONV_DIRECT_BACK_MAX_C;
     /* the unfolded columns and the padded plane: im2col's and col2im's */
-    int unfolds = !p->direct || !p->direct_back;
+    int unfolds = (!p->direct && !p->wino) || !p->direct_back;
     p->col = unfolds ? p->CKK * (size_t)p->bs * p->P : 0;
     p->buf = (size_t)s->OC * p->bs * p->P;
     p->padded = unfolds && s->pad > 0 ? (size_t)s->C * p->Hp * p->Wp : 0;
     p->pooled = p->P; /* one plane of pooled gradients (fused backward) */
     /* (+ 16: room to start the copies on a 64-byte line, conv_images) */
     p->image = p->direct || p->direct_back ? cpu_conv_direct_image_floats(s) * p->bs + 16 : 0;
+    if (p->wino && cpu_conv_wino_work_floats(s) + 16 > p->image)
+        p->image = cpu_conv_wino_work_floats(s) + 16;
+    /* (+ 16: room to start the doubles on a 64-byte line, conv_dwt) */
+    p->dwt = p->wino_back ? 2 * cpu_conv_wino_dw_doubles(s) + 16 : 0;
     size_t wdx = p->direct_back ? cpu_conv_direct_pack_dx_floats(s) : 0;
-    p->wpk = p->direct ? (size_t)s->OC * p->CKK : 0;
+    p->wpk = p->direct ? (size_t)s->OC * p->CKK : p->wino ? cpu_conv_wino_pack_floats(s) : 0;
     if (wdx > p->wpk) p->wpk = wdx;
-    p->slot = p->col + p->buf + p->padded + p->pooled + p->image;
+    p->slot = p->col + p->buf + p->padded + p->pooled + p->image + p->dwt;
     p->part = (size_t)s->OC * p->CKK + (size_t)s->OC;
 }
 
@@ -116,6 +130,14 @@ static float *conv_images(float *pooled, const ConvPlan *p)
 {
     uintptr_t at = (uintptr_t)(pooled + p->pooled);
     return (float *)((at + 63) & ~(uintptr_t)63);
+}
+
+/* The Winograd dw sums (36, OC, C) of the slot at `slot`: its last p->dwt
+ * floats, from a 64-byte boundary. */
+static double *conv_dwt(float *slot, const ConvPlan *p)
+{
+    uintptr_t at = (uintptr_t)(slot + p->slot - p->dwt);
+    return (double *)((at + 63) & ~(uintptr_t)63);
 }
 
 /* The workspace of one pass over s: the slots, the partials, then the
@@ -297,7 +319,10 @@ static void conv_forward_item(void *ctx, int c, int slot)
     for (int g0 = b0; g0 < b1; g0 += p->bs) {
         int n = b1 - g0 < p->bs ? b1 - g0 : p->bs;
         size_t ld = (size_t)n * P;
-        if (p->direct) {
+        if (p->wino) {
+            for (int k = 0; k < n; k++)
+                cpu_conv_wino(j->x + (size_t)(g0 + k) * xs, j->wpk, s, buf + k * P, ld, image);
+        } else if (p->direct) {
             for (int k = 0; k < n; k++) {
                 cpu_conv_direct_image(j->x + (size_t)(g0 + k) * xs, s, image);
                 cpu_conv_direct(image, j->wpk, s, buf + k * P, ld);
@@ -351,6 +376,15 @@ static void conv_pack_item(void *ctx, int o, int slot)
     cpu_conv_direct_pack(j->w, j->s, o, j->wpk);
 }
 
+/* Item o: the Winograd transform of the weights of output channels [16 o,
+ * 16 o + 16). */
+static void conv_pack_wino_item(void *ctx, int o, int slot)
+{
+    (void)slot;
+    const ConvJob *j = ctx;
+    cpu_conv_wino_pack(j->w, j->s, o, j->wpk);
+}
+
 /* Item ky: dx's weights of kernel row ky. */
 static void conv_pack_dx_item(void *ctx, int ky, int slot)
 {
@@ -364,9 +398,10 @@ static void conv_forward_run(ConvJob *j)
 {
     cpu_blas_single_thread();
     conv_plan(j->s, &j->p);
-    if (j->p.direct) {
+    if (j->p.direct || j->p.wino) {
         j->wpk = conv_wpk(j);
-        cpu_parallel(conv_pack_item, j, j->s->OC / CPU_CONV_DIRECT_OC, 0);
+        cpu_parallel(j->p.wino ? conv_pack_wino_item : conv_pack_item, j,
+                     j->s->OC / CPU_CONV_DIRECT_OC, 0);
     }
     cpu_parallel(conv_forward_item, j, j->p.n_chunks, cpu_ws_slots());
 }
@@ -451,20 +486,22 @@ static void conv_backward_item(void *ctx, int c, int slot)
     const ConvPlan *p = &j->p;
     float *col = j->ws + (size_t)slot * p->slot, *buf = col + p->col, *padded = buf + p->buf;
     float *pooled = padded + p->padded, *images = conv_images(pooled, p);
+    double *dwt = conv_dwt(col, p);
     float *dwp = j->ws + (size_t)cpu_ws_slots() * p->slot + (size_t)c * p->part;
     float *dbp = dwp + (size_t)s->OC * p->CKK;
     size_t xs = (size_t)s->C * s->H * s->W, P = p->P;
     int b0, b1;
     chunk_images(j, c, &b0, &b1);
     for (int o = 0; o < s->OC; o++) dbp[o] = 0.0f;
+    if (p->wino_back) memset(dwt, 0, sizeof(double) * cpu_conv_wino_dw_doubles(s));
     for (int g0 = b0; g0 < b1; g0 += p->bs) {
         int n = b1 - g0 < p->bs ? b1 - g0 : p->bs;
         size_t ld = (size_t)n * P;
         for (int k = 0; k < n; k++) {
             const float *xb = j->x + (size_t)(g0 + k) * xs;
-            if (p->direct_back)
+            if (p->direct_back && !p->wino_back)
                 cpu_conv_direct_image(xb, s, images + k * cpu_conv_direct_image_floats(s));
-            else
+            else if (!p->wino_back)
                 im2col(conv_source(xb, s, p, padded), s, p, col + k * P, ld);
             for (int o = 0; o < s->OC; o++) {
                 float *d = buf + (size_t)o * ld + k * P;
@@ -473,11 +510,12 @@ static void conv_backward_item(void *ctx, int c, int slot)
                 if (j->dyc) memcpy(j->dyc + plane * P, d, sizeof(float) * P);
                 dbp[o] += cpu_sum(d, P);
             }
+            if (p->wino_back) cpu_conv_wino_dw(xb, buf + k * P, ld, s, dwt, images);
         }
         /* dwp (OC, CKK) (+)= buf (OC, n P) . col^T, or (OC, K, K, C) */
-        if (p->direct_back)
+        if (p->direct_back && !p->wino_back)
             cpu_conv_direct_dw(images, n, buf, ld, s, g0 > b0, dwp);
-        else
+        else if (!p->wino_back)
             cpu_sgemm(0, 1, s->OC, (int)p->CKK, (int)ld, 1.0f, buf, (int)ld, col, (int)ld,
                       g0 > b0 ? 1.0f : 0.0f, dwp, (int)p->CKK);
         if (!j->dx || j->dyc) continue;
@@ -494,6 +532,7 @@ static void conv_backward_item(void *ctx, int c, int slot)
         for (int k = 0; k < n; k++)
             col2im(col + k * P, ld, s, p, padded, j->dx + (size_t)(g0 + k) * xs);
     }
+    if (p->wino_back) cpu_conv_wino_dw_out(dwt, s, dwp);
 }
 
 /* dw (then db) = the chunks' partials added in chunk order, CPU_CHUNK
@@ -509,7 +548,7 @@ static void conv_reduce_item(void *ctx, int item, int slot)
     const size_t C = (size_t)j->s->C, KK = (size_t)j->s->K * j->s->K;
     for (size_t i = lo; i < hi; i++) {
         size_t at = i;
-        if (p->direct_back && i < nw) { /* i = (o, c, k) of w: (o, k, c) in the partials */
+        if (p->direct_back && !p->wino_back && i < nw) { /* i = (o, c, k) of w: (o, k, c) in the partials */
             size_t r = i % p->CKK;
             at = i - r + (r % KK) * C + r / KK;
         }

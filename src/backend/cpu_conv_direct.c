@@ -317,35 +317,40 @@ size_t cpu_conv_direct_image_floats(const ConvShape *s)
 void cpu_conv_direct_image(const float *x, const ConvShape *s, float *in)
 {
     const int C = s->C, Wp = s->W + 2 * s->pad, Hp = s->H + 2 * s->pad;
-    const size_t HW = (size_t)s->H * s->W;
     memset(in, 0, sizeof(float) * ((size_t)Hp * Wp * C + CPU_CONV_DIRECT_OC));
+    cpu_conv_hwc(x, C, s->H, s->W, in + ((size_t)s->pad * Wp + s->pad) * C, (size_t)Wp * C);
+}
+
+void cpu_conv_hwc(const float *x, int C, int H, int W, float *dst, size_t row)
+{
+    const size_t HW = (size_t)H * W;
     int c = 0;
 #if defined(__SSE2__)
     /* 4 channels x 4 pixels at a time, transposed in registers: one store
      * per pixel instead of one per value, each to another cache line */
     for (; c + 4 <= C; c += 4)
-        for (int h = 0; h < s->H; h++) {
-            const float *src = x + (size_t)c * HW + (size_t)h * s->W;
-            float *dst = in + ((size_t)(h + s->pad) * Wp + s->pad) * C + c;
+        for (int h = 0; h < H; h++) {
+            const float *src = x + (size_t)c * HW + (size_t)h * W;
+            float *to = dst + (size_t)h * row + c;
             int q = 0;
-            for (; q + 4 <= s->W; q += 4) {
+            for (; q + 4 <= W; q += 4) {
                 __m128 r0 = _mm_loadu_ps(src + q), r1 = _mm_loadu_ps(src + HW + q);
                 __m128 r2 = _mm_loadu_ps(src + 2 * HW + q), r3 = _mm_loadu_ps(src + 3 * HW + q);
                 _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-                _mm_storeu_ps(dst + (size_t)q * C, r0);
-                _mm_storeu_ps(dst + (size_t)(q + 1) * C, r1);
-                _mm_storeu_ps(dst + (size_t)(q + 2) * C, r2);
-                _mm_storeu_ps(dst + (size_t)(q + 3) * C, r3);
+                _mm_storeu_ps(to + (size_t)q * C, r0);
+                _mm_storeu_ps(to + (size_t)(q + 1) * C, r1);
+                _mm_storeu_ps(to + (size_t)(q + 2) * C, r2);
+                _mm_storeu_ps(to + (size_t)(q + 3) * C, r3);
             }
-            for (; q < s->W; q++)
-                for (int i = 0; i < 4; i++) dst[(size_t)q * C + i] = src[i * HW + q];
+            for (; q < W; q++)
+                for (int i = 0; i < 4; i++) to[(size_t)q * C + i] = src[i * HW + q];
         }
 #endif
     for (; c < C; c++)
-        for (int h = 0; h < s->H; h++) {
-            const float *src = x + ((size_t)c * s->H + h) * s->W;
-            float *dst = in + ((size_t)(h + s->pad) * Wp + s->pad) * C + c;
-            for (int q = 0; q < s->W; q++) dst[(size_t)q * C] = src[q];
+        for (int h = 0; h < H; h++) {
+            const float *src = x + ((size_t)c * H + h) * W;
+            float *to = dst + (size_t)h * row + c;
+            for (int q = 0; q < W; q++) to[(size_t)q * C] = src[q];
         }
 }
 
