@@ -147,7 +147,7 @@ void cpu_conv_hwc(const float *x, int C, int H, int W, float *dst, size_t row);
 
 /* Winograd convolution F(2x2, 5x5) (cpu_conv_winograd.c, x86-64 with AVX2
  * + FMA): cpu_conv_wino_fits says whether it runs s (K 5, C and OC 16 to
- * 64, C a multiple of 8, OC of 16, B >= 2).
+ * 256, C a multiple of 8, OC of 16, B >= 2).
  * - cpu_conv_wino_pack: block b (output channels [16 b, 16 b + 16)) of the
  *   transformed weights u (cpu_conv_wino_pack_floats in all) from w.
  * - cpu_conv_wino: out[o * ld + t] = the conv (no bias) of one image x (C,

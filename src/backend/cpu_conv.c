@@ -44,10 +44,13 @@
  * 1.2-1.4x as fast as with im2col + sgemm (conv_plan).
  *
  * Winograd products (cpu_conv_winograd.c, the same CPUs, B >= 2) in place of
- * both for the 5 x 5 layers with 16 to 64 channels: the forward (and so the
- * dx convolution) where C is a multiple of 8, dw where of 16; dw's chunk
- * partials are then the usual (OC, C*K*K), the transformed sums (36, OC, C
- * doubles) being in the slot (conv_dwt).
+ * both for the 5 x 5 layers with 16 to 256 channels: the forward (and so the
+ * dx convolution) where C is a multiple of 8, dw where C is a multiple of 16
+ * and C*OC <= 128*128; dw's chunk partials are then the usual (OC, C*K*K),
+ * the transformed sums (36, OC, C doubles) being in the slot (conv_dwt).
+ * Alternating 2-s runs at 2 threads against the direct products and sgemm:
+ * cnn5x32 1.3-2.1x, cnn5x64 1.5-1.6x, cnn5x128 1.4-1.5x, cnn5x256 1.4x
+ * (with Winograd dw too, 19 MB of sums per slot, it was 1.1x).
  */
 #include <math.h>
 #include <string.h>
@@ -100,7 +103,7 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
      * over all of them. */
     int direct = s->B >= 2 && cpu_conv_direct_available();
     p->wino = cpu_conv_wino_fits(s);
-    p->wino_back = p->wino && s->C % 16 == 0;
+    p->wino_back = p->wino && s->C % 16 == 0 && s->C * s->OC <= 128 * 128;
     p->direct = direct && s->OC % CPU_CONV_DIRECT_OC == 0 && !p->wino;
     p->direct_back = direct && s->C <= CONV_DIRECT_BACK_MAX_C;
     /* the unfolded columns and the padded plane: im2col's and col2im's */

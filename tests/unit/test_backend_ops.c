@@ -333,11 +333,13 @@ static void test_conv(void)
          * 100 and 56 pixels, C*K = 160 and 21) */
         {3, 3, 13, 11, 48, 5, 3}, {4, 20, 9, 8, 16, 3, 1}, {20, 3, 8, 8, 16, 3, 1},
         {2, 40, 6, 7, 32, 3, 1}, {3, 32, 14, 14, 32, 5, 0}, {4, 7, 9, 10, 24, 3, 0},
-        /* and its Winograd products (K 5, C and OC 16 to 64): forward, dw
-         * (C 16, 32) and the dx convolution (padding 3: OC 32 and C 32 as
-         * the dx's channels); odd planes (partial tiles), OC 48 (three
-         * weight blocks), C 24 (forward only, dw direct) */
+        /* and its Winograd products (K 5, C and OC 16 to 256): forward, dw
+         * (C 16 to 128, a multiple of 16) and the dx convolution (padding
+         * 3: OC 32 and C 32 as the dx's channels); odd planes (partial
+         * tiles), OC 48 (three weight blocks), C 24 (forward only, dw
+         * direct), C 64 x OC 128, C 144 x OC 160 (dw by sgemm) */
         {4, 32, 9, 9, 32, 5, 3}, {3, 16, 7, 6, 48, 5, 2}, {2, 24, 8, 8, 16, 5, 1},
+        {2, 64, 5, 5, 128, 5, 2}, {2, 144, 4, 4, 160, 5, 2},
         /* B = 1: images in order, each product split over the threads
          * (the last one by rows: C*K*K > OH*OW) */
         {1, 16, 16, 16, 64, 3, 1}, {1, 128, 6, 6, 64, 3, 1},
