@@ -46,8 +46,8 @@
  * Winograd products (cpu_conv_winograd.c, the same CPUs, B >= 2) in place of
  * both for the 5 x 5 layers with 16 to 256 channels: the forward (and so the
  * dx convolution) where C is a multiple of 8, dw where C is a multiple of 16
- * and C*OC <= 128*128; dw's chunk partials are then the usual (OC, C*K*K),
- * the transformed sums (36, OC, C doubles) being in the slot (conv_dwt).
+ * and C*OC <= 128*128; dw's chunk partials are then its transformed sums
+ * (36, OC, C doubles), added in chunk order and transformed once.
  * Alternating 2-s runs at 2 threads against the direct products and sgemm:
  * cnn5x32 1.3-2.1x, cnn5x64 1.5-1.6x, cnn5x128 1.4-1.5x, cnn5x256 1.4x
  * (with Winograd dw too, 19 MB of sums per slot, it was 1.1x).
@@ -78,7 +78,7 @@ typedef struct ConvPlan {
     int direct, direct_back; /* the forward's; dw's and col2im's dx (cpu_conv_direct.c) */
     int wino, wino_back;     /* the forward's, dw's by cpu_conv_winograd.c */
     size_t CKK, P;          /* C*K*K, OH*OW */
-    size_t col, buf, padded, pooled, image, dwt, slot, part, wpk; /* floats */
+    size_t col, buf, padded, pooled, image, slot, part, wpk; /* floats */
 } ConvPlan;
 
 static void conv_plan(const ConvShape *s, ConvPlan *p)
@@ -116,13 +116,13 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
     p->image = p->direct || p->direct_back ? cpu_conv_direct_image_floats(s) * p->bs + 16 : 0;
     if (p->wino && cpu_conv_wino_work_floats(s) + 16 > p->image)
         p->image = cpu_conv_wino_work_floats(s) + 16;
-    /* (+ 16: room to start the doubles on a 64-byte line, conv_dwt) */
-    p->dwt = p->wino_back ? 2 * cpu_conv_wino_dw_doubles(s) + 16 : 0;
     size_t wdx = p->direct_back ? cpu_conv_direct_pack_dx_floats(s) : 0;
     p->wpk = p->direct ? (size_t)s->OC * p->CKK : p->wino ? cpu_conv_wino_pack_floats(s) : 0;
     if (wdx > p->wpk) p->wpk = wdx;
-    p->slot = p->col + p->buf + p->padded + p->pooled + p->image + p->dwt;
-    p->part = (size_t)s->OC * p->CKK + (size_t)s->OC;
+    p->slot = p->col + p->buf + p->padded + p->pooled + p->image;
+    /* dw (or Winograd dw's sums in double) and db, from a 64-byte line */
+    p->part = (p->wino_back ? 2 * cpu_conv_wino_dw_doubles(s) : (size_t)s->OC * p->CKK) + s->OC;
+    p->part = (p->part + 15) / 16 * 16;
 }
 
 /* The direct products' image copies of a slot whose pooled gradients are
@@ -135,21 +135,13 @@ static float *conv_images(float *pooled, const ConvPlan *p)
     return (float *)((at + 63) & ~(uintptr_t)63);
 }
 
-/* The Winograd dw sums (36, OC, C) of the slot at `slot`: its last p->dwt
- * floats, from a 64-byte boundary. */
-static double *conv_dwt(float *slot, const ConvPlan *p)
-{
-    uintptr_t at = (uintptr_t)(slot + p->slot - p->dwt);
-    return (double *)((at + 63) & ~(uintptr_t)63);
-}
-
-/* The workspace of one pass over s: the slots, the partials, then the
- * packed weights of the direct product. */
+/* The workspace of one pass over s: the slots, the partials (from a 64-byte
+ * boundary, conv_parts), then the packed weights of the direct product. */
 static size_t conv_pass_floats(const ConvShape *s)
 {
     ConvPlan p;
     conv_plan(s, &p);
-    return (size_t)cpu_ws_slots() * p.slot + (size_t)p.n_chunks * p.part + p.wpk;
+    return (size_t)cpu_ws_slots() * p.slot + 16 + (size_t)p.n_chunks * p.part + p.wpk;
 }
 
 /* dx as a convolution of the output gradient (the "full" correlation with
@@ -365,10 +357,18 @@ static void conv_forward_item(void *ctx, int c, int slot)
     }
 }
 
+/* The partials' place in j's workspace: after the slots, from the next
+ * 64-byte boundary (Winograd dw's are doubles). */
+static float *conv_parts(const ConvJob *j)
+{
+    uintptr_t at = (uintptr_t)(j->ws + (size_t)cpu_ws_slots() * j->p.slot);
+    return (float *)((at + 63) & ~(uintptr_t)63);
+}
+
 /* The packed weights' place in j's workspace (after the partials). */
 static float *conv_wpk(const ConvJob *j)
 {
-    return j->ws + (size_t)cpu_ws_slots() * j->p.slot + (size_t)j->p.n_chunks * j->p.part;
+    return conv_parts(j) + (size_t)j->p.n_chunks * j->p.part;
 }
 
 /* Item o: the forward's weights of output channels [16 o, 16 o + 16). */
@@ -489,9 +489,9 @@ static void conv_backward_item(void *ctx, int c, int slot)
     const ConvPlan *p = &j->p;
     float *col = j->ws + (size_t)slot * p->slot, *buf = col + p->col, *padded = buf + p->buf;
     float *pooled = padded + p->padded, *images = conv_images(pooled, p);
-    double *dwt = conv_dwt(col, p);
-    float *dwp = j->ws + (size_t)cpu_ws_slots() * p->slot + (size_t)c * p->part;
-    float *dbp = dwp + (size_t)s->OC * p->CKK;
+    float *dwp = conv_parts(j) + (size_t)c * p->part;
+    double *dwt = (double *)dwp; /* Winograd dw's sums (36, OC, C) */
+    float *dbp = dwp + (p->wino_back ? 2 * cpu_conv_wino_dw_doubles(s) : (size_t)s->OC * p->CKK);
     size_t xs = (size_t)s->C * s->H * s->W, P = p->P;
     int b0, b1;
     chunk_images(j, c, &b0, &b1);
@@ -535,7 +535,6 @@ static void conv_backward_item(void *ctx, int c, int slot)
         for (int k = 0; k < n; k++)
             col2im(col + k * P, ld, s, p, padded, j->dx + (size_t)(g0 + k) * xs);
     }
-    if (p->wino_back) cpu_conv_wino_dw_out(dwt, s, dwp);
 }
 
 /* dw (then db) = the chunks' partials added in chunk order, CPU_CHUNK
@@ -545,13 +544,13 @@ static void conv_reduce_item(void *ctx, int item, int slot)
     (void)slot;
     const ConvJob *j = ctx;
     const ConvPlan *p = &j->p;
-    size_t nw = p->part - (size_t)j->s->OC;
-    const float *parts = j->ws + (size_t)cpu_ws_slots() * p->slot;
-    size_t lo = (size_t)item * CPU_CHUNK, hi = lo + CPU_CHUNK < p->part ? lo + CPU_CHUNK : p->part;
+    size_t nw = (size_t)j->s->OC * p->CKK, n = nw + j->s->OC;
+    const float *parts = conv_parts(j);
+    size_t lo = (size_t)item * CPU_CHUNK, hi = lo + CPU_CHUNK < n ? lo + CPU_CHUNK : n;
     const size_t C = (size_t)j->s->C, KK = (size_t)j->s->K * j->s->K;
     for (size_t i = lo; i < hi; i++) {
         size_t at = i;
-        if (p->direct_back && !p->wino_back && i < nw) { /* i = (o, c, k) of w: (o, k, c) in the partials */
+        if (p->direct_back && i < nw) { /* i = (o, c, k) of w: (o, k, c) in the partials */
             size_t r = i % p->CKK;
             at = i - r + (r % KK) * C + r / KK;
         }
@@ -562,6 +561,42 @@ static void conv_reduce_item(void *ctx, int item, int slot)
         else if (j->db)
             j->db[i - nw] = v;
     }
+}
+
+/* Winograd dw: the chunks' sums (36, OC, C doubles) added in chunk order
+ * into chunk 0's, CPU_CHUNK of them per item; the last item: db. */
+static void conv_reduce_wino_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const ConvJob *j = ctx;
+    const ConvPlan *p = &j->p;
+    float *parts = conv_parts(j);
+    size_t n = cpu_conv_wino_dw_doubles(j->s), lo = (size_t)item * CPU_CHUNK;
+    if (lo >= n) {
+        for (int o = 0; o < j->s->OC && j->db; o++) {
+            float v = parts[2 * n + o];
+            for (int c = 1; c < p->n_chunks; c++) v += parts[(size_t)c * p->part + 2 * n + o];
+            j->db[o] = v;
+        }
+        return;
+    }
+    size_t hi = lo + CPU_CHUNK < n ? lo + CPU_CHUNK : n;
+    double *sum = (double *)parts;
+    for (size_t i = lo; i < hi; i++) {
+        double v = sum[i];
+        for (int c = 1; c < p->n_chunks; c++)
+            v += ((const double *)(parts + (size_t)c * p->part))[i];
+        sum[i] = v;
+    }
+}
+
+/* Item o: dw of output channels [8 o, 8 o + 8) from the summed Winograd
+ * sums. */
+static void conv_wino_dw_out_item(void *ctx, int o, int slot)
+{
+    (void)slot;
+    const ConvJob *j = ctx;
+    cpu_conv_wino_dw_out((const double *)conv_parts(j), j->s, 8 * o, 8 * o + 8, j->dw);
 }
 
 /* dw and db by chunks of the batch, then dx: with col2im inside the chunks,
@@ -586,7 +621,14 @@ static void conv_backward_run(ConvJob *j)
         cpu_parallel(conv_pack_dx_item, j, s->K, 0);
     }
     cpu_parallel(conv_backward_item, j, j->p.n_chunks, cpu_ws_slots());
-    cpu_parallel(conv_reduce_item, j, (int)((j->p.part + CPU_CHUNK - 1) / CPU_CHUNK), 0);
+    if (j->p.wino_back) {
+        size_t n = cpu_conv_wino_dw_doubles(s);
+        cpu_parallel(conv_reduce_wino_item, j, (int)((n + CPU_CHUNK - 1) / CPU_CHUNK) + 1, 0);
+        cpu_parallel(conv_wino_dw_out_item, j, s->OC / 8, 0);
+    } else {
+        size_t n = (size_t)s->OC * j->p.CKK + s->OC;
+        cpu_parallel(conv_reduce_item, j, (int)((n + CPU_CHUNK - 1) / CPU_CHUNK), 0);
+    }
     if (!j->dyc) return;
     const int K = s->K, KK = K * K;
     for (int c = 0; c < s->C; c++)

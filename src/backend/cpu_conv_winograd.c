@@ -15,7 +15,7 @@
  *   the 2 x 2 output gradients g of each tile, dw = A'^T [ sum over tiles
  *   (G' g G'^T) (.) V ] A', the sums dW_x (OC, C) = D_x^T (OC, tiles) .
  *   V_x (tiles, C) in register tiles of 4 x 16, the output transform once
- *   per chunk of the batch.
+ *   per op (after cpu_conv.c adds the chunks' sums).
  *
  * The transforms are Toom-Cook's at the points 0, 1, -1, 2, -2 and infinity
  * (tests/winograd_matrices.py derives them, F(5, 2)'s A'^T and G' too, and
@@ -150,16 +150,17 @@ WG_TARGET void cpu_conv_wino_pack(const float *w /* (OC, C, 5, 5) */, const Conv
         for (int h = 0; h < WG_OC; h += 8) {
             const float *g = w + ((size_t)(block * WG_OC + h) * C + c) * 25;
             __m256 t[5][WG_A], v[WG_A];
-            for (int q = 0; q < 5; q++) /* t = G g, column q (as row q) */
-                wino_g(_mm256_i32gather_ps(g + q, lanes, 4), _mm256_i32gather_ps(g + 5 + q, lanes, 4),
-                       _mm256_i32gather_ps(g + 10 + q, lanes, 4),
-                       _mm256_i32gather_ps(g + 15 + q, lanes, 4),
-                       _mm256_i32gather_ps(g + 20 + q, lanes, 4), t[q]);
+            for (int q = 0; q < 5; q++) { /* t = G g, column q (as row q) */
+                __m256 r[5];
+                for (int k = 0; k < 5; k++) r[k] = _mm256_i32gather_ps(g + 5 * k + q, lanes, 4);
+                wino_g(r[0], r[1], r[2], r[3], r[4], t[q]);
+            }
             for (int i = 0; i < WG_A; i++) { /* U = t G^T, row i */
                 wino_g(t[0][i], t[1][i], t[2][i], t[3][i], t[4][i], v);
-                for (int k = 0; k < WG_A; k++)
-                    _mm256_storeu_ps(u + (((size_t)(i * WG_A + k) * nob + block) * C + c) * WG_OC + h,
-                                     v[k]);
+                for (int k = 0; k < WG_A; k++) {
+                    size_t x = (size_t)i * WG_A + k;
+                    _mm256_storeu_ps(u + ((x * nob + block) * C + c) * WG_OC + h, v[k]);
+                }
             }
         }
 }
@@ -179,12 +180,13 @@ WG_TARGET static inline void wino_at5(const __m256d m[WG_A], __m256d y[5])
     y[4] = _mm256_add_pd(_mm256_fmadd_pd(sixteen, r, p), m[5]);
 }
 
-/* dw (OC, C, 5, 5) = A'^T M A' of each (o, c), M from dwt (36, OC, C),
- * four (o, c) pairs per vector. */
-WG_TARGET void cpu_conv_wino_dw_out(const double *dwt, const ConvShape *s, float *dw)
+/* dw (OC, C, 5, 5) = A'^T M A' of each (o, c) with o0 <= o < o1, M from
+ * dwt (36, OC, C), four (o, c) pairs per vector. */
+WG_TARGET void cpu_conv_wino_dw_out(const double *dwt, const ConvShape *s, int o0, int o1,
+                                    float *dw)
 {
     const size_t n = (size_t)s->OC * s->C;
-    for (size_t k = 0; k < n; k += 4) {
+    for (size_t k = (size_t)o0 * s->C; k < (size_t)o1 * s->C; k += 4) {
         __m256d z[5][WG_A], m[WG_A], y[5];
         for (int j = 0; j < WG_A; j++) { /* z = A'^T M, column j */
             for (int i = 0; i < WG_A; i++) m[i] = _mm256_loadu_pd(dwt + (i * WG_A + j) * n + k);
@@ -398,9 +400,9 @@ WG_TARGET static void wino_dw_products(const float *v, const float *dd, const Co
                         double *to = w + (size_t)i * C + 8 * h;
                         __m128 lo = _mm256_castps256_ps128(acc[i][h]);
                         __m128 hi = _mm256_extractf128_ps(acc[i][h], 1);
-                        _mm256_storeu_pd(to, _mm256_add_pd(_mm256_loadu_pd(to), _mm256_cvtps_pd(lo)));
-                        _mm256_storeu_pd(to + 4,
-                                         _mm256_add_pd(_mm256_loadu_pd(to + 4), _mm256_cvtps_pd(hi)));
+                        __m256d a = _mm256_cvtps_pd(lo), b = _mm256_cvtps_pd(hi);
+                        _mm256_storeu_pd(to, _mm256_add_pd(_mm256_loadu_pd(to), a));
+                        _mm256_storeu_pd(to + 4, _mm256_add_pd(_mm256_loadu_pd(to + 4), b));
                     }
             }
 }
@@ -441,9 +443,9 @@ void cpu_conv_wino_pack(const float *w, const ConvShape *s, int block, float *u)
     NN_CHECK(0, "cpu_conv_wino_pack: not built for this CPU");
 }
 
-void cpu_conv_wino_dw_out(const double *dwt, const ConvShape *s, float *dw)
+void cpu_conv_wino_dw_out(const double *dwt, const ConvShape *s, int o0, int o1, float *dw)
 {
-    (void)dwt, (void)s, (void)dw;
+    (void)dwt, (void)s, (void)o0, (void)o1, (void)dw;
     NN_CHECK(0, "cpu_conv_wino_dw_out: not built for this CPU");
 }
 #endif
