@@ -158,14 +158,14 @@ size_t cpu_conv_wino_work_floats(const ConvShape *s);
 void cpu_conv_wino_pack(const float *w, const ConvShape *s, int block, float *u);
 void cpu_conv_wino(const float *x, const float *u, const ConvShape *s, float *out, size_t ld,
                    float *work);
-/* - cpu_conv_wino_dw: dwt (36, OC, C) += the transformed dw of one image x
- *   for output gradients d[o * ld + t] (C a multiple of 16), with
+/* - cpu_conv_wino_dw: dwt (36, OC, C) = (add: +=) the transformed dw of one
+ *   image x for output gradients d[o * ld + t] (C a multiple of 16), with
  *   cpu_conv_wino_work_floats of work; cpu_conv_wino_dw_out: dw (OC, C, 5,
  *   5) of output channels [o0, o1) (multiples of 4) from dwt
  *   (cpu_conv_wino_dw_doubles). */
 size_t cpu_conv_wino_dw_doubles(const ConvShape *s);
-void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape *s, double *dwt,
-                      float *work);
+void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape *s, int add,
+                      double *dwt, float *work);
 void cpu_conv_wino_dw_out(const double *dwt, const ConvShape *s, int o0, int o1, float *dw);
 
 /* Elementwise jobs are cut into items of this many floats (64 KiB): small

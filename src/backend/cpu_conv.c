@@ -496,7 +496,6 @@ static void conv_backward_item(void *ctx, int c, int slot)
     int b0, b1;
     chunk_images(j, c, &b0, &b1);
     for (int o = 0; o < s->OC; o++) dbp[o] = 0.0f;
-    if (p->wino_back) memset(dwt, 0, sizeof(double) * cpu_conv_wino_dw_doubles(s));
     for (int g0 = b0; g0 < b1; g0 += p->bs) {
         int n = b1 - g0 < p->bs ? b1 - g0 : p->bs;
         size_t ld = (size_t)n * P;
@@ -513,7 +512,7 @@ static void conv_backward_item(void *ctx, int c, int slot)
                 if (j->dyc) memcpy(j->dyc + plane * P, d, sizeof(float) * P);
                 dbp[o] += cpu_sum(d, P);
             }
-            if (p->wino_back) cpu_conv_wino_dw(xb, buf + k * P, ld, s, dwt, images);
+            if (p->wino_back) cpu_conv_wino_dw(xb, buf + k * P, ld, s, g0 + k > b0, dwt, images);
         }
         /* dwp (OC, CKK) (+)= buf (OC, n P) . col^T, or (OC, K, K, C) */
         if (p->direct_back && !p->wino_back)

@@ -370,13 +370,13 @@ WG_TARGET static void wino_grad(const float *d, size_t ld, const ConvShape *s, c
     }
 }
 
-/* dwt_x (OC, C) += D_x^T (OC, nt) . V_x (nt, C) for the 36 points x, in
+/* dwt_x (OC, C) (+)= D_x^T (OC, nt) . V_x (nt, C) for the 36 points x, in
  * register tiles of 4 output x 16 input channels: a float sum over the
  * block's tiles, added to dwt in double. (All in float, dw was up to 2e-6
  * of its terms' magnitude off, twice test_backend_ops' bound; the output
  * transform multiplies the sums at the points +-2 by up to 256.) */
 WG_TARGET static void wino_dw_products(const float *v, const float *dd, const ConvShape *s,
-                                       const WinoPlan *p, int nt, double *dwt)
+                                       const WinoPlan *p, int nt, int add, double *dwt)
 {
     const int C = s->C, OC = s->OC, NB = p->NB;
     for (int x = 0; x < WG_N; x++)
@@ -401,14 +401,18 @@ WG_TARGET static void wino_dw_products(const float *v, const float *dd, const Co
                         __m128 lo = _mm256_castps256_ps128(acc[i][h]);
                         __m128 hi = _mm256_extractf128_ps(acc[i][h], 1);
                         __m256d a = _mm256_cvtps_pd(lo), b = _mm256_cvtps_pd(hi);
-                        _mm256_storeu_pd(to, _mm256_add_pd(_mm256_loadu_pd(to), a));
-                        _mm256_storeu_pd(to + 4, _mm256_add_pd(_mm256_loadu_pd(to + 4), b));
+                        if (add) {
+                            a = _mm256_add_pd(_mm256_loadu_pd(to), a);
+                            b = _mm256_add_pd(_mm256_loadu_pd(to + 4), b);
+                        }
+                        _mm256_storeu_pd(to, a);
+                        _mm256_storeu_pd(to + 4, b);
                     }
             }
 }
 
-void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape *s, double *dwt,
-                      float *work)
+void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape *s, int add,
+                      double *dwt, float *work)
 {
     WinoPlan p;
     wino_plan(s, &p);
@@ -419,7 +423,7 @@ void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape
         int nt = p.T - t0 < p.NB ? p.T - t0 : p.NB;
         wino_input(img, s, &p, t0, nt, v);
         wino_grad(d, ld, s, &p, t0, nt, dd);
-        wino_dw_products(v, dd, s, &p, nt, dwt);
+        wino_dw_products(v, dd, s, &p, nt, add || t0 > 0, dwt);
     }
 }
 #else
@@ -430,10 +434,10 @@ void cpu_conv_wino(const float *x, const float *u, const ConvShape *s, float *ou
     NN_CHECK(0, "cpu_conv_wino: not built for this CPU");
 }
 
-void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape *s, double *dwt,
-                      float *work)
+void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape *s, int add,
+                      double *dwt, float *work)
 {
-    (void)x, (void)d, (void)ld, (void)s, (void)dwt, (void)work;
+    (void)x, (void)d, (void)ld, (void)s, (void)add, (void)dwt, (void)work;
     NN_CHECK(0, "cpu_conv_wino_dw: not built for this CPU");
 }
 
