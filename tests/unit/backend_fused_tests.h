@@ -158,7 +158,7 @@ static void test_conv_fused(void)
         /* dw and db add B*OH*OW terms: at the terms' magnitudes (cmp_mag; the
          * cpu backend's Winograd dw is ~4e-5 off on the C 16 and 32 shapes) */
         float *mdw = hnan(nw), *mdb = hnan(s.OC);
-        conv_term_magnitudes(d2, x, w, &s, mdw, mdb);
+        conv_term_magnitudes(d2, x, w, &s, NULL, mdw, mdb);
         cmp_mag("conv2d_backward_act_pool dw", d_dw, dw, mdw, nw, TOL);
         cmp_mag("conv2d_backward_act_pool db", d_db, db, mdb, s.OC, TOL);
         float *d_dw2 = dnan(nw), *d_db2 = dnan(s.OC); /* first layer: dx NULL */
@@ -278,6 +278,8 @@ static void test_conv_bn_fused(void)
         {1, 1, 5, 5, 1, 3, 0, 1},    {2, 3, 7, 9, 4, 3, 1, 2},   {3, 5, 8, 6, 7, 5, 2, 2},
         {32, 3, 32, 32, 8, 5, 0, 2}, {9, 3, 11, 10, 8, 3, 3, 2}, {5, 6, 9, 7, 5, 2, 1, 1},
         {8, 16, 14, 14, 12, 5, 3, 3},
+        /* the cpu backend's Winograd forward, dw and dx convolution */
+        {4, 16, 10, 10, 16, 5, 2, 2},
     };
     static const ActKind acts[] = {ACT_RELU, ACT_TANH, ACT_LEAKY_RELU, ACT_SIGMOID};
     if (!T->conv2d_backward_bn_act_pool || !T->conv2d_forward_bn_act_pool) {
@@ -378,7 +380,7 @@ static void test_conv_bn_fused(void)
         check_close(what, fdb, db, OC, 0, 0);
         /* the magnitudes of dw's and db's terms */
         float *mdw = hnan(nw), *mdb = hnan(OC);
-        conv_term_magnitudes(dz, x, w, &s, mdw, mdb);
+        conv_term_magnitudes(dz, x, w, &s, NULL, mdw, mdb);
         /* the backend's against ref's, then as a first layer (dx NULL) */
         size_t nws = conv2d_bn_workspace_floats(T, &s);
         int32_t *d_idx = dcopy(idx, sizeof(int32_t) * ny);
