@@ -348,7 +348,7 @@ void cpu_conv_hwc(const float *x, int C, int H, int W, float *dst, size_t row)
 #endif
     for (; c < C; c++)
         for (int h = 0; h < H; h++) {
-            const float *src = x + ((size_t)c * H + h) * W;
+            const float *src = x + (size_t)c * HW + (size_t)h * W;
             float *to = dst + (size_t)h * row + c;
             for (int q = 0; q < W; q++) to[(size_t)q * C] = src[q];
         }
