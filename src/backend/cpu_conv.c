@@ -32,10 +32,11 @@
  *   col (C*K*K, bs*OH*OW) | buf (OC, bs*OH*OW) | padded (C, H+2pad, W+2pad)
  *   | pooled (OH*OW, the fused backward's gradients at the pooled places)
  *   | images (bs x (H+2pad, W+2pad, C): the direct products' copies, or
- *   the Winograd products' work) | Winograd dw's sums
- * then n_chunks partials [dw (OC, C*K*K), db (OC)], then the direct
- * products' packed weights (forward or dx); conv_backward_run says what the
- * backward with conv_dx_by_conv adds.
+ *   the Winograd products' work)
+ * then, from a 64-byte line, n_chunks partials [dw (OC, C*K*K), or
+ * Winograd dw's sums (36, OC, C doubles), then db (OC)], then the direct
+ * or Winograd products' packed weights (forward or dx); conv_backward_run
+ * says what the backward with conv_dx_by_conv adds.
  *
  * Direct products (cpu_conv_direct.c, CPUs with AVX2 + FMA, B >= 2): the
  * forward's (and so the dx convolution's) where OC is a multiple of 16, and
