@@ -218,8 +218,7 @@ static void wino_image(const float *x, const ConvShape *s, const WinoPlan *p, fl
     cpu_conv_hwc(x, s->C, s->H, s->W, img + (size_t)s->pad * row + left, row);
 }
 
-/* V (36, NB, C) of tiles [t0, t0 + nt) (zeros for the rest of the block's
- * last register tile). */
+/* V (36, NB, C) of tiles [t0, t0 + nt). */
 WG_TARGET static void wino_input(const float *img, const ConvShape *s, const WinoPlan *p, int t0,
                                  int nt, float *v)
 {
@@ -245,13 +244,11 @@ WG_TARGET static void wino_input(const float *img, const ConvShape *s, const Win
             }
         }
     }
-    int end = (nt + WG_TP - 1) / WG_TP * WG_TP;
-    for (int x = 0; x < WG_N && end > nt; x++)
-        memset(v + ((size_t)x * NB + nt) * C, 0, sizeof(float) * (size_t)(end - nt) * C);
 }
 
 /* m_x (NB, OC) = v_x (NB, C) . u_x (C, OC) for the 36 points x, over the
- * first nt tiles rounded up to WG_TP. */
+ * first nt tiles rounded up to WG_TP (rows past nt: whatever v holds there,
+ * computed and never read). */
 WG_TARGET static void wino_products(const float *v, const float *u, const ConvShape *s,
                                     const WinoPlan *p, int nt, float *m)
 {
@@ -311,14 +308,24 @@ WG_TARGET static void wino_output(const float *m, const ConvShape *s, const Wino
     }
 }
 
+/* One image's start: p, and in work the image copy (returned, made here
+ * from x), then V (36, NB, C) at *v and the second block buffer (M or D,
+ * (36, NB, OC)) at *m. */
+static float *wino_begin(const float *x, const ConvShape *s, float *work, WinoPlan *p, float **v,
+                         float **m)
+{
+    wino_plan(s, p);
+    *v = work + (size_t)p->Hw * p->Ww * s->C;
+    *m = *v + (size_t)WG_N * p->NB * s->C;
+    wino_image(x, s, p, work);
+    return work;
+}
+
 void cpu_conv_wino(const float *x, const float *u, const ConvShape *s, float *out, size_t ld,
                    float *work)
 {
     WinoPlan p;
-    wino_plan(s, &p);
-    float *img = work, *v = img + (size_t)p.Hw * p.Ww * s->C;
-    float *m = v + (size_t)WG_N * p.NB * s->C;
-    wino_image(x, s, &p, img);
+    float *v, *m, *img = wino_begin(x, s, work, &p, &v, &m);
     for (int t0 = 0; t0 < p.T; t0 += p.NB) {
         int nt = p.T - t0 < p.NB ? p.T - t0 : p.NB;
         wino_input(img, s, &p, t0, nt, v);
@@ -415,10 +422,7 @@ void cpu_conv_wino_dw(const float *x, const float *d, size_t ld, const ConvShape
                       double *dwt, float *work)
 {
     WinoPlan p;
-    wino_plan(s, &p);
-    float *img = work, *v = img + (size_t)p.Hw * p.Ww * s->C;
-    float *dd = v + (size_t)WG_N * p.NB * s->C;
-    wino_image(x, s, &p, img);
+    float *v, *dd, *img = wino_begin(x, s, work, &p, &v, &dd);
     for (int t0 = 0; t0 < p.T; t0 += p.NB) {
         int nt = p.T - t0 < p.NB ? p.T - t0 : p.NB;
         wino_input(img, s, &p, t0, nt, v);
