@@ -114,8 +114,18 @@ void cpu_blas_single_thread(void);
 void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
 
-/* Direct convolution (cpu_conv_direct.c, x86-64 with AVX2 + FMA;
- * cpu_conv_direct_available says whether this CPU runs it) on images copied
+/* Whether this CPU has AVX2 and FMA (x86-64 built with GCC or Clang; 0
+ * elsewhere): the direct and Winograd convolutions and the dense forward
+ * below run only where it says 1. */
+int cpu_avx2_fma_available(void);
+
+/* y[:, lo:hi] (B, OC) = x (B, C) . w[lo:hi] (OC, C)^T + b[lo:hi] (b may be
+ * NULL: no bias), for B <= CPU_DENSE_MAX_B (cpu_dense.c, AVX2 + FMA). */
+#define CPU_DENSE_MAX_B 64
+void cpu_dense_forward(const float *x, const float *w, const float *b, float *y, int B, int C,
+                       int OC, int lo, int hi);
+
+/* Direct convolution (cpu_conv_direct.c, x86-64 with AVX2 + FMA) on images copied
  * by cpu_conv_direct_image: channel-last with the padding, (H + 2 pad) x
  * (W + 2 pad) x C floats and 16 zeros (cpu_conv_direct_image_floats).
  * - cpu_conv_direct: out[o * ld + t] = the conv (no bias) of one image at
@@ -129,7 +139,6 @@ void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
  *   cpu_conv_direct_pack_dx (kernel row ky; cpu_conv_direct_pack_dx_floats
  *   in all); cpu_conv_direct_unimage copies dxim's middle to (C, H, W). */
 #define CPU_CONV_DIRECT_OC 16
-int cpu_conv_direct_available(void);
 void cpu_conv_direct_pack(const float *w, const ConvShape *s, int block, float *wpk);
 void cpu_conv_direct_image(const float *x, const ConvShape *s, float *in);
 void cpu_conv_direct(const float *in, const float *wpk, const ConvShape *s, float *out, size_t ld);

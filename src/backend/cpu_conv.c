@@ -102,7 +102,7 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
      * 1 thread), cnn5x256's training 1-29% slower (alternating runs).
      * With one image they would run on one thread, where sgemm splits
      * over all of them. */
-    int direct = s->B >= 2 && cpu_conv_direct_available();
+    int direct = s->B >= 2 && cpu_avx2_fma_available();
     p->wino = cpu_conv_wino_fits(s);
     p->wino_back = p->wino && s->C % 16 == 0 && s->C * s->OC <= 128 * 128;
     p->direct = direct && s->OC % CPU_CONV_DIRECT_OC == 0 && !p->wino;

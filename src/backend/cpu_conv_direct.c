@@ -31,13 +31,7 @@
 #include "backend/backend_impl.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-int cpu_conv_direct_available(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+#include "backend/cpu_avx2.h"
 
 #define TILE_PX 6
 #define TILE_OC CPU_CONV_DIRECT_OC
@@ -77,36 +71,10 @@ static void tile_pixels(int p0, int P, int OW, int Wp, size_t at[TILE_PX])
     }
 }
 
-/* out[o ld + i] = row i's channel o, for the 8 channels of r0..r5 (six
- * pixels): transposed in registers (rows 6 and 7 as zeros), then per
- * channel pixels 0-3 in one store and 4-5 in another. */
-__attribute__((target("avx2,fma"))) static inline void
-store_6x8_transposed(__m256 r0, __m256 r1, __m256 r2, __m256 r3, __m256 r4, __m256 r5,
-                     float *out, size_t ld)
-{
-    const __m256 z = _mm256_setzero_ps();
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    /* u[j]: channels j (low half) and j + 4 (high half), pixels 0-3;
-     * v[j]: the same channels, pixels 4-5 in the first two floats */
-    __m256 u[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
-                   _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE)};
-    __m256 v[4] = {_mm256_shuffle_ps(t4, z, 0x44), _mm256_shuffle_ps(t4, z, 0xEE),
-                   _mm256_shuffle_ps(t5, z, 0x44), _mm256_shuffle_ps(t5, z, 0xEE)};
-    for (int j = 0; j < 4; j++) {
-        float *lo = out + (size_t)j * ld, *hi = out + (size_t)(j + 4) * ld;
-        _mm_storeu_ps(lo, _mm256_castps256_ps128(u[j]));
-        _mm_storel_pi((__m64 *)(lo + 4), _mm256_castps256_ps128(v[j]));
-        _mm_storeu_ps(hi, _mm256_extractf128_ps(u[j], 1));
-        _mm_storel_pi((__m64 *)(hi + 4), _mm256_extractf128_ps(v[j], 1));
-    }
-}
-
 /* One tile: out[o ld + i] for 16 channels o from w16 (K, K, C, 16) and the
  * six pixels whose patches start at r0..r5, the first np of them (a pixel
  * repeated past the end of the plane is computed and not stored). */
-__attribute__((target("avx2,fma"))) static void
+CPU_AVX2 static void
 tile_6x16(const float *w16, const float *const r[TILE_PX], int K, int KC, size_t row,
           float *out, size_t ld, int np)
 {
@@ -121,8 +89,8 @@ tile_6x16(const float *w16, const float *const r[TILE_PX], int K, int KC, size_t
         }
     }
     if (np == TILE_PX) {
-        store_6x8_transposed(c00, c10, c20, c30, c40, c50, out, ld);
-        store_6x8_transposed(c01, c11, c21, c31, c41, c51, out + 8 * ld, ld);
+        cpu_store_6x8_transposed(c00, c10, c20, c30, c40, c50, out, ld, 0);
+        cpu_store_6x8_transposed(c01, c11, c21, c31, c41, c51, out + 8 * ld, ld, 0);
         return;
     }
     float t[TILE_PX][TILE_OC];
@@ -154,7 +122,7 @@ void cpu_conv_direct(const float *in, const float *wpk, const ConvShape *s, floa
  * value at offset l of pixel t's kernel row (from `in`, image k at in + k
  * is, its output gradients at d_i + k P) (a channel repeated past OC is
  * computed and not stored). */
-__attribute__((target("avx2,fma"))) static void
+CPU_AVX2 static void
 dw_tile_6x16(const float *const d[TILE_PX], const float *in, int n, size_t is, int OH, int OW,
              size_t C, size_t row, float t[TILE_PX][TILE_OC])
 {
@@ -202,7 +170,7 @@ void cpu_conv_direct_dw(const float *in, int n, const float *d, size_t ld, const
 /* dx tile: to_i[l] += sum over o of d_i[o ld] x w16[o][l], for the six
  * pixels whose output gradients are at d_i, the first np of them (a pixel
  * repeated past the end of the plane is computed and not added). */
-__attribute__((target("avx2,fma"))) static void
+CPU_AVX2 static void
 dx_tile_6x16(const float *w16, const float *const d[TILE_PX], size_t ld, int OC,
              float *const to[TILE_PX], int np)
 {
@@ -246,11 +214,6 @@ void cpu_conv_direct_dx(const float *d, size_t ld, const float *wdx, const ConvS
         }
 }
 #else
-int cpu_conv_direct_available(void)
-{
-    return 0;
-}
-
 void cpu_conv_direct(const float *in, const float *wpk, const ConvShape *s, float *out, size_t ld)
 {
     (void)in, (void)wpk, (void)s, (void)out, (void)ld;

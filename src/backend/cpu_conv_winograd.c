@@ -51,7 +51,7 @@
 
 int cpu_conv_wino_fits(const ConvShape *s)
 {
-    return cpu_conv_direct_available() && s->B >= 2 && s->K == 5 && s->C >= 16 &&
+    return cpu_avx2_fma_available() && s->B >= 2 && s->K == 5 && s->C >= 16 &&
            s->C % 8 == 0 && s->OC % WG_OC == 0 && s->C <= 256 && s->OC <= 256;
 }
 

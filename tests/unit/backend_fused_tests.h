@@ -495,6 +495,8 @@ static void test_thread_determinism(void)
     CHECK(d == 0, "%s: %zu of %zu results differ between two runs at 3 threads", T->name, d, n);
     d = bits_differ(one, three, SPLIT_CONV);
     CHECK(d == 0, "%s: conv2d: %zu results differ between 1 and 3 threads", T->name, d);
+    d = bits_differ(one + SPLIT_CONV, three + SPLIT_CONV, (size_t)32 * 256);
+    CHECK(d == 0, "%s: linear_forward: %zu results differ between 1 and 3 threads", T->name, d);
     d = bits_differ(one + SPLIT_CONV + SPLIT_LINEAR, three + SPLIT_CONV + SPLIT_LINEAR, SPLIT_BN);
     CHECK(d == 0, "%s: batchnorm: %zu results differ between 1 and 3 threads", T->name, d);
     free(one);

@@ -280,8 +280,14 @@ static void test_gather(void)
 
 static void test_linear(void)
 {
-    static const int shapes[][3] = {{1, 1, 1},  {1, 7, 3},    {5, 13, 11}, {33, 257, 10},
-                                    {2, 64, 65}, {32, 3072, 256}, {128, 256, 10},
+    /* the cpu backend's forward below 65 rows (cpu_dense.c): tiles of 6
+     * outputs x 16 rows, x copied in chunks of 4096 / (B rounded up to 16)
+     * terms, 8 at a time then one by one: {17, 203, 7} in chunks of 128
+     * and 75 terms, {33, 257, 10} 80, 80, 80 and 17, {64, 1000, 13} 15 of
+     * 64 and one of 40 */
+    static const int shapes[][3] = {{1, 1, 1},      {1, 7, 3},      {5, 13, 11},
+                                    {33, 257, 10},  {2, 64, 65},    {32, 3072, 256},
+                                    {17, 203, 7},   {64, 1000, 13}, {128, 256, 10},
                                     {64, 40, 600}}; /* last: dw split by rows */
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         int B = shapes[k][0], C = shapes[k][1], OC = shapes[k][2];
