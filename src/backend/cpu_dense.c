@@ -4,7 +4,7 @@
  *
  * Why: at B = 32 OpenBLAS ran the MLP's first layer (32 x 3072 . 3072 x
  * 256) at 49-53 GFLOP/s on one Zen 4 core, half the FMA peak, where its
- * dw product (256 x 32 . 32 x 3072) ran at 79; this runs it at 86-95. The
+ * dw product (256 x 32 . 32 x 3072) ran at 79; this runs it at 90-95. The
  * forward has few rows and a long sum, and OpenBLAS copies the whole 3 MB
  * weight matrix into its panels for 32 rows.
  *
