@@ -16,7 +16,8 @@ read with h5py:
   kill9         kill -9 of rank 0 mid-run (what a SIGKILL after KillWait or a
                 node crash does to the writer): the job fails; `scontrol
                 requeue` brings it back, it repairs the file, resumes and
-                finishes: every run exactly once, nothing lost
+                finishes: every run exactly once in the file, nothing lost
+                (a result in flight when rank 0 died is computed again)
   warning       the time-limit warning of --signal=B:USR2@120, sent by hand
                 (`scancel --batch --signal=USR2`, which is what Slurm does):
                 the script passes it on to every rank, the sweep stops, the
@@ -507,8 +508,19 @@ def check_resumed(c, name, job, log, out, trace, before, first_stop, clean=True)
     for t in read_trace(trace):
         if t[0] == "result" and t[2] == "done":
             done[t[1]] = done.get(t[1], 0) + 1
-    check(sorted(done) == sorted(r["run_id"] for r in rows) and set(done.values()) == {1},
-          "every run finished done exactly once across both runs of the job")
+    if clean:
+        check(sorted(done) == sorted(r["run_id"] for r in rows) and set(done.values()) == {1},
+              "every run finished done exactly once across both runs of the job")
+        return
+    # kill -9 of rank 0: a result a worker had sent (and traced) but rank 0
+    # had not written yet is lost with it, and the run is done again after
+    # the requeue; a worker then waits for rank 0, so at most one per worker
+    twice = sorted(r for r, n in done.items() if n == 2)
+    check(sorted(done) == sorted(r["run_id"] for r in rows) and set(done.values()) <= {1, 2}
+          and len(twice) <= 2 and not set(twice) & set(before),
+          f"every run finished done once across both runs of the job, or twice where its "
+          f"first result was in flight when rank 0 was killed (at most one per worker; "
+          f"twice: {twice})")
 
 
 def case_requeue(c):
