@@ -1,5 +1,6 @@
-/* cpu_avx2.h - register transposes shared by the cpu backend's AVX2 + FMA
- * kernels (cpu_conv_direct.c, cpu_dense.c). Include only where
+/* cpu_avx2.h - the target attribute and register transposes shared by the
+ * cpu backend's AVX2 + FMA kernels (cpu_conv_direct.c, cpu_conv_winograd.c,
+ * cpu_dense.c). Include only where
  * __x86_64__ and __GNUC__ are defined; the functions carry their own target
  * attribute, so the files need no -mavx2, and run only where
  * cpu_avx2_fma_available() says so. */

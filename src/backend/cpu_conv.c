@@ -76,10 +76,12 @@
 typedef struct ConvPlan {
     int n_chunks, bs;       /* chunks of the batch; images per group */
     int Hp, Wp;             /* padded input plane */
-    int direct, direct_back; /* the forward's; dw's and col2im's dx (cpu_conv_direct.c) */
+    int direct, direct_back; /* the forward's; col2im's dx and dw's (cpu_conv_direct.c) */
     int wino, wino_back;     /* the forward's, dw's by cpu_conv_winograd.c */
+    int direct_dw;           /* dw by cpu_conv_direct.c: direct_back, not wino_back */
     size_t CKK, P;          /* C*K*K, OH*OW */
     size_t col, buf, padded, pooled, image, slot, part, wpk; /* floats */
+    size_t part_db;          /* db's place in a partial (after dw's) */
 } ConvPlan;
 
 static void conv_plan(const ConvShape *s, ConvPlan *p)
@@ -107,6 +109,7 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
     p->wino_back = p->wino && s->C % 16 == 0 && s->C * s->OC <= 128 * 128;
     p->direct = direct && s->OC % CPU_CONV_DIRECT_OC == 0 && !p->wino;
     p->direct_back = direct && s->C <= CONV_DIRECT_BACK_MAX_C;
+    p->direct_dw = p->direct_back && !p->wino_back;
     /* the unfolded columns and the padded plane: im2col's and col2im's */
     int unfolds = (!p->direct && !p->wino) || !p->direct_back;
     p->col = unfolds ? p->CKK * (size_t)p->bs * p->P : 0;
@@ -122,8 +125,8 @@ static void conv_plan(const ConvShape *s, ConvPlan *p)
     if (wdx > p->wpk) p->wpk = wdx;
     p->slot = p->col + p->buf + p->padded + p->pooled + p->image;
     /* dw (or Winograd dw's sums in double) and db, from a 64-byte line */
-    p->part = (p->wino_back ? 2 * cpu_conv_wino_dw_doubles(s) : (size_t)s->OC * p->CKK) + s->OC;
-    p->part = (p->part + 15) / 16 * 16;
+    p->part_db = p->wino_back ? 2 * cpu_conv_wino_dw_doubles(s) : (size_t)s->OC * p->CKK;
+    p->part = (p->part_db + s->OC + 15) / 16 * 16;
 }
 
 /* The direct products' image copies of a slot whose pooled gradients are
@@ -492,7 +495,7 @@ static void conv_backward_item(void *ctx, int c, int slot)
     float *pooled = padded + p->padded, *images = conv_images(pooled, p);
     float *dwp = conv_parts(j) + (size_t)c * p->part;
     double *dwt = (double *)dwp; /* Winograd dw's sums (36, OC, C) */
-    float *dbp = dwp + (p->wino_back ? 2 * cpu_conv_wino_dw_doubles(s) : (size_t)s->OC * p->CKK);
+    float *dbp = dwp + p->part_db;
     size_t xs = (size_t)s->C * s->H * s->W, P = p->P;
     int b0, b1;
     chunk_images(j, c, &b0, &b1);
@@ -502,7 +505,7 @@ static void conv_backward_item(void *ctx, int c, int slot)
         size_t ld = (size_t)n * P;
         for (int k = 0; k < n; k++) {
             const float *xb = j->x + (size_t)(g0 + k) * xs;
-            if (p->direct_back && !p->wino_back)
+            if (p->direct_dw)
                 cpu_conv_direct_image(xb, s, images + k * cpu_conv_direct_image_floats(s));
             else if (!p->wino_back)
                 im2col(conv_source(xb, s, p, padded), s, p, col + k * P, ld);
@@ -516,7 +519,7 @@ static void conv_backward_item(void *ctx, int c, int slot)
             if (p->wino_back) cpu_conv_wino_dw(xb, buf + k * P, ld, s, g0 + k > b0, dwt, images);
         }
         /* dwp (OC, CKK) (+)= buf (OC, n P) . col^T, or (OC, K, K, C) */
-        if (p->direct_back && !p->wino_back)
+        if (p->direct_dw)
             cpu_conv_direct_dw(images, n, buf, ld, s, g0 > b0, dwp);
         else if (!p->wino_back)
             cpu_sgemm(0, 1, s->OC, (int)p->CKK, (int)ld, 1.0f, buf, (int)ld, col, (int)ld,
@@ -544,13 +547,13 @@ static void conv_reduce_item(void *ctx, int item, int slot)
     (void)slot;
     const ConvJob *j = ctx;
     const ConvPlan *p = &j->p;
-    size_t nw = (size_t)j->s->OC * p->CKK, n = nw + j->s->OC;
+    size_t nw = p->part_db, n = nw + j->s->OC;
     const float *parts = conv_parts(j);
     size_t lo = (size_t)item * CPU_CHUNK, hi = lo + CPU_CHUNK < n ? lo + CPU_CHUNK : n;
     const size_t C = (size_t)j->s->C, KK = (size_t)j->s->K * j->s->K;
     for (size_t i = lo; i < hi; i++) {
         size_t at = i;
-        if (p->direct_back && i < nw) { /* i = (o, c, k) of w: (o, k, c) in the partials */
+        if (p->direct_dw && i < nw) { /* i = (o, c, k) of w: (o, k, c) in the partials */
             size_t r = i % p->CKK;
             at = i - r + (r % KK) * C + r / KK;
         }
@@ -574,8 +577,8 @@ static void conv_reduce_wino_item(void *ctx, int item, int slot)
     size_t n = cpu_conv_wino_dw_doubles(j->s), lo = (size_t)item * CPU_CHUNK;
     if (lo >= n) {
         for (int o = 0; o < j->s->OC && j->db; o++) {
-            float v = parts[2 * n + o];
-            for (int c = 1; c < p->n_chunks; c++) v += parts[(size_t)c * p->part + 2 * n + o];
+            float v = parts[p->part_db + o];
+            for (int c = 1; c < p->n_chunks; c++) v += parts[(size_t)c * p->part + p->part_db + o];
             j->db[o] = v;
         }
         return;
@@ -626,7 +629,7 @@ static void conv_backward_run(ConvJob *j)
         cpu_parallel(conv_reduce_wino_item, j, (int)((n + CPU_CHUNK - 1) / CPU_CHUNK) + 1, 0);
         cpu_parallel(conv_wino_dw_out_item, j, s->OC / 8, 0);
     } else {
-        size_t n = (size_t)s->OC * j->p.CKK + s->OC;
+        size_t n = j->p.part_db + s->OC;
         cpu_parallel(conv_reduce_item, j, (int)((n + CPU_CHUNK - 1) / CPU_CHUNK), 0);
     }
     if (!j->dyc) return;

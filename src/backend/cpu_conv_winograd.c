@@ -92,12 +92,10 @@ size_t cpu_conv_wino_dw_doubles(const ConvShape *s)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
-#define WG_TARGET __attribute__((target("avx2,fma")))
+#include "backend/cpu_avx2.h"
 
 /* v = B^T d for six vectors (one column or row of a tile). */
-WG_TARGET static inline void wino_bt(const __m256 d[WG_A], __m256 v[WG_A])
+CPU_AVX2 static inline void wino_bt(const __m256 d[WG_A], __m256 v[WG_A])
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
     const __m256 five = _mm256_set1_ps(5.0f);
@@ -111,7 +109,7 @@ WG_TARGET static inline void wino_bt(const __m256 d[WG_A], __m256 v[WG_A])
 }
 
 /* (y0, y1) = A^T m for six vectors. */
-WG_TARGET static inline void wino_at(const __m256 m[WG_A], __m256 *y0, __m256 *y1)
+CPU_AVX2 static inline void wino_at(const __m256 m[WG_A], __m256 *y0, __m256 *y1)
 {
     const __m256 two = _mm256_set1_ps(2.0f);
     __m256 p = _mm256_add_ps(m[1], m[2]), q = _mm256_sub_ps(m[1], m[2]);
@@ -120,7 +118,7 @@ WG_TARGET static inline void wino_at(const __m256 m[WG_A], __m256 *y0, __m256 *y
 }
 
 /* y (6) = G g for five vectors g0..g4 (the weights' transform). */
-WG_TARGET static inline void wino_g(__m256 g0, __m256 g1, __m256 g2, __m256 g3, __m256 g4,
+CPU_AVX2 static inline void wino_g(__m256 g0, __m256 g1, __m256 g2, __m256 g3, __m256 g4,
                                    __m256 y[WG_A])
 {
     const __m256 two = _mm256_set1_ps(2.0f), four = _mm256_set1_ps(4.0f);
@@ -140,7 +138,7 @@ WG_TARGET static inline void wino_g(__m256 g0, __m256 g1, __m256 g2, __m256 g3, 
 /* Block `block` of u (36, OC/16, C, 16): output channels [16 block, 16
  * block + 16), U = G g G^T of each (o, c) kernel g = w[o][c] (5, 5), eight
  * output channels per vector. */
-WG_TARGET void cpu_conv_wino_pack(const float *w /* (OC, C, 5, 5) */, const ConvShape *s,
+CPU_AVX2 void cpu_conv_wino_pack(const float *w /* (OC, C, 5, 5) */, const ConvShape *s,
                                   int block, float *u)
 {
     const int C = s->C, nob = s->OC / WG_OC;
@@ -167,7 +165,7 @@ WG_TARGET void cpu_conv_wino_pack(const float *w /* (OC, C, 5, 5) */, const Conv
 
 /* y (5) = A'^T m for six vectors of doubles (dw's output transform, F(5, 2)
  * at the same points). */
-WG_TARGET static inline void wino_at5(const __m256d m[WG_A], __m256d y[5])
+CPU_AVX2 static inline void wino_at5(const __m256d m[WG_A], __m256d y[5])
 {
     const __m256d two = _mm256_set1_pd(2), four = _mm256_set1_pd(4);
     const __m256d eight = _mm256_set1_pd(8), sixteen = _mm256_set1_pd(16);
@@ -182,7 +180,7 @@ WG_TARGET static inline void wino_at5(const __m256d m[WG_A], __m256d y[5])
 
 /* dw (OC, C, 5, 5) = A'^T M A' of each (o, c) with o0 <= o < o1, M from
  * dwt (36, OC, C), four (o, c) pairs per vector. */
-WG_TARGET void cpu_conv_wino_dw_out(const double *dwt, const ConvShape *s, int o0, int o1,
+CPU_AVX2 void cpu_conv_wino_dw_out(const double *dwt, const ConvShape *s, int o0, int o1,
                                     float *dw)
 {
     const size_t n = (size_t)s->OC * s->C;
@@ -219,7 +217,7 @@ static void wino_image(const float *x, const ConvShape *s, const WinoPlan *p, fl
 }
 
 /* V (36, NB, C) of tiles [t0, t0 + nt). */
-WG_TARGET static void wino_input(const float *img, const ConvShape *s, const WinoPlan *p, int t0,
+CPU_AVX2 static void wino_input(const float *img, const ConvShape *s, const WinoPlan *p, int t0,
                                  int nt, float *v)
 {
     const int C = s->C, NB = p->NB;
@@ -249,7 +247,7 @@ WG_TARGET static void wino_input(const float *img, const ConvShape *s, const Win
 /* m_x (NB, OC) = v_x (NB, C) . u_x (C, OC) for the 36 points x, over the
  * first nt tiles rounded up to WG_TP (rows past nt: whatever v holds there,
  * computed and never read). */
-WG_TARGET static void wino_products(const float *v, const float *u, const ConvShape *s,
+CPU_AVX2 static void wino_products(const float *v, const float *u, const ConvShape *s,
                                     const WinoPlan *p, int nt, float *m)
 {
     const int C = s->C, OC = s->OC, nob = OC / WG_OC, NB = p->NB;
@@ -280,7 +278,7 @@ WG_TARGET static void wino_products(const float *v, const float *u, const ConvSh
 
 /* out[o ld + (2 ty + a) OW + 2 tx + b] = Y[a][b] = (A^T M A)[a][b] of
  * tiles [t0, t0 + nt), the outputs inside the plane. */
-WG_TARGET static void wino_output(const float *m, const ConvShape *s, const WinoPlan *p, int t0,
+CPU_AVX2 static void wino_output(const float *m, const ConvShape *s, const WinoPlan *p, int t0,
                                   int nt, float *out, size_t ld)
 {
     const int OC = s->OC, NB = p->NB, OH = s->OH, OW = s->OW;
@@ -334,7 +332,7 @@ void cpu_conv_wino(const float *x, const float *u, const ConvShape *s, float *ou
     }
 }
 /* y (6) = G' g for two vectors (dw's "kernel" transform, F(5, 2)). */
-WG_TARGET static inline void wino_g2(__m256 g0, __m256 g1, __m256 y[WG_A])
+CPU_AVX2 static inline void wino_g2(__m256 g0, __m256 g1, __m256 y[WG_A])
 {
     const __m256 two = _mm256_set1_ps(2.0f), quarter = _mm256_set1_ps(0.25f);
     const __m256 sixth = _mm256_set1_ps(1.0f / 6), r24 = _mm256_set1_ps(1.0f / 24);
@@ -348,7 +346,7 @@ WG_TARGET static inline void wino_g2(__m256 g0, __m256 g1, __m256 y[WG_A])
 
 /* D (36, NB, OC) = G' g G'^T of the 2 x 2 output gradients g of tiles [t0,
  * t0 + nt), d[o ld + t] (zeros outside the plane), 8 channels per vector. */
-WG_TARGET static void wino_grad(const float *d, size_t ld, const ConvShape *s, const WinoPlan *p,
+CPU_AVX2 static void wino_grad(const float *d, size_t ld, const ConvShape *s, const WinoPlan *p,
                                 int t0, int nt, float *dd)
 {
     const int OC = s->OC, NB = p->NB, OH = s->OH, OW = s->OW;
@@ -382,7 +380,7 @@ WG_TARGET static void wino_grad(const float *d, size_t ld, const ConvShape *s, c
  * block's tiles, added to dwt in double. (All in float, dw was up to 2e-6
  * of its terms' magnitude off, twice test_backend_ops' bound; the output
  * transform multiplies the sums at the points +-2 by up to 256.) */
-WG_TARGET static void wino_dw_products(const float *v, const float *dd, const ConvShape *s,
+CPU_AVX2 static void wino_dw_products(const float *v, const float *dd, const ConvShape *s,
                                        const WinoPlan *p, int nt, int add, double *dwt)
 {
     const int C = s->C, OC = s->OC, NB = p->NB;
