@@ -115,8 +115,10 @@ void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const
                const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Whether this CPU has AVX2 and FMA (x86-64 built with GCC or Clang; 0
- * elsewhere): the direct and Winograd convolutions and the dense forward
- * below run only where it says 1. */
+ * elsewhere) and the environment does not set NNSWEEP_AVX2=0: the direct
+ * and Winograd convolutions and the dense forward below run only where it
+ * says 1. Read once per process. NNSWEEP_AVX2=0 runs the paths of a CPU
+ * without them (im2col and OpenBLAS), which the tests check here too. */
 int cpu_avx2_fma_available(void);
 
 /* y[:, lo:hi] (B, OC) = x (B, C) . w[lo:hi] (OC, C)^T + b[lo:hi] (b may be

@@ -60,12 +60,22 @@ void cpu_blas_single_thread(void)
 
 int cpu_avx2_fma_available(void)
 {
+    static int state; /* 0: not read yet, 1: no, 2: yes; the same for every thread */
+    int s = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    if (s == 0) {
+        const char *env = getenv("NNSWEEP_AVX2");
+        s = 1;
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+            !(env && strcmp(env, "0") == 0))
+            s = 2;
 #else
-    return 0;
+        (void)env;
 #endif
+        __atomic_store_n(&state, s, __ATOMIC_RELAXED);
+    }
+    return s == 2;
 }
 
 /* Below this many flops per piece a product is not split (~15 us). */

@@ -20,6 +20,7 @@
 
 #include "backend/backend_impl.h"
 #include "check.h"
+#include "cpu_kernels.h"
 #include "nnsweep/backend.h"
 #include "nnsweep/rng.h"
 
@@ -801,6 +802,7 @@ int main(int argc, char **argv)
     CANCEL_TOL = kind == BACKEND_CPU ? 1.0 / 131072 : 1.0 / 1048576;
     CHECK(R && backend_get(kind) == T, "backend_get and backend_by_name disagree");
     CHECK(backend_by_name("nonsense") == NULL, "unknown names give NULL");
+    if (kind == BACKEND_CPU) check_cpu_kernels();
 
     test_maxpool_spec();
     test_softmax_spec();

@@ -28,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend_impl.h"
 #include "check.h"
+#include "cpu_kernels.h"
 #include "fixture.h"
 #include "nnsweep/backend.h"
 #include "nnsweep/config.h"
@@ -494,6 +496,7 @@ int main(int argc, char **argv)
         printf("SKIPPED: backend %s cannot run here (no GPU visible)\n", argv[1]);
         return CHECK_SKIP;
     }
+    if (kind == BACKEND_CPU) check_cpu_kernels();
 
     Batch batch;
     memset(&batch, 0, sizeof batch);
