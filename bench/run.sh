@@ -11,7 +11,10 @@
 #   -r  repetitions of every measurement (default 3; ranges are min-max)
 #   -s  seconds per measurement after the warm-up (default 1)
 #   -t  threads of both (default: all CPUs of this process)
-#   -o  report file (default: bench-report.md in the current directory)
+#   -o  report file (default: bench-report.md in the current directory);
+#       every repetition's figures go beside it, OUT.tsv (rep, who: nnsweep,
+#       torch or torch1, case, train and eval images/s) and, with the sweep,
+#       OUT-sweep.tsv (rep, configuration, wall s, training images, busy s)
 #   -d  CIFAR-10 for the sweep (default: $CIFAR10_DIR, else
 #       data/cifar-10-batches-bin of this checkout, where `make data` puts it)
 #   --no-rt     do not run the throughput measurements at real-time priority
@@ -24,8 +27,9 @@
 # `chrt -f 50` when allowed (a few seconds each): the measurement is then
 # not interrupted by other users' processes; --no-rt turns it off. PyTorch
 # is also measured at 1 thread ("PyTorch best" takes the faster of its 1-
-# and T-thread figures, so that a ratio never flatters nnsweep because
-# PyTorch's own threads fight over the cores). Ratios are per repetition
+# and T-thread figures, for training and for evaluation, so that a ratio
+# never flatters nnsweep because PyTorch's own threads fight over the
+# cores: its MLP evaluates 4-6x faster at 1 thread). Ratios are per repetition
 # (nnsweep / PyTorch of the same repetition); the table gives their range.
 #
 # The sweep comparison (item 6) runs bench/sweep_mpi.yaml three ways with
@@ -53,7 +57,7 @@ while [ $# -gt 0 ]; do
     --no-rt) rt=0; shift ;;
     --no-sweep) sweep=0; shift ;;
     --cases) cases=$2; shift 2 ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^# Method/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -186,18 +190,21 @@ def best_ratios(case, k):
     a, b, c = d[(case, "nnsweep")], d[(case, "torch")], d.get((case, "torch1"), {})
     return [a[r][k] / max(b[r][k], c.get(r, (0, 0))[k]) for r in a if r in b]
 print("| case | nnsweep train | PyTorch train | ratio | PyTorch 1 thread | ratio to PyTorch best "
-      "| nnsweep eval | PyTorch eval | eval ratio | eval / train (nnsweep) |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+      "| nnsweep eval | PyTorch eval | eval ratio | PyTorch eval 1 thread | eval ratio to PyTorch best "
+      "| eval / train (nnsweep) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for case in order:
     n = [v[0] for v in d[(case, "nnsweep")].values()]
     t = [v[0] for v in d[(case, "torch")].values()]
     t1 = [v[0] for v in d.get((case, "torch1"), {}).values()]
     ne = [v[1] for v in d[(case, "nnsweep")].values()]
     te = [v[1] for v in d[(case, "torch")].values()]
+    te1 = [v[1] for v in d.get((case, "torch1"), {}).values()]
     et = [v[1] / v[0] for v in d[(case, "nnsweep")].values() if v[0] > 0]
     print(f"| {case} | {rng(n)} | {rng(t)} | {rng(ratios(case, 0, 'torch'), '{:.2f}')}x "
           f"| {rng(t1) if t1 else '-'} | {rng(best_ratios(case, 0), '{:.2f}')}x "
-          f"| {rng(ne)} | {rng(te)} | {rng(ratios(case, 1, 'torch'), '{:.2f}')}x | {rng(et, '{:.1f}')}x |")
+          f"| {rng(ne)} | {rng(te)} | {rng(ratios(case, 1, 'torch'), '{:.2f}')}x "
+          f"| {rng(te1) if te1 else '-'} | {rng(best_ratios(case, 1), '{:.2f}')}x | {rng(et, '{:.1f}')}x |")
 # batch norm and dropout variants against the plain model, per repetition
 print()
 print("| variant | nnsweep train vs the plain model |")
@@ -242,4 +249,11 @@ if two and one_1:
 EOF
     fi
 } >"$out"
-echo "bench/run.sh: wrote $out" >&2
+stem=${out%.md}
+{ printf 'rep\twho\tcase\ttrain_ips\teval_ips\n'; tr ' ' '\t' <"$raw"; } >"$stem.tsv"
+wrote="$out, $stem.tsv"
+if [ -s "$sweep_tsv" ]; then
+    { printf 'rep\tconfig\twall_s\ttrain_images\tbusy_s\n'; tr ' ' '\t' <"$sweep_tsv"; } >"$stem-sweep.tsv"
+    wrote="$wrote, $stem-sweep.tsv"
+fi
+echo "bench/run.sh: wrote $wrote" >&2
