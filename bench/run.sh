@@ -29,7 +29,11 @@
 # is also measured at 1 thread ("PyTorch best" takes the faster of its 1-
 # and T-thread figures, for training and for evaluation, so that a ratio
 # never flatters nnsweep because PyTorch's own threads fight over the
-# cores: its MLP evaluates 4-6x faster at 1 thread). Ratios are per repetition
+# cores: its MLP evaluates 4-6x faster at 1 thread). "1 thread" is
+# torch.set_num_threads(1): Debian's torch leaves OpenBLAS's own threads at
+# the CPU count, so its large products still use every core (its MLP
+# evaluation took 6.5 s of CPU in 4.4 s; with OPENBLAS_NUM_THREADS=1 it ran
+# at 45k images/s instead of 78k). Ratios are per repetition
 # (nnsweep / PyTorch of the same repetition); the table gives their range.
 #
 # The sweep comparison (item 6) runs bench/sweep_mpi.yaml three ways with
