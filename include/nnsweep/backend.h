@@ -285,6 +285,32 @@ size_t conv2d_bn_workspace_floats(const Backend *be, const ConvShape *s);
 
 typedef enum BackendKind { BACKEND_REF = 0, BACKEND_CPU, BACKEND_CUDA } BackendKind;
 
+/* The device a run asks for (run config key `device`). */
+typedef enum DeviceKind { DEVICE_AUTO = 0, DEVICE_CPU, DEVICE_CUDA } DeviceKind;
+
+/* The device policy, the one answer every path uses (the MPI worker, the
+ * in-process driver, `nnsweep train`, rank 0's summary rows): a run that
+ * asks for `want` on a process that has a usable GPU (gpu != 0) or not
+ * trains on
+ *   cpu  -> DEVICE_CPU;
+ *   cuda -> DEVICE_CUDA, also without a GPU: the run then fails with
+ *           backend_for_device's message (it never falls back to the CPU);
+ *   auto -> DEVICE_CUDA with a GPU, else DEVICE_CPU. */
+DeviceKind backend_resolve_device(DeviceKind want, int gpu);
+
+/* The backend of the policy for this process: gpu is "the CUDA backend is
+ * compiled in and a GPU is visible". NULL with NN_ERR_RUN in err when the
+ * run asked for cuda and cannot have it (the message says why: not
+ * compiled in, or no GPU visible with CUDA_VISIBLE_DEVICES). */
+const Backend *backend_for_device(DeviceKind want, NnError *err);
+
+/* 1 when this process can use the CUDA backend (compiled in, a GPU is
+ * visible and usable). */
+int backend_gpu_usable(void);
+
+/* CPUs this process may use (its affinity mask; at least 1). */
+int backend_cpu_cores(void);
+
 /* The table of a backend, or NULL when it is not compiled in. Static
  * storage: never freed. */
 const Backend *backend_get(BackendKind kind);

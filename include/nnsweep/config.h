@@ -28,7 +28,6 @@ typedef enum OptimKind { OPT_SGD = 0, OPT_ADAM, OPT_ADAMW } OptimKind;
 typedef enum LrSchedule { LR_CONSTANT = 0, LR_STEP, LR_COSINE, LR_ONECYCLE } LrSchedule;
 typedef enum Normalize { NORM_HALF = 0, NORM_MEANSTD } Normalize;
 typedef enum SelectOn { SELECT_TEST_ACCURACY = 0, SELECT_VAL_ACCURACY } SelectOn;
-typedef enum DeviceKind { DEVICE_AUTO = 0, DEVICE_CPU, DEVICE_CUDA } DeviceKind;
 typedef enum Precision { PREC_FP32 = 0, PREC_TF32, PREC_BF16 } Precision;
 
 typedef struct RunConfig {

@@ -32,7 +32,9 @@
  *     run_id        S16  the run's id (config_run_id)
  *     sweep         S64  the sweep it belongs to
  *     status        S16  pending | running | done | diverged | failed |
- *                        interrupted
+ *                        interrupted | stopped (ended early by its sweep's
+ *                        stopping rule; final, as done is: --resume
+ *                        reruns only pending, running and interrupted)
  *     epochs        int32  planned epochs (config key epochs)
  *     epochs_done   int32  epoch of the last metrics row written (also 0
  *                          while there is none: count metrics rows instead)
@@ -177,11 +179,13 @@
 #define RESULTS_MESSAGE_LEN 512
 
 /* One row of /summary, as read and written. Strings are NUL-terminated
- * (longer inputs are cut at a UTF-8 character boundary). */
+ * (longer inputs are cut at a UTF-8 character boundary). The status is the
+ * enum in memory and its run_status_name on disk: readers refuse a row
+ * whose status string they do not know (NN_ERR_INPUT). */
 typedef struct ResultsRow {
     char run_id[RESULTS_RUN_ID_LEN];
     char sweep[RESULTS_SWEEP_LEN];
-    char status[RESULTS_STATUS_LEN];
+    RunStatus status;
     int32_t epochs;
     int32_t epochs_done;
     int32_t best_epoch;
@@ -202,9 +206,6 @@ typedef struct ResultsSweep {
 } ResultsSweep;
 
 typedef struct ResultsFile ResultsFile;
-
-/* A status is stored as its run_status_name (train.h); read it back with
- * run_status_from_name. */
 
 /* ---- writer (rank 0) --------------------------------------------------- */
 
@@ -265,14 +266,15 @@ NnStatus results_set_running(ResultsFile *rf, const char *run_id, const char *ho
 NnStatus results_append_epoch(ResultsFile *rf, const char *run_id, const EpochMetrics *m,
                               NnError *err);
 
-/* SWMR phase. A pending or running run ends with r->status (done,
- * diverged, failed or interrupted): when r->best_state is not NULL its
- * r->n_state floats (model_state layout, must equal the run's n_state) go
- * to the weights datasets and are flushed first; then the summary row
+/* SWMR phase. A pending or running run ends with s->status (done,
+ * diverged, failed, interrupted or stopped): when best_state is not NULL
+ * its s->n_state floats (model_state layout, must equal the run's n_state)
+ * go to the weights datasets and are flushed first; then the summary row
  * (status, epochs_done, best_epoch, best_*, wall_seconds, message,
- * has_weights) is written, flushed and fsynced. */
-NnStatus results_finish_run(ResultsFile *rf, const char *run_id, const RunResult *r,
-                            NnError *err);
+ * has_weights, and device when s->device is not empty) is written, flushed
+ * and fsynced. */
+NnStatus results_finish_run(ResultsFile *rf, const char *run_id, const RunSummary *s,
+                            const float *best_state, NnError *err);
 
 /* SWMR phase (clean shutdown). Every running run gets status (normally
  * RUN_INTERRUPTED) and message; *n_marked (may be NULL) counts them. */

@@ -72,8 +72,9 @@
  * unique too). Notices (ignored keys, dropped duplicates) go to a stream the
  * caller names, one line each, "file:line: notice: ...".
  *
- * Ownership: a SweepSet owns its sweeps and everything in them;
- * sweep_set_free releases it (and accepts NULL or a zeroed set).
+ * Ownership: a SweepSet owns its sweeps and everything in them (their
+ * strategies and stopping rules too); sweep_set_free releases it (and
+ * accepts NULL or a zeroed set).
  */
 #ifndef NNSWEEP_SWEEP_H
 #define NNSWEEP_SWEEP_H
@@ -83,6 +84,7 @@
 
 #include "nnsweep/config.h"
 #include "nnsweep/core.h"
+#include "nnsweep/outcome.h"
 
 #define SWEEP_MAX_RUNS 100000 /* per sweep: grid product or random count */
 #define SWEEP_NAME_MAX 64     /* characters of a sweep name */
@@ -109,7 +111,58 @@ typedef struct SweepParam {
     int varies; /* the key takes more than one value across the sweep's runs */
 } SweepParam;
 
-typedef struct Sweep {
+typedef struct Sweep Sweep;
+
+/* ---- search strategies and stopping rules --------------------------------
+ * The scheduler core (sched.h) asks every sweep two questions, through two
+ * objects that the sweep owns: its strategy "which run next?" and its
+ * stopping rule "should this run stop after epoch k?". An implementation
+ * embeds the struct as its first member and fills the function pointers.
+ * Runs are indices into sw->runs; a strategy may append runs there (a search
+ * that proposes from the results so far), never remove or reorder them.
+ *
+ * grid and random (and a one-run sweep of `nnsweep train`) use the list
+ * strategy: the runs expanded when the file was loaded, most expensive first
+ * (cost, then expansion order), each once. */
+typedef enum SweepNext {
+    SWEEP_NEXT_RUN = 0, /* *run is the run to hand out next */
+    SWEEP_NEXT_WAIT,    /* none before more results come in */
+    SWEEP_NEXT_DONE,    /* the sweep will hand out nothing more */
+} SweepNext;
+
+typedef struct SweepStrategy SweepStrategy;
+struct SweepStrategy {
+    /* The run to hand out next, without handing it out: asked again before
+     * take() or on_result(), it gives the same answer. */
+    SweepNext (*peek)(SweepStrategy *self, Sweep *sw, int *run);
+    /* The run that peek gave is handed out. */
+    void (*take)(SweepStrategy *self, Sweep *sw, int run);
+    /* A run ended (any status), or was found finished in the results file
+     * before this session (then before the first peek). metric: the sweep
+     * metric of its best epoch (sweep_run_metric), NaN when it has none. */
+    void (*on_result)(SweepStrategy *self, Sweep *sw, int run, const RunSummary *s,
+                      double metric);
+    void (*destroy)(SweepStrategy *self);
+};
+
+typedef struct SweepStopRule SweepStopRule;
+struct SweepStopRule {
+    /* The epochs after which it decides, ascending (the same for every run
+     * of the sweep): a worker waits for the verdict there, and trains on
+     * without waiting after any other epoch. */
+    int n_epochs;
+    const int *epochs;
+    /* Run `run` finished `epoch` (one of epochs) with the sweep metric
+     * `value` of that epoch (NaN when not measured): nonzero = stop it now
+     * (it ends RUN_STOPPED, keeping its best weights). */
+    int (*decide)(SweepStopRule *self, Sweep *sw, int run, int epoch, double value);
+    void (*destroy)(SweepStopRule *self);
+};
+
+/* The list strategy over sw->runs as they are now (sweep_list.c). */
+SweepStrategy *sweep_list_strategy(const Sweep *sw);
+
+struct Sweep {
     char *name;        /* unique in its set; owned */
     char *file;        /* the path as given; owned */
     int line;          /* first line of the document's mapping */
@@ -129,7 +182,12 @@ typedef struct Sweep {
     int n_runs;
     SweepRun *runs;   /* (n_runs) in expansion order, owned */
     int n_duplicates; /* identical runs dropped */
-} Sweep;
+    int open;         /* runs accumulate in the results file across sessions
+                         (`nnsweep train --out`'s sweep "train"): runs of the
+                         file that the set lacks are kept as they are */
+    SweepStrategy *strategy; /* owned; never NULL in a loaded set */
+    SweepStopRule *stop;     /* owned; NULL: every run goes to its end */
+};
 
 typedef struct SweepSet {
     int n_sweeps;
@@ -158,6 +216,14 @@ void sweep_set_free(SweepSet *set);
 
 /* The run with this id, or NULL; *sweep (may be NULL) gets its sweep. */
 const SweepRun *sweep_set_find_run(const SweepSet *set, const char *id, const Sweep **sweep);
+
+/* The sweep metric of one metrics row, and of a finished run (at its best
+ * epoch): the value of the metric the sweep names, NaN when not measured
+ * (the one place that says which field a metric is). */
+double sweep_epoch_metric(const Sweep *sw, const EpochMetrics *m);
+double sweep_run_metric(const Sweep *sw, const RunSummary *s);
+/* 1 when a is better than b for the sweep's goal; a NaN is never better. */
+int sweep_metric_better(const Sweep *sw, double a, double b);
 
 /* Training images of a run (50000 - val_split, cut to train_images). */
 int sweep_train_images(const RunConfig *c);

@@ -23,34 +23,7 @@
 #include "nnsweep/backend.h"
 #include "nnsweep/config.h"
 #include "nnsweep/data.h"
-
-typedef enum RunStatus {
-    RUN_PENDING = 0,
-    RUN_RUNNING,
-    RUN_DONE,
-    RUN_DIVERGED,
-    RUN_FAILED,
-    RUN_INTERRUPTED,
-    RUN_STATUS_COUNT
-} RunStatus;
-
-/* "pending", "running", "done", "diverged", "failed", "interrupted" */
-const char *run_status_name(RunStatus s);
-/* RUN_STATUS_COUNT when unknown. */
-RunStatus run_status_from_name(const char *name);
-
-/* One row of a run's metrics table (results.h: /runs/<id>/metrics).
- * Losses and accuracies are NaN where a split is empty (val without
- * val_split). */
-typedef struct EpochMetrics {
-    int epoch; /* 0 = before training */
-    double train_loss, train_accuracy;
-    double val_loss, val_accuracy;
-    double test_loss, test_accuracy;
-    double top_accuracy; /* best select_on value so far */
-    double learning_rate;
-    double seconds; /* wall time of this epoch (train + evaluation) */
-} EpochMetrics;
+#include "nnsweep/outcome.h"
 
 typedef struct RunResult {
     RunStatus status;

@@ -1,6 +1,8 @@
 /* backend.c - the backend registry (backend.h): which tables are compiled
  * in, whether they can run here, and the cpu backend's thread count. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/backend_impl.h"
 #ifdef NNSWEEP_HAVE_CUDA
@@ -83,3 +85,43 @@ int backend_cpu_set_threads(int n)
     openblas_set_num_threads(1);
     return cpu_set_threads(n);
 }
+
+DeviceKind backend_resolve_device(DeviceKind want, int gpu)
+{
+    switch (want) {
+    case DEVICE_CPU: return DEVICE_CPU;
+    case DEVICE_CUDA: return DEVICE_CUDA;
+    case DEVICE_AUTO: break;
+    }
+    return gpu ? DEVICE_CUDA : DEVICE_CPU;
+}
+
+int backend_gpu_usable(void)
+{
+    return backend_get(BACKEND_CUDA) && backend_available(BACKEND_CUDA);
+}
+
+const Backend *backend_for_device(DeviceKind want, NnError *err)
+{
+    int gpu = backend_gpu_usable();
+    if (backend_resolve_device(want, gpu) == DEVICE_CPU) return backend_get(BACKEND_CPU);
+    if (gpu) return backend_get(BACKEND_CUDA);
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    if (!backend_get(BACKEND_CUDA)) {
+        nn_error_set(err, NN_ERR_RUN,
+                     "device: cuda was asked for but this nnsweep (on %s) was built without the "
+                     "CUDA backend (configure with -DNNSWEEP_CUDA=ON), or set device: cpu",
+                     host);
+        return NULL;
+    }
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    nn_error_set(err, NN_ERR_RUN,
+                 "device: cuda was asked for but this process on %s sees no usable GPU "
+                 "(CUDA_VISIBLE_DEVICES=%.64s): check nvidia-smi, ask Slurm for GPUs "
+                 "(slurm/gpu.sbatch) or set device: cpu",
+                 host, cvd ? cvd : "unset");
+    return NULL;
+}
+
+int backend_cpu_cores(void) { return cpu_ws_slots(); }

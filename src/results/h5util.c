@@ -7,8 +7,8 @@
 
 #include "results/results_internal.h"
 
-/* The file's status strings are run_status_name's (train.h). */
-_Static_assert(RUN_STATUS_COUNT == 6, "results.h schema lists six statuses");
+/* The file's status strings are run_status_name's (outcome.h). */
+_Static_assert(RUN_STATUS_COUNT == 7, "results.h schema lists seven statuses");
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -123,23 +123,25 @@ const RsTypes *rs_types(void)
     hid_t s_id = fixed_str(RESULTS_RUN_ID_LEN), s_sweep = fixed_str(RESULTS_SWEEP_LEN);
     hid_t s_status = fixed_str(RESULTS_STATUS_LEN), s_host = fixed_str(RESULTS_HOST_LEN);
     hid_t s_dev = fixed_str(RESULTS_DEVICE_LEN), s_msg = fixed_str(RESULTS_MESSAGE_LEN);
-    hid_t r = H5Tcreate(H5T_COMPOUND, sizeof(ResultsRow));
+    hid_t r = H5Tcreate(H5T_COMPOUND, sizeof(RsDiskRow));
     NN_CHECK(r >= 0, "HDF5: summary type");
-    insert(r, "run_id", HOFFSET(ResultsRow, run_id), s_id);
-    insert(r, "sweep", HOFFSET(ResultsRow, sweep), s_sweep);
-    insert(r, "status", HOFFSET(ResultsRow, status), s_status);
-    insert(r, "epochs", HOFFSET(ResultsRow, epochs), H5T_NATIVE_INT32);
-    insert(r, "epochs_done", HOFFSET(ResultsRow, epochs_done), H5T_NATIVE_INT32);
-    insert(r, "best_epoch", HOFFSET(ResultsRow, best_epoch), H5T_NATIVE_INT32);
-    insert(r, "best_val_accuracy", HOFFSET(ResultsRow, best_val_accuracy), H5T_NATIVE_DOUBLE);
-    insert(r, "best_test_accuracy", HOFFSET(ResultsRow, best_test_accuracy), H5T_NATIVE_DOUBLE);
-    insert(r, "wall_seconds", HOFFSET(ResultsRow, wall_seconds), H5T_NATIVE_DOUBLE);
-    insert(r, "n_params", HOFFSET(ResultsRow, n_params), H5T_NATIVE_INT64);
-    insert(r, "has_weights", HOFFSET(ResultsRow, has_weights), t.bool_t);
-    insert(r, "host", HOFFSET(ResultsRow, host), s_host);
-    insert(r, "worker_rank", HOFFSET(ResultsRow, worker_rank), H5T_NATIVE_INT32);
-    insert(r, "device", HOFFSET(ResultsRow, device), s_dev);
-    insert(r, "message", HOFFSET(ResultsRow, message), s_msg);
+#define RS_ROW(f, type) insert(r, #f, HOFFSET(RsDiskRow, f), type)
+    RS_ROW(run_id, s_id);
+    RS_ROW(sweep, s_sweep);
+    RS_ROW(status, s_status);
+    RS_ROW(epochs, H5T_NATIVE_INT32);
+    RS_ROW(epochs_done, H5T_NATIVE_INT32);
+    RS_ROW(best_epoch, H5T_NATIVE_INT32);
+    RS_ROW(best_val_accuracy, H5T_NATIVE_DOUBLE);
+    RS_ROW(best_test_accuracy, H5T_NATIVE_DOUBLE);
+    RS_ROW(wall_seconds, H5T_NATIVE_DOUBLE);
+    RS_ROW(n_params, H5T_NATIVE_INT64);
+    RS_ROW(has_weights, t.bool_t);
+    RS_ROW(host, s_host);
+    RS_ROW(worker_rank, H5T_NATIVE_INT32);
+    RS_ROW(device, s_dev);
+    RS_ROW(message, s_msg);
+#undef RS_ROW
     t.row_mem = r;
     t.row_file = H5Tcopy(r);
     NN_CHECK(t.row_file >= 0 && H5Tpack(t.row_file) >= 0, "HDF5: summary file type");
@@ -339,24 +341,72 @@ NnStatus rs_read_rows(ResultsFile *rf, ResultsRow **rows, size_t *n, NnError *er
     }
     H5Sclose(fs);
     if (dims == 0) return NN_OK;
-    ResultsRow *r = nn_calloc(dims, sizeof *r);
-    if (H5Dread(rf->summary, rs_types()->row_mem, H5S_ALL, H5S_ALL, rs_types()->dxpl, r) < 0) {
-        free(r);
+    RsDiskRow *d = nn_calloc(dims, sizeof *d);
+    if (H5Dread(rf->summary, rs_types()->row_mem, H5S_ALL, H5S_ALL, rs_types()->dxpl, d) < 0) {
+        free(d);
         return rs_h5err(err, rf->path, "read /summary");
     }
-    for (hsize_t i = 0; i < dims; i++) { /* the file might lack a NUL */
-        r[i].run_id[RESULTS_RUN_ID_LEN - 1] = r[i].sweep[RESULTS_SWEEP_LEN - 1] = 0;
-        r[i].status[RESULTS_STATUS_LEN - 1] = r[i].host[RESULTS_HOST_LEN - 1] = 0;
-        r[i].device[RESULTS_DEVICE_LEN - 1] = r[i].message[RESULTS_MESSAGE_LEN - 1] = 0;
+    ResultsRow *r = nn_calloc(dims, sizeof *r);
+    NnStatus st = NN_OK;
+    for (hsize_t i = 0; i < dims && st == NN_OK; i++) st = rs_row_from_disk(rf, &d[i], &r[i], err);
+    free(d);
+    if (st != NN_OK) {
+        free(r);
+        return st;
     }
     *rows = r;
     *n = dims;
     return NN_OK;
 }
 
+/* Field by field: the disk row's strings may lack a NUL. */
+#define RS_COPY_FIELDS(dst, src)                                       \
+    do {                                                               \
+        memcpy((dst)->run_id, (src)->run_id, RESULTS_RUN_ID_LEN);      \
+        memcpy((dst)->sweep, (src)->sweep, RESULTS_SWEEP_LEN);         \
+        (dst)->epochs = (src)->epochs;                                 \
+        (dst)->epochs_done = (src)->epochs_done;                       \
+        (dst)->best_epoch = (src)->best_epoch;                         \
+        (dst)->best_val_accuracy = (src)->best_val_accuracy;           \
+        (dst)->best_test_accuracy = (src)->best_test_accuracy;         \
+        (dst)->wall_seconds = (src)->wall_seconds;                     \
+        (dst)->n_params = (src)->n_params;                             \
+        (dst)->has_weights = (src)->has_weights;                       \
+        memcpy((dst)->host, (src)->host, RESULTS_HOST_LEN);            \
+        (dst)->worker_rank = (src)->worker_rank;                       \
+        memcpy((dst)->device, (src)->device, RESULTS_DEVICE_LEN);      \
+        memcpy((dst)->message, (src)->message, RESULTS_MESSAGE_LEN);   \
+    } while (0)
+
+NnStatus rs_row_from_disk(const ResultsFile *rf, const RsDiskRow *d, ResultsRow *r, NnError *err)
+{
+    RS_COPY_FIELDS(r, d);
+    r->run_id[RESULTS_RUN_ID_LEN - 1] = r->sweep[RESULTS_SWEEP_LEN - 1] = 0;
+    r->host[RESULTS_HOST_LEN - 1] = r->device[RESULTS_DEVICE_LEN - 1] = 0;
+    r->message[RESULTS_MESSAGE_LEN - 1] = 0;
+    char status[RESULTS_STATUS_LEN];
+    memcpy(status, d->status, sizeof status);
+    status[RESULTS_STATUS_LEN - 1] = 0;
+    r->status = run_status_from_name(status);
+    if (r->status == RUN_STATUS_COUNT)
+        return nn_error_set(err, NN_ERR_INPUT,
+                            "%s: run %s has status \"%s\", which this nnsweep does not know "
+                            "(expected pending, running, done, diverged, failed, interrupted or "
+                            "stopped): was the file written by a newer nnsweep?",
+                            rf->path, r->run_id, status);
+    return NN_OK;
+}
+
+void rs_row_to_disk(const ResultsRow *r, RsDiskRow *d)
+{
+    memset(d, 0, sizeof *d);
+    RS_COPY_FIELDS(d, r);
+    rs_copy_str(d->status, sizeof d->status, run_status_name(r->status));
+}
+
 void rs_row_reset(ResultsRow *row)
 {
-    rs_copy_str(row->status, sizeof row->status, run_status_name(RUN_PENDING));
+    row->status = RUN_PENDING;
     row->epochs_done = 0;
     row->best_epoch = -1;
     row->best_val_accuracy = NAN;

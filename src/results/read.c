@@ -328,7 +328,7 @@ NnStatus results_read_weights(ResultsFile *rf, const char *run_id, float **state
     if (st != NN_OK) return st;
     if (!row.has_weights)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s has no stored weights (status %s)",
-                            rf->path, run_id, row.status);
+                            rf->path, run_id, run_status_name(row.status));
     hid_t g;
     st = open_run_object(rf, run_id, "weights", 1, &g, err);
     if (st != NN_OK) return st;

@@ -39,9 +39,33 @@ struct ResultsFile {
     size_t n_rows, cap_rows;
 };
 
+/* A /summary row as HDF5 reads and writes it: ResultsRow with the status
+ * as its name (the schema's string). */
+typedef struct RsDiskRow {
+    char run_id[RESULTS_RUN_ID_LEN];
+    char sweep[RESULTS_SWEEP_LEN];
+    char status[RESULTS_STATUS_LEN];
+    int32_t epochs;
+    int32_t epochs_done;
+    int32_t best_epoch;
+    double best_val_accuracy;
+    double best_test_accuracy;
+    double wall_seconds;
+    int64_t n_params;
+    int8_t has_weights;
+    char host[RESULTS_HOST_LEN];
+    int32_t worker_rank;
+    char device[RESULTS_DEVICE_LEN];
+    char message[RESULTS_MESSAGE_LEN];
+} RsDiskRow;
+
+/* Between the two forms; from disk: NN_ERR_INPUT for an unknown status. */
+NnStatus rs_row_from_disk(const ResultsFile *rf, const RsDiskRow *d, ResultsRow *r, NnError *err);
+void rs_row_to_disk(const ResultsRow *r, RsDiskRow *d);
+
 /* Memory/file types of the schema, built once (valid for the process). */
 typedef struct RsTypes {
-    hid_t row_mem, row_file;         /* ResultsRow <-> /summary compound */
+    hid_t row_mem, row_file;         /* RsDiskRow <-> /summary compound */
     hid_t metrics_mem, metrics_file; /* EpochMetrics <-> metrics compound */
     hid_t bool_t;                    /* enum int8 {FALSE, TRUE} */
     hid_t vstr;                      /* variable-length UTF-8 string */

@@ -38,8 +38,10 @@ NnStatus rs_write_row(ResultsFile *rf, size_t i, NnError *err)
         }
     }
     ms = H5Screate_simple(1, &one, NULL);
+    RsDiskRow d;
+    rs_row_to_disk(&rf->rows[i], &d);
     if (ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, &at, NULL, &one, NULL) < 0 ||
-        H5Dwrite(rf->summary, rs_types()->row_mem, ms, fs, rs_types()->dxpl, &rf->rows[i]) < 0)
+        H5Dwrite(rf->summary, rs_types()->row_mem, ms, fs, rs_types()->dxpl, &d) < 0)
         st = rs_h5err(err, rf->path, "write /summary row %zu (run %s)", i, rf->rows[i].run_id);
 done:
     if (ms >= 0) H5Sclose(ms);
@@ -107,11 +109,6 @@ static NnStatus find(ResultsFile *rf, const char *run_id, long *i, NnError *err)
     return NN_OK;
 }
 
-static int has_status(const ResultsRow *row, RunStatus s)
-{
-    return strcmp(row->status, run_status_name(s)) == 0;
-}
-
 NnStatus results_set_running(ResultsFile *rf, const char *run_id, const char *host,
                              int worker_rank, const char *device, NnError *err)
 {
@@ -120,11 +117,11 @@ NnStatus results_set_running(ResultsFile *rf, const char *run_id, const char *ho
     NnStatus st = find(rf, run_id, &i, err);
     if (st != NN_OK) return st;
     ResultsRow *row = &rf->rows[i];
-    if (!has_status(row, RUN_PENDING))
+    if (row->status != RUN_PENDING)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s is %s, not pending (reset it first)",
-                            rf->path, run_id, row->status);
+                            rf->path, run_id, run_status_name(row->status));
     ResultsRow old = *row;
-    rs_copy_str(row->status, sizeof row->status, run_status_name(RUN_RUNNING));
+    row->status = RUN_RUNNING;
     rs_copy_str(row->host, sizeof row->host, host);
     row->worker_rank = worker_rank;
     rs_copy_str(row->device, sizeof row->device, device);
@@ -144,9 +141,9 @@ NnStatus results_append_epoch(ResultsFile *rf, const char *run_id, const EpochMe
     NnStatus st = find(rf, run_id, &i, err);
     if (st != NN_OK) return st;
     ResultsRow *row = &rf->rows[i];
-    if (!has_status(row, RUN_RUNNING))
+    if (row->status != RUN_RUNNING)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s is %s, not running: epoch %d not recorded",
-                            rf->path, run_id, row->status, m->epoch);
+                            rf->path, run_id, run_status_name(row->status), m->epoch);
     st = rs_open_metrics(rf, (size_t)i, err);
     if (st != NN_OK) return st;
     RsSlot *s = &rf->slots[i];
@@ -216,8 +213,8 @@ static herr_t write_tensor(hid_t g, const char *name, const H5L_info_t *info, vo
     return c->st == NN_OK ? 0 : -1;
 }
 
-static NnStatus write_weights(ResultsFile *rf, const char *run_id, const RunResult *r,
-                              NnError *err)
+static NnStatus write_weights(ResultsFile *rf, const char *run_id, const float *state,
+                              size_t n_given, NnError *err)
 {
     char p[64];
     snprintf(p, sizeof p, "runs/%s/weights", run_id);
@@ -227,52 +224,55 @@ static NnStatus write_weights(ResultsFile *rf, const char *run_id, const RunResu
     NnStatus st = NN_OK;
     if (rs_read_i64_attr(g, "n_state", &n_state) < 0) {
         st = rs_h5err(err, rf->path, "read /%s n_state", p);
-    } else if ((size_t)n_state != r->n_state) {
+    } else if ((size_t)n_state != n_given) {
         st = nn_error_set(err, NN_ERR_INPUT, "%s: run %s: %zu weights given, the run stores %lld",
-                          rf->path, run_id, r->n_state, (long long)n_state);
+                          rf->path, run_id, n_given, (long long)n_state);
     } else {
-        WeightsCtx c = {rf, run_id, r->best_state, r->n_state, 0, err, NN_OK};
+        WeightsCtx c = {rf, run_id, state, n_given, 0, err, NN_OK};
         herr_t rc = H5Literate(g, H5_INDEX_CRT_ORDER, H5_ITER_INC, NULL, write_tensor, &c);
         if (c.st != NN_OK)
             st = c.st;
         else if (rc < 0)
             st = rs_h5err(err, rf->path, "iterate /%s", p);
-        else if (c.written != r->n_state)
+        else if (c.written != n_given)
             st = nn_error_set(err, NN_ERR_IO, "%s: damaged results file: /%s holds %zu of %zu floats",
-                              rf->path, p, c.written, r->n_state);
+                              rf->path, p, c.written, n_given);
     }
     H5Gclose(g);
     return st;
 }
 
-NnStatus results_finish_run(ResultsFile *rf, const char *run_id, const RunResult *r,
-                            NnError *err)
+NnStatus results_finish_run(ResultsFile *rf, const char *run_id, const RunSummary *r,
+                            const float *best_state, NnError *err)
 {
     check_swmr(rf, "results_finish_run");
     long i;
     NnStatus st = find(rf, run_id, &i, err);
     if (st != NN_OK) return st;
     ResultsRow *row = &rf->rows[i];
-    if (!has_status(row, RUN_PENDING) && !has_status(row, RUN_RUNNING))
+    if (row->status != RUN_PENDING && row->status != RUN_RUNNING)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s already ended (%s)", rf->path, run_id,
-                            row->status);
-    if (r->status != RUN_DONE && r->status != RUN_DIVERGED && r->status != RUN_FAILED &&
-        r->status != RUN_INTERRUPTED)
+                            run_status_name(row->status));
+    if (!run_status_is_final(r->status) && r->status != RUN_INTERRUPTED)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s cannot end with status %s", rf->path,
                             run_id, run_status_name(r->status));
-    if (r->best_state) {
-        st = write_weights(rf, run_id, r, err);
+    if (best_state) {
+        if (r->n_state < 0)
+            return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: %lld weights", rf->path, run_id,
+                                (long long)r->n_state);
+        st = write_weights(rf, run_id, best_state, (size_t)r->n_state, err);
         if (st == NN_OK) st = rs_flush(rf, "the weights", err);
         if (st != NN_OK) return st;
     }
     ResultsRow old = *row;
-    rs_copy_str(row->status, sizeof row->status, run_status_name(r->status));
+    row->status = r->status;
     row->epochs_done = r->epochs_done;
     row->best_epoch = r->best_epoch;
     row->best_val_accuracy = r->best_val_accuracy;
     row->best_test_accuracy = r->best_test_accuracy;
     row->wall_seconds = r->wall_seconds;
-    row->has_weights = r->best_state != NULL;
+    row->has_weights = best_state != NULL;
+    if (r->device[0]) rs_copy_str(row->device, sizeof row->device, r->device);
     rs_copy_str(row->message, sizeof row->message, r->message);
     st = rs_write_row(rf, (size_t)i, err);
     if (st != NN_OK) {
@@ -295,8 +295,8 @@ NnStatus results_mark_unfinished(ResultsFile *rf, RunStatus status, const char *
     NnStatus st = NN_OK;
     for (size_t i = 0; i < rf->n_rows && st == NN_OK; i++) {
         ResultsRow *row = &rf->rows[i];
-        if (!has_status(row, RUN_RUNNING)) continue;
-        rs_copy_str(row->status, sizeof row->status, run_status_name(status));
+        if (row->status != RUN_RUNNING) continue;
+        row->status = status;
         rs_copy_str(row->message, sizeof row->message, message);
         st = rs_write_row(rf, i, err);
         n += st == NN_OK;

@@ -101,6 +101,8 @@ static void sweep_free_one(Sweep *s)
     free(s->params);
     for (int r = 0; r < s->n_runs; r++) free(s->runs[r].json);
     free(s->runs);
+    if (s->strategy) s->strategy->destroy(s->strategy);
+    if (s->stop) s->stop->destroy(s->stop);
 }
 
 void sweep_set_free(SweepSet *set)
@@ -170,6 +172,7 @@ static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_s
         s->count = doc.count;
         s->metric = doc.metric;
         s->goal = doc.goal;
+        s->strategy = sweep_list_strategy(s);
     }
     sweep_doc_free(&doc);
     return st;

@@ -1,15 +1,15 @@
 /* signals.c - stop signals: SIGTERM (Slurm preemption, scancel, mpirun
  * forwarding), SIGINT (Ctrl-C), SIGUSR1/SIGUSR2 (sbatch --signal before the
- * time limit). The handler only records the signal; the loops poll it. */
+ * time limit). The handler only records the signal; the drivers poll it. */
 #include <string.h>
 
 #include "proto.h"
 
-volatile sig_atomic_t dist_stop_signal;
+volatile sig_atomic_t sched_stop_signal;
 
-static void on_signal(int sig) { dist_stop_signal = sig; }
+static void on_signal(int sig) { sched_stop_signal = sig; }
 
-void dist_install_signals(void)
+void sched_install_signals(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

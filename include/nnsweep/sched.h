@@ -1,0 +1,240 @@
+/* sched.h - the scheduler: a core state machine that decides which run goes
+ * to which worker and records what comes back, and the two drivers that feed
+ * it events (DESIGN.md, MPI protocol and scheduling).
+ *
+ * ======================================================================
+ * The core (src/sched/core.c): no MPI, no file opening, no clock of its own
+ * ======================================================================
+ * The core owns the table of runs of a SweepSet and the state of a fixed
+ * number of workers (0 .. n_workers-1; a driver maps them to MPI ranks or to
+ * its own process). Drivers turn what happens into calls:
+ *
+ *   sched_core_reconcile   once, before anything runs: what the results file
+ *                          already holds (resume) -> which runs are finished
+ *                          and what the file must get (sweeps and runs to add,
+ *                          unfinished runs to reset); refuses a resume whose
+ *                          sweep differs from the file's.
+ *   sched_core_worker      a worker said hello (host, device, can it train).
+ *   sched_core_assign      the next (worker, run) pair, most expensive run
+ *                          first, while a worker is free and a sweep has a run
+ *                          to give; drain it after every event.
+ *   sched_core_on_epoch    a run finished an epoch: recorded, and the sweep's
+ *                          stopping rule asked at its decision epochs; the
+ *                          answer says whether the run goes on.
+ *   sched_core_on_result   a run ended (its RunSummary and best weights).
+ *   sched_core_worker_lost a worker died: its run ends `interrupted`.
+ *   sched_core_stop        a stop signal: nothing more is handed out; the
+ *                          driver cancels the busy workers' runs.
+ * The core asks each sweep two questions through objects of the sweep
+ * module (sweep.h): its SweepStrategy "which run next?" (the list strategy of
+ * grid and random; a search strategy may add runs as results come in) and its
+ * SweepStopRule "should this run stop after epoch k?" (none: every run goes
+ * to its end). Records go to a SchedSink (the results file, or memory in
+ * tests); a sink error stops the sweep as a signal does and is kept for the
+ * exit code.
+ *
+ * Guarantees: every run is handed out at most once per session (a result
+ * that does not match the worker's run is a programmer error, NN_CHECK);
+ * finished runs of the file are never handed out again; runs handed out go
+ * most expensive first (estimated cost, then sweep and expansion order) across
+ * every sweep whose strategy has one.
+ *
+ * Ownership: the core borrows the SweepSet and the sink (both must outlive
+ * it) and owns nothing else that the caller sees.
+ */
+#ifndef NNSWEEP_SCHED_H
+#define NNSWEEP_SCHED_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "nnsweep/core.h"
+#include "nnsweep/outcome.h"
+#include "nnsweep/sweep.h"
+
+typedef struct SchedCore SchedCore;
+
+/* What a worker said in its hello. */
+typedef struct SchedWorkerInfo {
+    char host[64];
+    int rank;       /* MPI rank, 0 for the in-process driver */
+    int gpu;        /* it has a usable GPU: device is its label ("cuda:0") */
+    char device[16];
+    int ok;         /* it can train (dataset read, GPUs as asked) */
+} SchedWorkerInfo;
+
+/* Where the core's records go. Each entry returns NN_OK or fills err; NULL
+ * entries record nothing (a sweep without a results file). The pointers
+ * given are valid for the call only. */
+typedef struct SchedSink {
+    void *self;
+    /* run r of sweep sw starts on a worker, on device (its summary label) */
+    NnStatus (*started)(void *self, const Sweep *sw, const SweepRun *r,
+                        const SchedWorkerInfo *w, const char *device, NnError *err);
+    NnStatus (*epoch)(void *self, const Sweep *sw, const SweepRun *r, const EpochMetrics *m,
+                      NnError *err);
+    /* best_state: s->n_state floats in model_state layout, or NULL */
+    NnStatus (*finished)(void *self, const Sweep *sw, const SweepRun *r, const RunSummary *s,
+                         const float *best_state, NnError *err);
+} SchedSink;
+
+typedef struct SchedOptions {
+    int n_workers;          /* >= 1 */
+    /* seconds since some fixed point (progress and ETA); NULL: nn_now */
+    double (*clock)(void);
+    FILE *progress;         /* progress lines, or NULL */
+    double progress_seconds; /* at most one line this often (0: every event) */
+} SchedOptions;
+
+/* A core over set (borrowed; its strategies are asked, its runs recorded).
+ * Never fails (allocation aborts). */
+SchedCore *sched_core_create(SweepSet *set, const SchedSink *sink, const SchedOptions *opt);
+void sched_core_free(SchedCore *c); /* accepts NULL */
+
+/* ---- resume ------------------------------------------------------------ */
+
+/* One run already in the results file. */
+typedef struct SchedPrior {
+    const char *run_id;
+    const char *sweep;
+    RunSummary summary; /* status and best values as recorded */
+} SchedPrior;
+
+/* The structural work the file needs before the sweep starts: indices
+ * (owned by the plan, sched_plan_free) into set->sweeps and, for runs,
+ * pairs (sweep, run). */
+typedef struct SchedPlan {
+    int n_new_sweeps;
+    int *new_sweeps;     /* sweeps to add, with every run */
+    int n_new_runs;
+    int (*new_runs)[2];  /* runs to add to sweeps already in the file */
+    int n_reset;
+    int (*reset)[2];     /* unfinished runs of the file to reset to pending */
+} SchedPlan;
+void sched_plan_free(SchedPlan *p); /* accepts NULL and a zeroed plan */
+
+/* Compares the set with what the file at path holds (file_sweeps: the
+ * names of its sweeps; prior: its summary rows). A sweep already in the
+ * file needs resume (else NN_ERR_INPUT "use --resume ..."), and its runs in
+ * the file must be exactly the sweep's (else NN_ERR_INPUT naming the first
+ * difference) - unless the sweep is open (sweep.h: runs accumulate, as
+ * `nnsweep train --out` does), where a run of the set that the file holds
+ * finished is NN_ERR_INPUT. Finished runs (done, diverged, failed, stopped)
+ * are marked finished and reported to their strategy; the others are
+ * handed out. Call once, before any hand-out; *plan is owned by the caller. */
+NnStatus sched_core_reconcile(SchedCore *c, const char *const *file_sweeps, int n_file_sweeps,
+                              const SchedPrior *prior, size_t n_prior, int resume,
+                              const char *path, SchedPlan *plan, NnError *err);
+
+/* ---- events ------------------------------------------------------------ */
+
+void sched_core_worker(SchedCore *c, int worker, const SchedWorkerInfo *info);
+
+/* A run handed out. The pointers stay valid until the run's result. */
+typedef struct SchedAssignment {
+    int worker;
+    int run;                /* the core's run index */
+    const Sweep *sweep;
+    const SweepRun *sr;
+    const char *device;     /* the summary's device label ("cpu", "cuda:0") */
+    /* epochs after which the sweep's stopping rule decides: the worker must
+     * wait there for sched_core_on_epoch's answer (ascending; may be 0) */
+    int n_decide;
+    const int *decide;
+} SchedAssignment;
+
+/* The next assignment, or 0 when no free worker can get a run now. The
+ * run is recorded as started (sink) before it returns. */
+int sched_core_assign(SchedCore *c, SchedAssignment *out);
+
+/* The answer to an epoch. */
+typedef enum SchedVerdict {
+    SCHED_NO_VERDICT = 0, /* not a decision epoch: the worker did not wait */
+    SCHED_GO_ON,          /* a decision epoch: the run goes on */
+    SCHED_STOP_RUN,       /* a decision epoch: the stopping rule ends the run;
+                             it ends `stopped` after this epoch */
+} SchedVerdict;
+
+/* Worker w's run finished an epoch (epoch 0 first, in order). */
+SchedVerdict sched_core_on_epoch(SchedCore *c, int worker, const EpochMetrics *m);
+
+/* Worker w's run ended; best_state (s->n_state floats, or NULL) is passed
+ * to the sink. The worker is free again. */
+void sched_core_on_result(SchedCore *c, int worker, const RunSummary *s, const float *best_state);
+
+/* Worker w is gone: its run (if any) ends `interrupted` with the reason,
+ * and it gets no more runs. */
+void sched_core_worker_lost(SchedCore *c, int worker, const char *why);
+
+/* No more hand-outs (a stop signal, signal = its number, or 0 for another
+ * reason); idempotent. */
+void sched_core_stop(SchedCore *c, int signal);
+
+/* ---- state --------------------------------------------------------------- */
+
+/* Nothing is running and nothing more will be handed out. */
+int sched_core_finished(const SchedCore *c);
+int sched_core_stopping(const SchedCore *c);
+int sched_core_stop_signal(const SchedCore *c); /* the signal given to sched_core_stop */
+/* The run worker w trains, or -1. */
+int sched_core_worker_run(const SchedCore *c, int worker);
+int sched_core_n_running(const SchedCore *c);
+
+/* The first sink error (NN_OK when none) and its message. */
+NnStatus sched_core_error(const SchedCore *c, NnError *err);
+
+typedef struct SchedCounts {
+    int n_runs;       /* in the table */
+    int n_skipped;    /* finished in the file before this session */
+    int n_todo;       /* to run in this session (known so far) */
+    int n_running;
+    int n_finished;   /* ended in this session, any status */
+    int by_status[RUN_STATUS_COUNT]; /* of those */
+} SchedCounts;
+void sched_core_counts(const SchedCore *c, SchedCounts *out);
+
+/* The best run so far by its sweep's metric and goal: its index, or -1;
+ * *value its metric. Across sweeps, by each sweep's own goal. */
+int sched_core_best(const SchedCore *c, double *value);
+const Sweep *sched_core_run_sweep(const SchedCore *c, int run);
+const SweepRun *sched_core_run(const SchedCore *c, int run);
+RunStatus sched_core_run_status(const SchedCore *c, int run);
+
+/* Prints the progress line ("[nnsweep] 3/6 runs done (...), 2 running | best
+ * ... | elapsed ..., ETA ...") to the progress stream when progress_seconds
+ * passed since the last one, or always with force. */
+void sched_core_progress(SchedCore *c, int force);
+
+/* ---- drivers ------------------------------------------------------------- */
+
+/* A sweep job (`nnsweep sweep`, and `nnsweep train` as a one-run sweep). */
+typedef struct SweepJob {
+    const char *const *files; /* sweep YAML files */
+    int n_files;
+    SweepSet *set;            /* or an already built set (files unused); borrowed */
+    const char *out_path;     /* results file; NULL: nothing recorded (train) */
+    int resume;               /* continue the sweeps already in out_path */
+    const char *data_dir;     /* NULL: cifar10_default_dir */
+    int threads;              /* CPU threads per worker; 0 = split the node's cores */
+    double grace_seconds;     /* wait for busy workers after a stop signal */
+    double progress_seconds;  /* rank 0 prints progress at most this often */
+    int quiet;                /* rank 0 prints only errors and the end */
+    int stats;                /* rank 0 prints its own cost at the end */
+    /* observers of the in-process driver (train prints its table); may be NULL */
+    void (*on_epoch)(const EpochMetrics *m, void *user);
+    void (*on_result)(const SweepRun *r, const RunSummary *s, void *user);
+    void *user;
+} SweepJob;
+
+/* Runs the job. When MPI is initialized (by the caller, which also
+ * finalizes) with more than one rank, every rank calls it: rank 0 loads
+ * the sweeps, schedules and writes; the others train. Otherwise the calling
+ * process trains every run itself through the same run path (run.h).
+ * SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 stop it cleanly: no run is handed
+ * out any more, busy runs are cancelled (`interrupted`), the file is closed.
+ * Returns this process's exit code: 0 ok or cleanly stopped by a signal,
+ * 1 failure (results file, a worker that did not stop within the grace
+ * period: then after MPI_Abort), 2 bad input (nothing written). */
+int sched_run_job(const SweepJob *job);
+
+#endif

@@ -1,0 +1,77 @@
+/* local.c - the in-process driver: one process is rank 0 and its only
+ * worker (`nnsweep sweep` without mpirun, and `nnsweep train`). Each run
+ * goes through run_execute, as on an MPI worker; the hooks call the core
+ * directly instead of sending messages. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nnsweep/run.h"
+#include "proto.h"
+#include "session.h"
+
+typedef struct LocalRun {
+    Session *s;
+    const SchedAssignment *a;
+} LocalRun;
+
+static RunVerdict local_on_epoch(const EpochMetrics *m, void *user)
+{
+    LocalRun *l = user;
+    const SweepJob *job = l->s->job;
+    SchedVerdict v = sched_core_on_epoch(l->s->core, l->a->worker, m);
+    if (job->on_epoch) job->on_epoch(m, job->user);
+    sched_core_progress(l->s->core, 0);
+    if (sched_stop_signal) sched_core_stop(l->s->core, sched_stop_signal);
+    if (sched_core_stopping(l->s->core)) return RUN_CANCEL;
+    return v == SCHED_STOP_RUN ? RUN_STOP_EARLY : RUN_GO_ON;
+}
+
+static int local_should_cancel(void *user)
+{
+    LocalRun *l = user;
+    return sched_stop_signal || sched_core_stopping(l->s->core);
+}
+
+int sched_local(const SweepJob *job, SweepSet *set)
+{
+    NnError err = {{0}};
+    RunHost host;
+    /* the dataset first: a job that cannot train touches no results file */
+    NnStatus st = run_host_init(&host, job->data_dir, -1, &err);
+    if (st != NN_OK) {
+        fprintf(stderr, "nnsweep: %s\n", err.msg);
+        return nn_status_exit_code(st);
+    }
+    backend_cpu_set_threads(job->threads > 0 ? job->threads : 0);
+    Session s;
+    st = session_open(&s, job, set, 1, &err);
+    if (st != NN_OK) {
+        fprintf(stderr, "nnsweep: %s\n", err.msg);
+        run_host_free(&host);
+        return nn_status_exit_code(st);
+    }
+    SchedWorkerInfo me = {.rank = 0, .gpu = host.gpu, .ok = 1};
+    gethostname(me.host, sizeof me.host - 1);
+    snprintf(me.device, sizeof me.device, "%s", host.device);
+    sched_core_worker(s.core, 0, &me);
+    session_banner(&s, 1);
+
+    SchedAssignment a;
+    for (;;) {
+        if (sched_stop_signal) sched_core_stop(s.core, sched_stop_signal);
+        if (!sched_core_assign(s.core, &a)) break;
+        LocalRun l = {&s, &a};
+        RunHooks hooks = {local_on_epoch, local_should_cancel, &l};
+        RunRequest req = {RUN_KIND_TRAIN, a.sr->id, a.sr->json};
+        RunOutcome o;
+        run_execute(&host, &req, &hooks, &o);
+        sched_core_on_result(s.core, 0, &o.s, o.best_state);
+        if (job->on_result) job->on_result(a.sr, &o.s, job->user);
+        run_outcome_free(&o);
+        sched_core_progress(s.core, 0);
+    }
+    int code = session_close(&s, 0);
+    run_host_free(&host);
+    return code;
+}
