@@ -14,6 +14,11 @@
  *
  * The per-epoch callback lets an MPI worker stream every epoch as it ends
  * and lets rank 0 ask a run to stop (SIGTERM) by returning nonzero.
+ *
+ * A run is planned once (RunPlan: the run config checked and translated
+ * into nn's specs, and the model's plan); its caller hands the plan to
+ * train_run or train_evaluate. The outcome types (EpochMetrics, RunStatus,
+ * RunResult) are in outcome.h.
  */
 #ifndef NNSWEEP_TRAIN_H
 #define NNSWEEP_TRAIN_H
@@ -23,51 +28,24 @@
 #include "nnsweep/backend.h"
 #include "nnsweep/config.h"
 #include "nnsweep/data.h"
+#include "nnsweep/model.h"
+#include "nnsweep/optim.h"
+#include "nnsweep/outcome.h"
 
-typedef enum RunStatus {
-    RUN_PENDING = 0,
-    RUN_RUNNING,
-    RUN_DONE,
-    RUN_DIVERGED,
-    RUN_FAILED,
-    RUN_INTERRUPTED,
-    RUN_STATUS_COUNT
-} RunStatus;
+/* One run's plan: its config, nn's specs made from it, the model's plan. */
+typedef struct RunPlan {
+    const RunConfig *config; /* borrowed: must outlive the plan */
+    ModelSpec model;         /* its arrays point into *config */
+    OptimSpec optim;
+    LrSpec lr;
+    ModelPlan *mplan;        /* owned (run_plan_free) */
+} RunPlan;
 
-/* "pending", "running", "done", "diverged", "failed", "interrupted" */
-const char *run_status_name(RunStatus s);
-/* RUN_STATUS_COUNT when unknown. */
-RunStatus run_status_from_name(const char *name);
-
-/* One row of a run's metrics table (results.h: /runs/<id>/metrics).
- * Losses and accuracies are NaN where a split is empty (val without
- * val_split). */
-typedef struct EpochMetrics {
-    int epoch; /* 0 = before training */
-    double train_loss, train_accuracy;
-    double val_loss, val_accuracy;
-    double test_loss, test_accuracy;
-    double top_accuracy; /* best select_on value so far */
-    double learning_rate;
-    double seconds; /* wall time of this epoch (train + evaluation) */
-} EpochMetrics;
-
-typedef struct RunResult {
-    RunStatus status;
-    char message[512]; /* why it diverged or failed; empty when done */
-    int epochs_done;   /* last completed epoch */
-    int best_epoch;
-    double best_val_accuracy, best_test_accuracy; /* at best_epoch */
-    double wall_seconds;
-    size_t n_params;
-    /* Best weights: model_n_state floats on the host in model_state
-     * layout, owned by the result (run_result_free); NULL when
-     * save_weights_min_accuracy was not reached. */
-    float *best_state;
-    size_t n_state;
-} RunResult;
-
-void run_result_free(RunResult *r); /* frees best_state; accepts NULL */
+/* config_validate(c), then the specs and model_plan_create: every input
+ * error of a run config, shapes included, comes out of this one call
+ * (NN_ERR_INPUT, *out zeroed). c is borrowed: it must outlive *out. */
+NnStatus run_plan_create(const RunConfig *c, RunPlan *out, NnError *err);
+void run_plan_free(RunPlan *p); /* accepts NULL and a zeroed plan */
 
 /* Called after each epoch (epoch 0 included). Returns 0 to go on, nonzero
  * to stop the run now (it ends RUN_INTERRUPTED). */
@@ -86,11 +64,20 @@ typedef struct TrainOptions {
     int eval_batch; /* images per evaluation batch; 0 = automatic */
 } TrainOptions;
 
-/* Trains one run of c on the data. Never aborts for a failed run: the
- * outcome is in *out (status, message). Returns NN_ERR_INPUT only when c
- * cannot be built at all (the message in err and out->message). */
-NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *opt,
+/* Trains the run of plan p on the data. Never aborts for a failed run:
+ * the outcome is in *out (status, message). Returns NN_ERR_INPUT only when
+ * the run cannot start at all (a precision the backend lacks, a data split
+ * the dataset cannot give: the message in err and out->message). */
+NnStatus train_run(const RunPlan *p, const Cifar10 *data, const TrainOptions *opt,
                    RunResult *out, NnError *err);
+
+/* The training step's backward pass and update after model_forward(train
+ * = 1) and model_loss(grad = 1), as train_run does it: for plain SGD
+ * (optim_is_plain_sgd) on a backend with linear_backward_sgd, the update
+ * is fused into the backward pass (model_backward_sgd: model_grads is then
+ * not written); otherwise model_backward, then optim_step over all
+ * parameters. */
+void train_backward_update(Model *m, Optimizer *o, int B, float lr);
 
 /* Result of evaluating stored weights on the test images. */
 typedef struct EvalResult {
@@ -101,10 +88,10 @@ typedef struct EvalResult {
 } EvalResult;
 
 /* Evaluates a state (model_state layout, host memory, n_state floats) of
- * run config c on the test images c selects (test_images), normalized as
- * the run was (meanstd statistics from its training images), in eval mode.
- * NN_ERR_INPUT when the state does not fit c's model. */
-NnStatus train_evaluate(const RunConfig *c, const float *state, size_t n_state,
+ * the run of plan p on the test images its config selects (test_images),
+ * normalized as the run was (meanstd statistics from its training images),
+ * in eval mode. NN_ERR_INPUT when the state does not fit the model. */
+NnStatus train_evaluate(const RunPlan *p, const float *state, size_t n_state,
                         const Cifar10 *data, const Backend *be, EvalResult *out, NnError *err);
 
 #endif

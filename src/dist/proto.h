@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "nnsweep/train.h"
+#include "nnsweep/outcome.h"
 
 enum {
     TAG_HELLO = 11,

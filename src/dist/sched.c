@@ -14,6 +14,7 @@
 #include "nnsweep/dist.h"
 #include "nnsweep/results.h"
 #include "nnsweep/sweep.h"
+#include "nnsweep/train.h"
 #include "proto.h"
 #include "sched.h"
 
@@ -253,14 +254,9 @@ static NnStatus sched_prepare(Sched *s, NnError *err)
         st = results_add_sweep(s->rf, sw->name, sw->spec, sweep_method_name(sw->method),
                                sweep_metric_name(sw->metric), sweep_goal_name(sw->goal), err);
         for (int j = 0; j < sw->n_runs && st == NN_OK; j++) {
-            ModelTensor *t;
-            int n_t;
-            size_t n_params, n_state;
-            st = model_layout(&sw->runs[j].config, &t, &n_t, &n_params, &n_state, err);
-            if (st != NN_OK) break;
-            st = results_add_run(s->rf, sw->runs[j].id, sw->name, &sw->runs[j].config, n_params, t,
-                                 n_t, err);
-            free(t);
+            const SweepRun *r = &sw->runs[j];
+            st = results_add_run(s->rf, r->id, sw->name, &r->config, r->n_params, r->tensors,
+                                 r->n_tensors, err);
         }
     }
 
@@ -323,6 +319,7 @@ static void sched_local(Sched *s, const Cifar10 *data)
         RunResult r;
         NnError err = {{0}};
         LocalRun l = {s, i};
+        RunPlan plan;
         const Backend *be = backend_get(BACKEND_CPU);
         if (c->device != DEVICE_CPU && backend_get(BACKEND_CUDA) &&
             backend_available(BACKEND_CUDA))
@@ -331,7 +328,11 @@ static void sched_local(Sched *s, const Cifar10 *data)
                             .on_epoch = local_on_epoch,
                             .should_stop = local_should_stop,
                             .user = &l};
-        if (train_run(c, data, &opt, &r, &err) != NN_OK) {
+        NnStatus st = run_plan_create(c, &plan, &err);
+        if (st == NN_OK) st = train_run(&plan, data, &opt, &r, &err);
+        run_plan_free(&plan);
+        if (st != NN_OK) {
+            memset(&r, 0, sizeof r);
             r.status = RUN_FAILED;
             snprintf(r.message, sizeof r.message, "%.500s", err.msg);
         }

@@ -4,9 +4,9 @@
 #define NNSWEEP_DIST_SCHED_H
 
 #include "nnsweep/dist.h"
+#include "nnsweep/outcome.h"
 #include "nnsweep/results.h"
 #include "nnsweep/sweep.h"
-#include "nnsweep/train.h"
 
 enum { SRUN_PENDING = 0, SRUN_RUNNING, SRUN_FINISHED };
 

@@ -12,6 +12,7 @@
 #include "nnsweep/backend.h"
 #include "nnsweep/config.h"
 #include "nnsweep/data.h"
+#include "nnsweep/train.h"
 #include "proto.h"
 
 int dist_cpu_threads(int requested, int n_local)
@@ -98,13 +99,16 @@ static void worker_train(int run, const char *id, const char *json, const Cifar1
         }
     }
     WorkerRun w = {.run = run, .id = id, .trace = trace};
+    RunPlan plan = {0};
+    if (st == NN_OK) st = run_plan_create(&c, &plan, &err);
     if (st == NN_OK) {
         TrainOptions opt = {.backend = be,
                             .on_epoch = worker_on_epoch,
                             .should_stop = worker_should_stop,
                             .user = &w};
-        st = train_run(&c, data, &opt, &r, &err);
+        st = train_run(&plan, data, &opt, &r, &err);
     }
+    run_plan_free(&plan);
     if (st != NN_OK) {
         r.status = RUN_FAILED;
         snprintf(r.message, sizeof r.message, "%.500s", err.msg);

@@ -7,7 +7,7 @@
 
 #include "results/results_internal.h"
 
-/* The file's status strings are run_status_name's (train.h). */
+/* The file's status strings are run_status_name's (outcome.h). */
 _Static_assert(RUN_STATUS_COUNT == 6, "results.h schema lists six statuses");
 
 /* ---- errors ---------------------------------------------------------------- */

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nnsweep/model.h"
-#include "nnsweep/optim.h"
 #include "nnsweep/rng.h"
 
 /* Evaluation batches are bounded by this much backend memory. */
@@ -16,28 +14,6 @@
 #define EVAL_BATCH_MAX 1000
 /* Device backends read the loss back every this many batches. */
 #define DEVICE_CHECK_EVERY 100
-
-static const char *const status_names[RUN_STATUS_COUNT] = {
-    "pending", "running", "done", "diverged", "failed", "interrupted"};
-
-const char *run_status_name(RunStatus s)
-{
-    return (s >= 0 && s < RUN_STATUS_COUNT) ? status_names[s] : "unknown";
-}
-
-RunStatus run_status_from_name(const char *name)
-{
-    for (int i = 0; i < RUN_STATUS_COUNT; i++)
-        if (strcmp(status_names[i], name) == 0) return (RunStatus)i;
-    return RUN_STATUS_COUNT;
-}
-
-void run_result_free(RunResult *r)
-{
-    if (!r) return;
-    free(r->best_state);
-    r->best_state = NULL;
-}
 
 /* The data of a run on its backend: image/label arrays (uploaded once for
  * device backends, borrowed for host ones), the epoch order and the
@@ -165,11 +141,11 @@ static void evaluate_view(Model *m, const RunData *d, const DataView *host_view,
 
 /* Images per evaluation batch: as many as fit the memory budget, at least
  * the training batch, at most EVAL_BATCH_MAX. */
-static int choose_eval_batch(const RunConfig *c, int requested)
+static int choose_eval_batch(const RunPlan *p, int requested)
 {
+    const RunConfig *c = p->config;
     if (requested > 0) return requested < EVAL_BATCH_MAX ? requested : EVAL_BATCH_MAX;
-    size_t per_image = model_bytes_per_image(c);
-    size_t fit = per_image ? EVAL_MEMORY_BYTES / per_image : 1;
+    size_t fit = EVAL_MEMORY_BYTES / p->mplan->bytes_per_image;
     int b = fit > EVAL_BATCH_MAX ? EVAL_BATCH_MAX : (int)fit;
     if (b > 500) b = 500;
     return b > c->batch_size ? b : (c->batch_size < EVAL_BATCH_MAX ? c->batch_size : EVAL_BATCH_MAX);
@@ -198,7 +174,8 @@ static void norm_stats(const RunConfig *c, const DataView *train, float mean[3],
 
 /* Everything a run holds while it trains. */
 typedef struct Trainer {
-    const RunConfig *c;
+    const RunPlan *p;
+    const RunConfig *c; /* p->config */
     const Backend *be;
     RunData data;
     Model *model;
@@ -216,14 +193,16 @@ static void trainer_free(Trainer *t)
     if (t->data.be) run_data_free(&t->data);
 }
 
-static NnStatus trainer_init(Trainer *t, const RunConfig *c, const Cifar10 *data,
+static NnStatus trainer_init(Trainer *t, const RunPlan *p, const Cifar10 *data,
                              const Backend *be, int eval_batch, NnError *err)
 {
+    const RunConfig *c = p->config;
     memset(t, 0, sizeof *t);
+    t->p = p;
     t->c = c;
     t->be = be;
-    NnStatus st = config_validate(c, err);
-    if (st == NN_OK && c->precision != PREC_FP32 && !be->set_precision)
+    NnStatus st = NN_OK;
+    if (c->precision != PREC_FP32 && !be->set_precision)
         st = nn_error_set(err, NN_ERR_INPUT,
                           "precision: %s needs the cuda backend, but this run is on %s",
                           c->precision == PREC_BF16 ? "bf16" : "tf32", be->name);
@@ -234,10 +213,10 @@ static NnStatus trainer_init(Trainer *t, const RunConfig *c, const Cifar10 *data
     norm_stats(c, &t->data.split.train, mean, std);
     batch_spec(c, mean, std, AUG_NONE, &t->eval_spec);
     batch_spec(c, mean, std, c->augment, &t->train_spec);
-    t->eval_batch = choose_eval_batch(c, eval_batch);
+    t->eval_batch = choose_eval_batch(p, eval_batch);
     int max_batch = t->eval_batch > c->batch_size ? t->eval_batch : c->batch_size;
-    st = model_create(c, be, max_batch, &t->model, err);
-    if (st == NN_OK) st = optim_create(c, t->model, &t->opt, err);
+    st = model_create(p->mplan, be, max_batch, &t->model, err);
+    if (st == NN_OK) st = optim_create(&p->optim, be, p->mplan->n_params, &t->opt, err);
     if (st == NN_OK) {
         t->acc = be->alloc(2 * sizeof(double));
         if (!t->acc) st = nn_error_set(err, NN_ERR_RUN, "out of memory on backend %s", be->name);
@@ -279,8 +258,8 @@ static int train_epoch(Trainer *t, const TrainOptions *opt, int epoch, long *ste
                          model_input(m), model_labels(m));
         model_forward(m, B, 1, (uint64_t)*step);
         model_loss(m, B, (float)c->label_smoothing, 1, t->acc);
-        *lr = optim_lr_at(c, *step, steps_per_epoch);
-        optim_backward_step(t->opt, B, (float)*lr); /* backward + update */
+        *lr = optim_lr_at(&t->p->lr, *step, steps_per_epoch);
+        train_backward_update(m, t->opt, B, (float)*lr);
         (*step)++;
         seen += B;
         if (be->host_memory || batch % DEVICE_CHECK_EVERY == DEVICE_CHECK_EVERY - 1) {
@@ -318,16 +297,31 @@ static void evaluate_splits(Trainer *t, EpochMetrics *e, int with_train)
                   &e->test_loss, &e->test_accuracy, NULL);
 }
 
-NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *opt,
+void train_backward_update(Model *m, Optimizer *o, int B, float lr)
+{
+    /* fused where the backend can fuse the dense layers' update into their
+     * backward; elsewhere one update over all parameters is cheaper than
+     * one per tensor (a kernel launch each on a device) */
+    float weight_decay;
+    if (optim_is_plain_sgd(o, &weight_decay) && model_backend(m)->linear_backward_sgd) {
+        model_backward_sgd(m, B, lr, weight_decay);
+        return;
+    }
+    model_backward(m, B);
+    optim_step(o, model_state(m), model_grads(m), lr);
+}
+
+NnStatus train_run(const RunPlan *p, const Cifar10 *data, const TrainOptions *opt,
                    RunResult *out, NnError *err)
 {
+    const RunConfig *c = p->config;
     double t_start = nn_now();
     memset(out, 0, sizeof *out);
     out->status = RUN_RUNNING;
     out->best_val_accuracy = out->best_test_accuracy = NAN;
 
     Trainer t;
-    NnStatus st = trainer_init(&t, c, data, opt->backend, opt->eval_batch, err);
+    NnStatus st = trainer_init(&t, p, data, opt->backend, opt->eval_batch, err);
     if (st == NN_ERR_RUN) { /* out of memory: a failed run, not an error */
         out->status = RUN_FAILED;
         snprintf(out->message, sizeof out->message, "%.500s", err->msg);
@@ -348,7 +342,7 @@ NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *
     double t_epoch = nn_now();
     evaluate_splits(&t, &e, 1);
     long steps_per_epoch = (t.data.split.train.n + c->batch_size - 1) / c->batch_size;
-    e.learning_rate = optim_lr_at(c, 0, steps_per_epoch);
+    e.learning_rate = optim_lr_at(&p->lr, 0, steps_per_epoch);
     double top = c->select_on == SELECT_VAL_ACCURACY ? e.val_accuracy : e.test_accuracy;
     e.top_accuracy = top;
     e.seconds = nn_now() - t_epoch;
@@ -415,12 +409,12 @@ NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *
     return NN_OK;
 }
 
-NnStatus train_evaluate(const RunConfig *c, const float *state, size_t n_state,
+NnStatus train_evaluate(const RunPlan *p, const float *state, size_t n_state,
                         const Cifar10 *data, const Backend *be, EvalResult *out, NnError *err)
 {
     memset(out, 0, sizeof *out);
     Trainer t;
-    NnStatus st = trainer_init(&t, c, data, be, 0, err);
+    NnStatus st = trainer_init(&t, p, data, be, 0, err);
     if (st != NN_OK) return st;
     if (n_state != model_n_state(t.model)) {
         trainer_free(&t);

@@ -47,10 +47,10 @@ static const char *side(const char *suffix)
 }
 
 /* A layout of 12 linear layers + one batch norm: names fc0..fc11 check
- * that layer order (not name order) is kept; offsets as model_layout
+ * that layer order (not name order) is kept; offsets as a model plan
  * lays them out (parameters, then buffers). */
 enum { N_T = 28 };
-static ModelTensor tens[N_T];
+static TensorInfo tens[N_T];
 static size_t n_params_t, n_state_t;
 
 static void make_layout(void)
@@ -59,7 +59,7 @@ static void make_layout(void)
     size_t off = 0;
     int width[13] = {6, 5, 4, 3, 3, 2, 2, 3, 4, 2, 3, 2, 10};
     for (int l = 0; l < 12; l++) {
-        ModelTensor *w = &tens[k++], *b = &tens[k++];
+        TensorInfo *w = &tens[k++], *b = &tens[k++];
         snprintf(w->name, sizeof w->name, "fc%d.weight", l);
         w->ndim = 2, w->shape[0] = width[l + 1], w->shape[1] = width[l];
         w->n = (size_t)width[l + 1] * (size_t)width[l], w->offset = off, off += w->n;
@@ -69,7 +69,7 @@ static void make_layout(void)
     }
     const char *bn[4] = {"bn0.weight", "bn0.bias", "bn0.running_mean", "bn0.running_var"};
     for (int j = 0; j < 4; j++) {
-        ModelTensor *t = &tens[k++];
+        TensorInfo *t = &tens[k++];
         snprintf(t->name, sizeof t->name, "%s", bn[j]);
         t->ndim = 1, t->shape[0] = 5, t->n = 5, t->is_buffer = j >= 2;
         if (j == 2) n_params_t = off;
@@ -144,7 +144,7 @@ static void write_first(void)
           NN_ERR_INPUT, "no sweep");
     FAILS(results_add_run(rf, "new1", "s1", &configs[0], n_params_t + 1, tens, N_T, E),
           NN_ERR_INPUT, "n_params");
-    ModelTensor bad[N_T];
+    TensorInfo bad[N_T];
     memcpy(bad, tens, sizeof bad);
     bad[3].offset += 1;
     FAILS(results_add_run(rf, "new1", "s1", &configs[0], n_params_t, bad, N_T, E), NN_ERR_INPUT,
@@ -294,7 +294,7 @@ static void read_first(void)
 
     float *st;
     size_t ns;
-    ModelTensor *t;
+    TensorInfo *t;
     int nt;
     OK(results_read_weights(rf, ids[0], &st, &ns, &t, &nt, E));
     float *want = state_of(0);
