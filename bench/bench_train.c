@@ -18,7 +18,7 @@
  * repeat exactly).
  * --profile adds, per case and pass, milliseconds per step of the batch
  * gather, every layer's forward and backward (the backward with the SGD
- * update of the layer's parameters: optim_backward_step) and the loss (a
+ * update of the layer's parameters: train_backward_update) and the loss (a
  * sync after each, so the total is a little above the plain step). */
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +30,7 @@
 #include "nnsweep/model.h"
 #include "nnsweep/optim.h"
 #include "nnsweep/rng.h"
+#include "nnsweep/train.h"
 
 #define N_IMAGES 4096
 
@@ -112,7 +113,7 @@ static double measure(const Backend *be, Model *m, Optimizer *o, const RunConfig
         model_loss(m, B, 0.0f, train, acc);
         if (bench->profile) lap(be, &prof.loss, &t);
         if (train) {
-            optim_backward_step(o, B, (float)c->learning_rate); /* as train.c */
+            train_backward_update(m, o, B, (float)c->learning_rate); /* as train_run */
             if (bench->profile) lap(be, &prof.backward, &t);
         }
         if (warm >= 0 && s >= warm) {
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
     int code = 0;
     for (int i = first_case; i < argc; i++) {
         RunConfig c;
+        RunPlan plan = {0};
         NnError err;
         Model *m = NULL;
         Optimizer *o = NULL;
@@ -217,10 +219,12 @@ int main(int argc, char **argv)
         }
         c.batch_size = batch;
         int max_batch = batch > eval_batch ? batch : eval_batch;
-        if (model_create(&c, be, max_batch, &m, &err) != NN_OK ||
-            optim_create(&c, m, &o, &err) != NN_OK) {
+        if (run_plan_create(&c, &plan, &err) != NN_OK ||
+            model_create(plan.mplan, be, max_batch, &m, &err) != NN_OK ||
+            optim_create(&plan.optim, be, plan.mplan->n_params, &o, &err) != NN_OK) {
             fprintf(stderr, "bench_train: %s: %s\n", argv[i], err.msg);
             model_free(m);
+            run_plan_free(&plan);
             code = 1;
             continue;
         }
@@ -230,6 +234,7 @@ int main(int argc, char **argv)
         fflush(stdout);
         optim_free(o);
         model_free(m);
+        run_plan_free(&plan);
     }
     be->free(img);
     be->free(lab);

@@ -202,7 +202,7 @@ typedef struct Backend {
      * rate lr, weight decay wd) on w and on b, without writing dw or db:
      * dx (B, C) = dy . w with w before the update (skipped when dx is NULL);
      * w -= lr * (dy^T . x + wd * w); b -= lr * (sum over rows of dy + wd * b).
-     * (optim_backward_step uses it for SGD without momentum.) */
+     * (train_backward_update uses it for SGD without momentum.) */
     void (*linear_backward_sgd)(const float *dy, const float *x, float *w, float *b, float *dx,
                                 int B, int C, int OC, float lr, float wd);
     /* conv2d_forward, then act_forward(act), then, when pool > 1,

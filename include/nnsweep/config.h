@@ -19,13 +19,12 @@
 
 #include "nnsweep/backend.h"
 #include "nnsweep/core.h"
+#include "nnsweep/optim.h" /* OptimKind, LrSchedule */
 #include "nnsweep/yamltree.h"
 
 #define NN_MAX_LAYERS 16
 
 typedef enum ModelKind { MODEL_MLP = 0, MODEL_CNN } ModelKind;
-typedef enum OptimKind { OPT_SGD = 0, OPT_ADAM, OPT_ADAMW } OptimKind;
-typedef enum LrSchedule { LR_CONSTANT = 0, LR_STEP, LR_COSINE, LR_ONECYCLE } LrSchedule;
 typedef enum Normalize { NORM_HALF = 0, NORM_MEANSTD } Normalize;
 typedef enum SelectOn { SELECT_TEST_ACCURACY = 0, SELECT_VAL_ACCURACY } SelectOn;
 typedef enum Precision { PREC_FP32 = 0, PREC_TF32, PREC_BF16 } Precision;
@@ -116,7 +115,8 @@ NnStatus config_load_file(RunConfig *c, const char *path, NnError *err);
 NnStatus config_from_json(RunConfig *c, const char *json, NnError *err);
 
 /* Checks that need several keys (select_on val_accuracy needs val_split,
- * warmup within epochs, CNN feature map at least 1x1, ...). */
+ * warmup within epochs, a cnn needs a conv layer, ...). The shapes of the
+ * model are nn's to check: run_plan_create (train.h) does both. */
 NnStatus config_validate(const RunConfig *c, NnError *err);
 
 /* The value of key i of c. */
@@ -130,9 +130,5 @@ void config_to_json(const RunConfig *c, NnBuf *out);
 
 /* Run id: 12 hex digits of a hash of sweep name + canonical JSON. */
 void config_run_id(const RunConfig *c, const char *sweep, char id[13]);
-
-/* Multiply-adds of one training step per image (forward + backward), for
- * scheduling the most expensive runs first and for reports. */
-double config_train_flops_per_image(const RunConfig *c);
 
 #endif

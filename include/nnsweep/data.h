@@ -25,12 +25,13 @@
 
 extern const char *const cifar10_class_names[CIFAR10_N_CLASSES];
 
+/* The whole dataset in one array: the training images, then the test
+ * images, so that an index range names the same images in this host copy
+ * and in a backend's copy of it (a worker uploads it to its GPU once). */
 typedef struct Cifar10 {
-    uint8_t *train_images; /* (50000, 3, 32, 32), owned */
-    uint8_t *train_labels; /* (50000) */
-    uint8_t *test_images;  /* (10000, 3, 32, 32), owned */
-    uint8_t *test_labels;  /* (10000) */
-    int n_train, n_test;
+    uint8_t *images; /* (n_train + n_test, 3, 32, 32), owned */
+    uint8_t *labels; /* (n_train + n_test) */
+    int n_train, n_test; /* 50000, 10000 */
     char dir[4096];
 } Cifar10;
 
@@ -45,26 +46,25 @@ const char *cifar10_default_dir(const char *flag);
 NnStatus cifar10_load(const char *dir, Cifar10 *out, NnError *err);
 void cifar10_free(Cifar10 *d); /* accepts NULL and empty */
 
-/* A view of some images: never owns memory. */
-typedef struct DataView {
-    const uint8_t *images; /* (n, 3, 32, 32) */
-    const uint8_t *labels; /* (n) */
-    int n;
-} DataView;
+/* Images [first, first + n) of a Cifar10's array (and of any copy of it). */
+typedef struct DataRange {
+    int first, n;
+} DataRange;
 
-/* Train/val/test views: the validation set is the last val_split images of
+/* Train/val/test ranges: the validation set is the last val_split images of
  * the training files (the same for every run and seed, so that runs are
  * compared on the same images); train is the rest. n_train_limit and
  * n_test_limit > 0 keep only the first images (tests, quick sweeps). */
 typedef struct DataSplit {
-    DataView train, val, test;
+    DataRange train, val, test;
 } DataSplit;
 NnStatus data_split(const Cifar10 *d, int val_split, int n_train_limit, int n_test_limit,
                     DataSplit *out, NnError *err);
 
-/* Per-channel mean and standard deviation (population) of x/255 over a
- * view's images: what `normalize: meanstd` uses, from the training images. */
-void data_channel_stats(const DataView *v, float mean[3], float std[3]);
+/* Per-channel mean and standard deviation (population) of x/255 over n
+ * images (n, 3, 32, 32), n >= 1: what `normalize: meanstd` uses, from the
+ * training images. */
+void data_channel_stats(const uint8_t *images, int n, float mean[3], float std[3]);
 
 /* The order of an epoch: idx (n) = a permutation of [0, n) that depends
  * only on (seed, epoch) (Fisher-Yates with rng_below_at draws of

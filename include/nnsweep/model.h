@@ -1,4 +1,6 @@
-/* model.h - MLPs and CNNs built from a run config, on one backend.
+/* model.h - MLPs and CNNs: described by a ModelSpec, planned once
+ * (ModelPlan: layers, shapes, state layout, sizes), built on one backend
+ * (Model).
  *
  *   mlp: flatten -> [linear -> batchnorm1d? -> act -> dropout?] x hidden
  *        -> linear(10)
@@ -6,11 +8,23 @@
  *        -> flatten -> [linear -> batchnorm1d? -> act -> dropout?] x hidden
  *        -> linear(10)
  *
+ * The plan is the one place of the shape arithmetic: a run computes it
+ * once (run_plan_create, train.h) and hands it to validation, the sweep's
+ * cost, the results file's layout, the evaluation batch size, model_create
+ * and model_plan_describe.
+ *
  * Memory (STYLE.md): one arena for the state (every parameter, then every
  * batch-norm buffer), one for gradients (same layout as the parameters),
- * one for activations and saved tensors, one workspace; all allocated by
- * model_create through the backend, so that a training step allocates
- * nothing. Layers hold views into the arenas.
+ * one work arena for the rest (the input batch and its labels, every
+ * layer's output and saved tensors, the two ping-pong gradient buffers,
+ * the conv workspace); all allocated by model_create through the backend,
+ * so that a training step allocates nothing. Layers hold views into the
+ * arenas. Every view of the work arena starts at a NN_MODEL_ALIGN-byte
+ * boundary whatever the layer widths (cuDNN and cuBLAS want it; the arena
+ * is sized for the padding). The state and gradients are not padded: their
+ * tensors lie contiguous, in floats, at the offsets of the TensorInfo
+ * table (the layout of model_get_state, the results file, MPI and the
+ * parity fixtures), so a parameter's view is only float-aligned.
  *
  * Initialization is PyTorch's default (torch.nn.Linear / Conv2d
  * reset_parameters: kaiming_uniform(a=sqrt(5)) for weights, which is
@@ -24,7 +38,8 @@
 #include <stdint.h>
 
 #include "nnsweep/backend.h"
-#include "nnsweep/config.h"
+#include "nnsweep/core.h"
+#include "nnsweep/tensor.h"
 
 #define NN_N_CLASSES 10
 #define NN_BN_MOMENTUM 0.1f
@@ -39,37 +54,65 @@ typedef enum LayerKind {
     LAYER_DROPOUT,
 } LayerKind;
 
-/* A named tensor of the model's state: what is written to the results
- * file, sent over MPI and compared in parity tests. */
-typedef struct ModelTensor {
-    char name[48];   /* e.g. "conv0.weight", "bn2.running_var", "fc1.bias" */
-    int ndim;
-    int shape[4];
-    size_t offset;   /* in floats, into the state (model_state layout) */
-    size_t n;        /* number of floats */
-    int is_buffer;   /* batch-norm running statistics: no gradient */
-} ModelTensor;
+/* Alignment in bytes of every view of the model's work arena. */
+#define NN_MODEL_ALIGN 256
+
+/* What a model is: nn's own small config (run_plan_create fills it from a
+ * run config). The arrays are borrowed: they must live as long as the spec
+ * is used (model_plan_create copies what it needs). */
+typedef struct ModelSpec {
+    int n_conv;                /* conv blocks; 0 = an MLP */
+    const int *conv_channels;  /* (n_conv) output channels of each conv block */
+    int kernel_size, padding, pool_size; /* of every conv block (pool 1: none) */
+    int n_hidden;
+    const int *hidden_widths;  /* (n_hidden) widths of the hidden linear layers */
+    ActKind activation;
+    int batchnorm;             /* after every conv and hidden linear layer */
+    float dropout;             /* rate; dropout2d after conv blocks; 0 = none */
+    uint64_t seed;             /* initialization and dropout draws */
+} ModelSpec;
+
+/* The shape inference of a spec, computed once: read-only for its users,
+ * owned by whoever created it (model_plan_free). */
+typedef struct ModelPlan {
+    int n_layers;
+    struct Layer *layers;    /* (n_layers) kinds and shapes, private to nn
+                              * (src/nn/model_impl.h) */
+    int n_tensors;
+    TensorInfo *tensors;     /* (n_tensors) in state order: every parameter
+                              * in layer order, then every buffer */
+    size_t n_params;         /* trainable floats (tensors with is_buffer 0) */
+    size_t n_state;          /* params + buffers */
+    /* Flops of one training step per image: 2 x 3 x the multiply-adds of
+     * the conv and linear layers' forward pass (forward, dx, dw), for
+     * scheduling the most expensive runs first and for reports. */
+    double train_flops_per_image;
+    /* Backend memory per image of a model's max_batch: layer outputs,
+     * dropout masks and max-pool argmaxes, the two gradient buffers, the
+     * input and the label (not the workspace, the batch-norm statistics
+     * nor the alignment padding, which do not grow with the batch): for
+     * choosing an evaluation batch that fits a memory budget. */
+    size_t bytes_per_image;
+    uint64_t seed;           /* the spec's seed */
+} ModelPlan;
 
 typedef struct Model Model;
 
-/* The state layout of c's model without building it: *tensors (n entries,
- * owned by the caller, free()) in layer order, parameters first then
- * buffers, as model_state lays them out. Same shape errors as
- * model_create. */
-NnStatus model_layout(const RunConfig *c, ModelTensor **tensors, int *n, size_t *n_params,
-                      size_t *n_state, NnError *err);
+/* Plans the model of spec s: *out owned by the caller (model_plan_free).
+ * NN_ERR_INPUT when s gives an impossible shape (a feature map below 1x1:
+ * the message starts "conv_layers: " and names the layer and sizes). */
+NnStatus model_plan_create(const ModelSpec *s, ModelPlan **out, NnError *err);
+void model_plan_free(ModelPlan *p); /* accepts NULL */
 
-/* Bytes of backend memory a model of c needs per image of max_batch
- * (activations, saved tensors, gradient buffers, input), for choosing an
- * evaluation batch that fits a memory budget. 0 on a shape error. */
-size_t model_bytes_per_image(const RunConfig *c);
+/* One line per layer with output shapes and parameter counts, and the
+ * totals (for `nnsweep train`); the text is appended to out. */
+void model_plan_describe(const ModelPlan *p, NnBuf *out);
 
-/* Builds the model of c on backend be for batches of up to max_batch
- * images and initializes it from c->seed. Returns NN_ERR_INPUT when the
- * config gives an impossible shape (e.g. a feature map below 1x1: the
- * message names the layer and sizes), NN_ERR_RUN when the backend is out
- * of memory. *out is owned by the caller (model_free). */
-NnStatus model_create(const RunConfig *c, const Backend *be, int max_batch, Model **out,
+/* Builds the model of plan p on backend be for batches of up to max_batch
+ * images and initializes it from p->seed. The model copies what it needs
+ * of p (p may be freed afterwards). NN_ERR_RUN when the backend is out of
+ * memory. *out is owned by the caller (model_free). */
+NnStatus model_create(const ModelPlan *p, const Backend *be, int max_batch, Model **out,
                       NnError *err);
 void model_free(Model *m); /* accepts NULL */
 
@@ -81,7 +124,7 @@ int model_max_batch(const Model *m);
 size_t model_n_params(const Model *m); /* trainable floats */
 size_t model_n_state(const Model *m);  /* params + buffers */
 int model_n_tensors(const Model *m);
-const ModelTensor *model_tensor(const Model *m, int i);
+const TensorInfo *model_tensor(const Model *m, int i); /* the plan's table; NULL out of range */
 
 /* Backend memory owned by the model. */
 float *model_input(Model *m);      /* (max_batch, 3, 32, 32) */
@@ -92,7 +135,8 @@ const float *model_logits(const Model *m); /* (B, 10) after forward */
 
 /* Forward pass of the first B images of model_input. train = 1 uses batch
  * statistics and dropout (masks drawn from (seed, step)); train = 0 is
- * eval mode. step numbers the training steps of the run (dropout draws). */
+ * eval mode. step numbers the training steps of the run (dropout draws,
+ * with the plan's seed). */
 void model_forward(Model *m, int B, int train, uint64_t step);
 
 /* Cross-entropy of the logits against model_labels; adds to acc (double[2]
@@ -134,9 +178,5 @@ float *model_dropout_mask(Model *m, int j);
  * per layer: milliseconds per pass, forward and backward. */
 void model_profile(Model *m, int on);
 void model_profile_print(const Model *m, NnBuf *out);
-
-/* One line per layer with output shapes and parameter counts (for
- * `nnsweep train`); the text is appended to out. */
-void model_describe(const Model *m, NnBuf *out);
 
 #endif

@@ -1,4 +1,5 @@
-/* optim.h - optimizers and learning-rate schedules with PyTorch's semantics.
+/* optim.h - optimizers and learning-rate schedules with PyTorch's semantics,
+ * over one contiguous vector of parameters and one of their gradients.
  *
  *   sgd   torch.optim.SGD(lr, momentum, dampening=0, weight_decay, nesterov)
  *   adam  torch.optim.Adam(lr, betas, eps, weight_decay)  (coupled L2)
@@ -7,33 +8,63 @@
  * Weight decay applies to every parameter (biases and batch-norm affine
  * parameters too), as it does in PyTorch when one parameter group is used.
  * The optimizer state (momentum buffer, Adam moments) is one arena of the
- * backend, allocated in optim_create.
+ * backend, allocated in optim_create. The optimizer does not know the
+ * model: the caller passes the parameters and gradients (model_state and
+ * model_grads) to each step. Its own small specs (OptimSpec, LrSpec) are
+ * filled from a run config by run_plan_create (train.h).
  */
 #ifndef NNSWEEP_OPTIM_H
 #define NNSWEEP_OPTIM_H
 
-#include "nnsweep/config.h"
-#include "nnsweep/model.h"
+#include <stddef.h>
+
+#include "nnsweep/backend.h"
+#include "nnsweep/core.h"
+
+typedef enum OptimKind { OPT_SGD = 0, OPT_ADAM, OPT_ADAMW } OptimKind;
+typedef enum LrSchedule { LR_CONSTANT = 0, LR_STEP, LR_COSINE, LR_ONECYCLE } LrSchedule;
+
+/* What an optimizer is (the learning rate comes with each step). */
+typedef struct OptimSpec {
+    OptimKind kind;
+    double momentum;     /* sgd */
+    int nesterov;        /* sgd, needs momentum > 0 */
+    double betas[2], eps; /* adam, adamw */
+    double weight_decay;
+} OptimSpec;
+
+/* A learning-rate schedule (optim_lr_at). */
+typedef struct LrSpec {
+    LrSchedule schedule;
+    double lr;            /* the base (peak for onecycle) learning rate */
+    double warmup_epochs; /* may be fractional */
+    int lr_step_epochs;   /* step: epochs between decays */
+    double lr_gamma;      /* step: factor per decay */
+    int epochs;           /* of the whole run */
+} LrSpec;
 
 typedef struct Optimizer Optimizer;
 
-/* Creates the optimizer of c for m's parameters. NN_ERR_RUN when the
- * backend is out of memory. *out is owned by the caller (optim_free). */
-NnStatus optim_create(const RunConfig *c, Model *m, Optimizer **out, NnError *err);
+/* Creates an optimizer of spec s for n_params parameters on backend be (s
+ * is copied). NN_ERR_RUN when the backend is out of memory. *out is owned
+ * by the caller (optim_free). */
+NnStatus optim_create(const OptimSpec *s, const Backend *be, size_t n_params, Optimizer **out,
+                      NnError *err);
 void optim_free(Optimizer *o); /* accepts NULL */
 
-/* One update of all parameters from model_grads with learning rate lr. */
-void optim_step(Optimizer *o, float lr);
+/* One update of params (n_params floats of backend memory) from grads
+ * with learning rate lr. */
+void optim_step(Optimizer *o, float *params, const float *grads, float lr);
 
-/* model_backward(m, B) then optim_step(o, lr), as one call: for SGD
- * without momentum, on a backend with Backend.linear_backward_sgd, the
- * update is fused into the backward pass (model_backward_sgd: model_grads
- * is then not written); otherwise the two steps run. The training loop's
- * step. */
-void optim_backward_step(Optimizer *o, int B, float lr);
+/* 1 when o is plain SGD (momentum 0: no state), whose update the backward
+ * pass may apply itself as soon as each layer's gradients are known
+ * (model_backward_sgd with lr and *weight_decay) instead of calling
+ * optim_step; 0 otherwise (*weight_decay untouched). Such fused updates
+ * are not counted by o, which needs no count for plain SGD. */
+int optim_is_plain_sgd(const Optimizer *o, float *weight_decay);
 
-/* Learning rate for training step `step` (0-based, counted over the whole
- * run) with steps_per_epoch steps in an epoch:
+/* Learning rate of schedule s for training step `step` (0-based, counted
+ * over the whole run) with steps_per_epoch steps in an epoch:
  *   warmup: linear from lr/(warmup steps) up to lr over warmup_epochs
  *           (constant, step, cosine; onecycle has its own warmup);
  *   constant: lr;
@@ -44,6 +75,6 @@ void optim_backward_step(Optimizer *o, int B, float lr);
  *             pct_start = warmup_epochs / epochs or 0.3 when 0,
  *             anneal_strategy='cos', div_factor=25, final_div_factor=1e4,
  *             three_phase=False, cycle_momentum=False), stepped per batch. */
-double optim_lr_at(const RunConfig *c, long step, long steps_per_epoch);
+double optim_lr_at(const LrSpec *s, long step, long steps_per_epoch);
 
 #endif

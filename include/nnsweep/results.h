@@ -62,7 +62,7 @@
  * /runs/<run_id>/metrics     dataset, 1-d, chunked (64 rows), unlimited:
  *                            row k is epoch k (epoch 0 = before training),
  *                            rows only appended. Compound (packed), the
- *                            fields of EpochMetrics (train.h):
+ *                            fields of EpochMetrics (outcome.h):
  *     epoch int32, train_loss, train_accuracy, val_loss, val_accuracy,
  *     test_loss, test_accuracy, top_accuracy, learning_rate, seconds
  *     (float64; NaN where a split is empty)
@@ -72,9 +72,10 @@
  *                            drop it (both readers here do) and the next
  *                            writer overwrites it.
  * /runs/<run_id>/weights     group, links in creation order (= layer order,
- *                            parameters then batch-norm buffers, as
- *                            model_layout), attribute n_state int64. One
- *                            float32 dataset per ModelTensor, named by it,
+ *                            parameters then batch-norm buffers, as the
+ *                            model's plan lays them out), attribute n_state
+ *                            int64. One float32 dataset per TensorInfo
+ *                            (tensor.h) of the run's table, named by it,
  *                            shape = the tensor's shape (PyTorch layout),
  *                            one chunk each, attributes offset int64 (into
  *                            the model_state vector, in floats) and
@@ -163,8 +164,8 @@
 
 #include "nnsweep/config.h"
 #include "nnsweep/core.h"
-#include "nnsweep/model.h"
-#include "nnsweep/train.h"
+#include "nnsweep/outcome.h"
+#include "nnsweep/tensor.h"
 
 #define RESULTS_FORMAT "nnsweep-results"
 #define RESULTS_SCHEMA_VERSION 1
@@ -238,12 +239,12 @@ NnStatus results_add_sweep(ResultsFile *rf, const char *name, const char *spec_y
 
 /* Structural phase. Adds run run_id (1..15 bytes of [0-9A-Za-z_-]) of an
  * existing sweep: group, attributes from c, empty metrics, the weights
- * datasets of tensors[0..n_tensors) (model_layout's table: names unique,
- * shapes matching n, offsets tiling [0, n_state) exactly) and a pending
- * summary row. NN_ERR_INPUT for an unknown sweep, an existing run id or a
- * bad tensor table. */
+ * datasets of tensors[0..n_tensors) (the run's table, as the model's plan
+ * computes it: names unique, shapes matching n, offsets tiling
+ * [0, n_state) exactly) and a pending summary row. NN_ERR_INPUT for an
+ * unknown sweep, an existing run id or a bad tensor table. */
 NnStatus results_add_run(ResultsFile *rf, const char *run_id, const char *sweep,
-                         const RunConfig *c, size_t n_params, const ModelTensor *tensors,
+                         const RunConfig *c, size_t n_params, const TensorInfo *tensors,
                          int n_tensors, NnError *err);
 
 /* Structural phase (resume). The run's metrics go back to 0 rows and its
@@ -328,7 +329,7 @@ NnStatus results_read_metrics(ResultsFile *rf, const char *run_id, EpochMetrics 
  * layer order (*tensors, n_tensors entries). Both owned by the caller
  * (free()). NN_ERR_INPUT when the run has no stored weights. */
 NnStatus results_read_weights(ResultsFile *rf, const char *run_id, float **state,
-                              size_t *n_state, ModelTensor **tensors, int *n_tensors,
+                              size_t *n_state, TensorInfo **tensors, int *n_tensors,
                               NnError *err);
 
 #endif

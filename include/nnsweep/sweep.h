@@ -45,9 +45,13 @@
  *
  * Expansion. Each run is config_defaults() with the sweep's parameters set
  * in document order (config_set_node, or config_set_text for a drawn
- * number in its shortest round-trip form), then config_validate(); a
- * combination that fails (a CNN whose feature map shrinks below 1x1, ...) is
- * an error naming the file, the sweep, the run and its parameter values.
+ * number in its shortest round-trip form), then planned once
+ * (run_plan_create, train.h: the config's checks and the model's shapes);
+ * a combination that fails (a CNN whose feature map shrinks below 1x1,
+ * ...) is an error naming the file, the sweep, the run and its parameter
+ * values. From the plan each run keeps its cost and its state layout (the
+ * tensor table rank 0 writes into the results file); the plan itself is
+ * freed.
  *  - grid: the cartesian product of every parameter's values, the first
  *    parameter varying slowest (itertools.product order).
  *  - random: draws with rng.h's Philox, key = h, counter hi =
@@ -60,7 +64,7 @@
  * Runs with identical canonical config JSON in one sweep are kept once and a
  * notice says how many duplicates were dropped (grid: the seed study's Adam
  * list repeats 0.01 and 0.02). A run's id is config_run_id(config, sweep
- * name); its cost is config_train_flops_per_image x epochs x training images
+ * name); its cost is the plan's train_flops_per_image x epochs x training images
  * (50000 - val_split, cut to train_images when that is set: see
  * sweep_train_images), for handing out the most expensive runs first.
  *
@@ -85,6 +89,7 @@
 #include "nnsweep/config.h"
 #include "nnsweep/core.h"
 #include "nnsweep/outcome.h"
+#include "nnsweep/tensor.h"
 
 #define SWEEP_MAX_RUNS 100000 /* per sweep: grid product or random count */
 #define SWEEP_NAME_MAX 64     /* characters of a sweep name */
@@ -100,9 +105,13 @@ const char *sweep_goal_name(SweepGoal g);
 
 typedef struct SweepRun {
     char id[13];      /* config_run_id(&config, sweep name): 12 hex digits */
-    RunConfig config; /* validated */
+    RunConfig config; /* validated, shapes included */
     char *json;       /* canonical config JSON (config_to_json), owned */
     double cost;      /* training flops: per image x epochs x training images */
+    /* the state layout of the run's model (its ModelPlan's, model.h) */
+    size_t n_params, n_state;
+    int n_tensors;
+    TensorInfo *tensors; /* (n_tensors), owned */
 } SweepRun;
 
 typedef struct SweepParam {

@@ -12,8 +12,15 @@
  * higher value (0 = never). A NaN or Inf training loss ends the run with
  * status RUN_DIVERGED; an allocation failure with RUN_FAILED.
  *
- * The per-epoch callback lets an MPI worker stream every epoch as it ends
- * and lets rank 0 ask a run to stop (SIGTERM) by returning nonzero.
+ * The hooks (run.h) let a worker stream every epoch as it ends, and let the
+ * scheduler end a run after an epoch (stopped early: RUN_STOPPED; cancelled:
+ * RUN_INTERRUPTED) or cancel it before any batch (RUN_INTERRUPTED). A run
+ * that reaches its last epoch is done whatever the last verdict.
+ *
+ * A run is planned once (RunPlan: the run config checked and translated
+ * into nn's specs, and the model's plan); its caller hands the plan to
+ * train_run or train_evaluate. The outcome types (EpochMetrics, RunStatus,
+ * RunSummary, RunOutcome) are in outcome.h.
  */
 #ifndef NNSWEEP_TRAIN_H
 #define NNSWEEP_TRAIN_H
@@ -23,47 +30,53 @@
 #include "nnsweep/backend.h"
 #include "nnsweep/config.h"
 #include "nnsweep/data.h"
+#include "nnsweep/model.h"
+#include "nnsweep/optim.h"
 #include "nnsweep/outcome.h"
+#include "nnsweep/run.h"
 
-typedef struct RunResult {
-    RunStatus status;
-    char message[512]; /* why it diverged or failed; empty when done */
-    int epochs_done;   /* last completed epoch */
-    int best_epoch;
-    double best_val_accuracy, best_test_accuracy; /* at best_epoch */
-    double wall_seconds;
-    size_t n_params;
-    /* Best weights: model_n_state floats on the host in model_state
-     * layout, owned by the result (run_result_free); NULL when
-     * save_weights_min_accuracy was not reached. */
-    float *best_state;
-    size_t n_state;
-} RunResult;
+/* One run's plan: its config, nn's specs made from it, the model's plan. */
+typedef struct RunPlan {
+    const RunConfig *config; /* borrowed: must outlive the plan */
+    ModelSpec model;         /* its arrays point into *config */
+    OptimSpec optim;
+    LrSpec lr;
+    ModelPlan *mplan;        /* owned (run_plan_free) */
+} RunPlan;
 
-void run_result_free(RunResult *r); /* frees best_state; accepts NULL */
+/* config_validate(c), then the specs and model_plan_create: every input
+ * error of a run config, shapes included, comes out of this one call
+ * (NN_ERR_INPUT, *out zeroed). c is borrowed: it must outlive *out. */
+NnStatus run_plan_create(const RunConfig *c, RunPlan *out, NnError *err);
+void run_plan_free(RunPlan *p); /* accepts NULL and a zeroed plan */
 
-/* Called after each epoch (epoch 0 included). Returns 0 to go on, nonzero
- * to stop the run now (it ends RUN_INTERRUPTED). */
-typedef int (*EpochCallback)(const EpochMetrics *m, void *user);
+/* The dataset as a run reads it: the host copy (splits, statistics,
+ * labels) and the same arrays in the memory of the run's backend (the host
+ * copy's own arrays for ref and cpu; a worker's resident device copy for
+ * cuda, run.h). */
+typedef struct TrainData {
+    const Cifar10 *host;
+    const uint8_t *images; /* (n_train + n_test, 3, 32, 32), backend memory */
+    const uint8_t *labels; /* (n_train + n_test), backend memory */
+} TrainData;
 
-/* Called before every training batch; nonzero stops the run at once (it
- * ends RUN_INTERRUPTED with the epochs completed so far). Must be cheap:
- * a flag test or an MPI_Iprobe. */
-typedef int (*StopCheck)(void *user);
+/* Trains the run of plan p on backend be, calling hooks (may be NULL) after
+ * every epoch and before every batch (run.h: the verdicts). eval_batch:
+ * images per evaluation batch, 0 = as many as fit a memory budget. Never
+ * fails as a call: the outcome is in *out (status, message, best epoch and
+ * weights; n_params and n_state from the plan; device is the caller's to
+ * fill). A backend without the precision asked for, a split the dataset
+ * cannot give, out of memory: a failed run with the message. */
+void train_run(const RunPlan *p, const TrainData *data, const Backend *be, const RunHooks *hooks,
+               int eval_batch, RunOutcome *out);
 
-typedef struct TrainOptions {
-    const Backend *backend;
-    EpochCallback on_epoch; /* may be NULL */
-    StopCheck should_stop;  /* may be NULL */
-    void *user;             /* passed to both */
-    int eval_batch; /* images per evaluation batch; 0 = automatic */
-} TrainOptions;
-
-/* Trains one run of c on the data. Never aborts for a failed run: the
- * outcome is in *out (status, message). Returns NN_ERR_INPUT only when c
- * cannot be built at all (the message in err and out->message). */
-NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *opt,
-                   RunResult *out, NnError *err);
+/* The training step's backward pass and update after model_forward(train
+ * = 1) and model_loss(grad = 1), as train_run does it: for plain SGD
+ * (optim_is_plain_sgd) on a backend with linear_backward_sgd, the update
+ * is fused into the backward pass (model_backward_sgd: model_grads is then
+ * not written); otherwise model_backward, then optim_step over all
+ * parameters. */
+void train_backward_update(Model *m, Optimizer *o, int B, float lr);
 
 /* Result of evaluating stored weights on the test images. */
 typedef struct EvalResult {
@@ -74,10 +87,10 @@ typedef struct EvalResult {
 } EvalResult;
 
 /* Evaluates a state (model_state layout, host memory, n_state floats) of
- * run config c on the test images c selects (test_images), normalized as
- * the run was (meanstd statistics from its training images), in eval mode.
- * NN_ERR_INPUT when the state does not fit c's model. */
-NnStatus train_evaluate(const RunConfig *c, const float *state, size_t n_state,
-                        const Cifar10 *data, const Backend *be, EvalResult *out, NnError *err);
+ * the run of plan p on the test images its config selects (test_images),
+ * normalized as the run was (meanstd statistics from its training images),
+ * in eval mode. NN_ERR_INPUT when the state does not fit the model. */
+NnStatus train_evaluate(const RunPlan *p, const float *state, size_t n_state,
+                        const TrainData *data, const Backend *be, EvalResult *out, NnError *err);
 
 #endif

@@ -133,8 +133,11 @@ int cli_evaluate(int argc, char **argv)
     Cifar10 data;
     st = cifar10_load(cifar10_default_dir(data_dir), &data, &err);
     EvalResult e;
+    RunPlan plan = {0};
     if (st == NN_OK) {
-        st = train_evaluate(&c, state, n_state, &data, be, &e, &err);
+        st = run_plan_create(&c, &plan, &err);
+        if (st == NN_OK) st = train_evaluate(&plan, state, n_state, &data, be, &e, &err);
+        run_plan_free(&plan);
         cifar10_free(&data);
     }
     free(state);

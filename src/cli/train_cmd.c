@@ -10,7 +10,6 @@
 
 #include "cli.h"
 #include "nnsweep/data.h"
-#include "nnsweep/model.h"
 #include "nnsweep/results.h"
 #include "nnsweep/train.h"
 
@@ -98,9 +97,11 @@ static int should_stop(void *user)
 
 /* --out: adds the run to sweep "train" of the results file (creating both
  * when missing) and starts SWMR, so that the epochs stream in. */
-static NnStatus open_out(const char *path, const RunConfig *c, const char *id, const Backend *be,
+static NnStatus open_out(const char *path, const RunPlan *p, const char *id, const Backend *be,
                          ResultsFile **out, NnError *err)
 {
+    const RunConfig *c = p->config;
+    const ModelPlan *mp = p->mplan;
     ResultsFile *rf;
     NnStatus st = results_open_write(path, 1, &rf, err);
     if (st != NN_OK) return st;
@@ -114,12 +115,8 @@ static NnStatus open_out(const char *path, const RunConfig *c, const char *id, c
                                c->select_on == SELECT_VAL_ACCURACY ? "val_accuracy"
                                                                    : "test_accuracy",
                                "maximize", err);
-    ModelTensor *t = NULL;
-    int n_t = 0;
-    size_t n_params = 0, n_state = 0;
-    if (st == NN_OK) st = model_layout(c, &t, &n_t, &n_params, &n_state, err);
-    if (st == NN_OK) st = results_add_run(rf, id, "train", c, n_params, t, n_t, err);
-    free(t);
+    if (st == NN_OK)
+        st = results_add_run(rf, id, "train", c, mp->n_params, mp->tensors, mp->n_tensors, err);
     if (st == NN_OK) st = results_start_swmr(rf, err);
     char host[64] = "";
     gethostname(host, sizeof host - 1);
@@ -214,28 +211,27 @@ int cli_train(int argc, char **argv)
         NnStatus st = config_set_text(&c, name, value, where, &err);
         if (st != NN_OK) return cli_fail("train", st, &err);
     }
-    NnStatus st = config_validate(&c, &err);
+    RunPlan plan;
+    NnStatus st = run_plan_create(&c, &plan, &err);
     if (st != NN_OK) return cli_fail("train", st, &err);
     const Backend *be = cli_backend_for(&c, &err);
-    if (!be) return cli_fail("train", NN_ERR_INPUT, &err);
+    if (!be) {
+        run_plan_free(&plan);
+        return cli_fail("train", NN_ERR_INPUT, &err);
+    }
     int used_threads = backend_cpu_set_threads(threads ? threads : cli_cores());
 
     Cifar10 data;
     st = cifar10_load(cifar10_default_dir(data_dir), &data, &err);
-    if (st != NN_OK) return cli_fail("train", st, &err);
-
-    NnBuf json = {0};
-    config_to_json(&c, &json);
-    Model *probe;
-    st = model_create(&c, backend_get(BACKEND_REF), 1, &probe, &err);
     if (st != NN_OK) {
-        cifar10_free(&data);
-        nn_buf_free(&json);
+        run_plan_free(&plan);
         return cli_fail("train", st, &err);
     }
+
     if (!quiet) {
-        NnBuf desc = {0};
-        model_describe(probe, &desc);
+        NnBuf json = {0}, desc = {0};
+        config_to_json(&c, &json);
+        model_plan_describe(plan.mplan, &desc);
         printf("nnsweep train: %s on %s (%d threads), data %s\nconfig %s\n%s", 
                c.model == MODEL_MLP ? "mlp" : "cnn", be->name, used_threads, data.dir, json.data,
                desc.data);
@@ -243,18 +239,18 @@ int cli_train(int argc, char **argv)
         if (c.val_split) printf("  %8s  %8s", "val_loss", "val_acc");
         printf("  %8s  %8s  %8s  %9s  %7s\n", "tst_loss", "tst_acc", "top_acc", "lr", "seconds");
         nn_buf_free(&desc);
+        nn_buf_free(&json);
     }
-    model_free(probe);
-    nn_buf_free(&json);
 
     TrainCtx ctx = {.quiet = quiet, .has_val = c.val_split > 0};
     char id[13];
     config_run_id(&c, "train", id);
     ctx.id = id;
     if (out_path) {
-        st = open_out(out_path, &c, id, be, &ctx.rf, &err);
+        st = open_out(out_path, &plan, id, be, &ctx.rf, &err);
         if (st != NN_OK) {
             cifar10_free(&data);
+            run_plan_free(&plan);
             return cli_fail("train", st, &err);
         }
     }
@@ -266,8 +262,9 @@ int cli_train(int argc, char **argv)
     TrainOptions opt = {.backend = be, .on_epoch = on_epoch, .should_stop = should_stop,
                         .user = &ctx};
     RunResult r;
-    st = train_run(&c, &data, &opt, &r, &err);
+    st = train_run(&plan, &data, &opt, &r, &err);
     cifar10_free(&data);
+    run_plan_free(&plan);
     if (ctx.rf) {
         NnError werr;
         NnStatus wst = results_finish_run(ctx.rf, id, &r, &werr);

@@ -114,6 +114,10 @@ done:
     return st;
 }
 
+/* The test file is read where the five training files end. */
+_Static_assert(CIFAR10_N_TRAIN == 5 * CIFAR10_FILE_RECORDS && CIFAR10_N_TEST == CIFAR10_FILE_RECORDS,
+               "CIFAR-10: five training files and one test file of 10000 records");
+
 NnStatus cifar10_load(const char *dir, Cifar10 *out, NnError *err)
 {
     NN_CHECK(dir && out, "cifar10_load: dir and out must not be NULL");
@@ -136,26 +140,22 @@ NnStatus cifar10_load(const char *dir, Cifar10 *out, NnError *err)
         return nn_error_set(err, NN_ERR_INPUT, "dataset directory %s: not a directory (%s)", dir,
                             CIFAR10_HINT);
 
-    /* The slack of CIFAR10_FILE_RECORDS bytes after each array is what
+    /* The slack of CIFAR10_FILE_RECORDS bytes after the array is what
      * cifar10_read_file needs for the last file; it is given back below. */
-    d.train_images =
-        nn_malloc((size_t)CIFAR10_N_TRAIN * CIFAR10_IMAGE_BYTES + CIFAR10_FILE_RECORDS);
-    d.train_labels = nn_malloc(CIFAR10_N_TRAIN);
-    d.test_images = nn_malloc((size_t)CIFAR10_N_TEST * CIFAR10_IMAGE_BYTES + CIFAR10_FILE_RECORDS);
-    d.test_labels = nn_malloc(CIFAR10_N_TEST);
-    /* Files in increasing order: file k's read overruns into file k+1's
-     * region, which is only filled afterwards. */
-    for (size_t k = 0; k < n_files; k++) {
-        st = cifar10_read_file(dir, cifar10_train_files[k], d.train_images + k * file_image_bytes,
-                               d.train_labels + k * CIFAR10_FILE_RECORDS, err);
+    const size_t n_all = (size_t)CIFAR10_N_TRAIN + CIFAR10_N_TEST;
+    d.images = nn_malloc(n_all * CIFAR10_IMAGE_BYTES + CIFAR10_FILE_RECORDS);
+    d.labels = nn_malloc(n_all);
+    /* Files in increasing order, the test file last: file k's read overruns
+     * into file k+1's region, which is only filled afterwards. */
+    for (size_t k = 0; k <= n_files; k++) {
+        const char *name = k < n_files ? cifar10_train_files[k] : cifar10_test_file;
+        st = cifar10_read_file(dir, name, d.images + k * file_image_bytes,
+                               d.labels + k * CIFAR10_FILE_RECORDS, err);
         if (st != NN_OK) goto fail;
     }
-    st = cifar10_read_file(dir, cifar10_test_file, d.test_images, d.test_labels, err);
-    if (st != NN_OK) goto fail;
     /* Shrinking keeps the data in place (mremap for blocks this large) and
-     * leaves exactly-sized arrays, so that sanitizers catch overruns. */
-    d.train_images = nn_realloc(d.train_images, (size_t)CIFAR10_N_TRAIN * CIFAR10_IMAGE_BYTES);
-    d.test_images = nn_realloc(d.test_images, (size_t)CIFAR10_N_TEST * CIFAR10_IMAGE_BYTES);
+     * leaves an exactly-sized array, so that sanitizers catch overruns. */
+    d.images = nn_realloc(d.images, n_all * CIFAR10_IMAGE_BYTES);
     d.n_train = CIFAR10_N_TRAIN;
     d.n_test = CIFAR10_N_TEST;
     snprintf(d.dir, sizeof d.dir, "%s", dir);
@@ -169,9 +169,7 @@ fail:
 void cifar10_free(Cifar10 *d)
 {
     if (!d) return;
-    free(d->train_images);
-    free(d->train_labels);
-    free(d->test_images);
-    free(d->test_labels);
+    free(d->images);
+    free(d->labels);
     memset(d, 0, sizeof *d);
 }

@@ -1,4 +1,4 @@
-/* split.c - train/val/test views, per-channel statistics, epoch order. */
+/* split.c - train/val/test ranges, per-channel statistics, epoch order. */
 #include "nnsweep/data.h"
 
 #include <math.h>
@@ -8,21 +8,10 @@
 
 #define DATA_PLANE (CIFAR10_IMAGE_BYTES / 3) /* 32 * 32 pixels per channel */
 
-static DataView data_view(const uint8_t *images, const uint8_t *labels, int first, int n)
-{
-    DataView v = {0};
-    if (n > 0) {
-        v.images = images + (size_t)first * CIFAR10_IMAGE_BYTES;
-        v.labels = labels + first;
-        v.n = n;
-    }
-    return v;
-}
-
 /* Train is the first n_train - val_split training images (cut to
  * n_train_limit), val the last val_split, test the first n_test (cut to
- * n_test_limit). Empty views have NULL pointers and n = 0. The key names in
- * the messages are the run config's (config.h). */
+ * n_test_limit), which follow the training images in the array. The key
+ * names in the messages are the run config's (config.h). */
 NnStatus data_split(const Cifar10 *d, int val_split, int n_train_limit, int n_test_limit,
                     DataSplit *out, NnError *err)
 {
@@ -44,11 +33,9 @@ NnStatus data_split(const Cifar10 *d, int val_split, int n_train_limit, int n_te
                             "test_images: %d is out of range: expected 0 (all) .. %d", n_test_limit,
                             d->n_test);
 
-    out->train =
-        data_view(d->train_images, d->train_labels, 0, n_train_limit ? n_train_limit : n_fit);
-    out->val = data_view(d->train_images, d->train_labels, n_fit, val_split);
-    out->test =
-        data_view(d->test_images, d->test_labels, 0, n_test_limit ? n_test_limit : d->n_test);
+    out->train = (DataRange){0, n_train_limit ? n_train_limit : n_fit};
+    out->val = (DataRange){n_fit, val_split};
+    out->test = (DataRange){d->n_train, n_test_limit ? n_test_limit : d->n_test};
     return NN_OK;
 }
 
@@ -57,12 +44,12 @@ NnStatus data_split(const Cifar10 *d, int val_split, int n_train_limit, int n_te
  * 50000 images are exact in double; the cancellation costs about one digit
  * of 16), both scaled by 1/255. Population statistics (divide by N), as
  * torchvision's usual normalization constants. */
-void data_channel_stats(const DataView *v, float mean[3], float std[3])
+void data_channel_stats(const uint8_t *images, int n_images, float mean[3], float std[3])
 {
-    NN_CHECK(v && v->n > 0 && v->images, "data_channel_stats: empty view");
+    NN_CHECK(n_images > 0 && images, "data_channel_stats: no images");
     uint64_t s[3] = {0, 0, 0}, ss[3] = {0, 0, 0};
-    for (int i = 0; i < v->n; i++) {
-        const uint8_t *img = v->images + (size_t)i * CIFAR10_IMAGE_BYTES; /* (3, 32, 32) */
+    for (int i = 0; i < n_images; i++) {
+        const uint8_t *img = images + (size_t)i * CIFAR10_IMAGE_BYTES; /* (3, 32, 32) */
         for (int c = 0; c < 3; c++) {
             const uint8_t *p = img + c * DATA_PLANE;
             /* per plane: sum <= 1024*255, sum of squares <= 1024*255^2 < 2^32 */
@@ -76,7 +63,7 @@ void data_channel_stats(const DataView *v, float mean[3], float std[3])
             ss[c] += b;
         }
     }
-    double n = (double)v->n * DATA_PLANE;
+    double n = (double)n_images * DATA_PLANE;
     for (int c = 0; c < 3; c++) {
         double m = (double)s[c] / n;
         double var = (double)ss[c] / n - m * m;

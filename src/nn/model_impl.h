@@ -1,10 +1,14 @@
-/* model_impl.h - the model's private structures, shared by model.c (build,
- * layout, state) and model_pass.c (forward, loss, backward). */
+/* model_impl.h - the model's private structures, shared by model_plan.c
+ * (layers, shapes, state layout), model.c (arenas, initialization, state)
+ * and model_pass.c (forward, loss, backward). */
 #ifndef NNSWEEP_MODEL_IMPL_H
 #define NNSWEEP_MODEL_IMPL_H
 
 #include "nnsweep/model.h"
 
+/* One layer. A plan's layers (model_plan_create) hold the kinds and shapes
+ * only: fusion fields 0 (fused_head -1) and views NULL. model_create copies
+ * them and fills the rest. */
 typedef struct Layer {
     LayerKind kind;
     char name[32];      /* block name: "conv0", "fc1", "out" */
@@ -15,7 +19,7 @@ typedef struct Layer {
     float p;            /* dropout rate */
     int group;          /* dropout: values per draw (1, or H*W for dropout2d) */
     int dropout_index;  /* dropout: rank among dropout layers (rng stream) */
-    int first_tensor;   /* index of its first ModelTensor; -1 if none */
+    int first_tensor;   /* index of its first TensorInfo; -1 if none */
     /* fused ops (model_pass.c, set by model_create from the backend):
      * fuse_next: how many of the following layers this layer's forward op
      * also computes (linear + act; conv or batch norm 2d + act (+ maxpool));
@@ -41,23 +45,25 @@ typedef struct Layer {
 
 struct Model {
     const Backend *be;
-    RunConfig cfg;
+    uint64_t seed;          /* the plan's: dropout draws */
     int max_batch;
     int n_layers;
-    Layer *layers;          /* (n_layers), host */
+    Layer *layers;          /* (n_layers), host: a copy of the plan's, with views */
     int n_tensors;
-    ModelTensor *tensors;   /* (n_tensors), host: params first, then buffers */
+    TensorInfo *tensors;    /* (n_tensors), host: a copy of the plan's table */
     size_t n_params, n_state;
     int replay_masks;
     int fused_sgd;          /* linear_backward_sgd may be used (model_plan_fusion) */
     /* backend memory */
     float *state;           /* (n_state) params, then buffers */
     float *grads;           /* (n_params) */
-    float *acts;            /* layer outputs and saved tensors */
-    float *ws;              /* conv workspace */
-    float *g[2];            /* (max_batch, max out_size) ping-pong gradients */
+    void *work;             /* the work arena as allocated; the views below
+                             * (and the layers' y, save, idx) lie in it, each
+                             * at a NN_MODEL_ALIGN boundary (model.c) */
     float *input;           /* (max_batch, 3, 32, 32) */
     int32_t *labels;        /* (max_batch) */
+    float *g[2];            /* (max_batch, max_act) ping-pong gradients */
+    float *ws;              /* (ws_floats) conv workspace; NULL when 0 */
     const float *logits;    /* output of the last layer in the last forward */
     size_t ws_floats, max_act;
     /* model_profile: seconds per layer, forward and backward (host,
@@ -66,11 +72,10 @@ struct Model {
     long prof_passes[2];
 };
 
-/* Describes the layers of c (shapes, tensors) without memory: fills
- * layers (n_layers, caller frees), tensors (caller frees) and counts.
- * Shape errors are NN_ERR_INPUT. */
-NnStatus model_plan(const RunConfig *c, Layer **layers, int *n_layers, ModelTensor **tensors,
-                    int *n_tensors, size_t *n_params, size_t *n_state, NnError *err);
+/* Floats per image of max_batch of the layer outputs, dropout masks and
+ * max-pool argmaxes; *max_act gets the largest layer output (or input
+ * image) per image (model_plan.c). */
+size_t model_act_floats_per_image(const Layer *layers, int n_layers, size_t *max_act);
 
 /* Sets fuse_next, fused_head and fuse_bn of every layer for the fused ops that the
  * model's backend has (model_pass.c). */

@@ -192,7 +192,7 @@ void model_forward(Model *m, int B, int train, uint64_t step)
                 be->mul(x, l->save, l->y, (size_t)B * l->out_size);
             } else {
                 be->dropout_forward(x, l->y, l->save, (size_t)B * l->out_size, l->group, l->p,
-                                    (uint64_t)m->cfg.seed,
+                                    m->seed,
                                     rng_stream(RNG_STREAM_DROPOUT,
                                                (uint64_t)l->dropout_index << 40 | step));
             }

@@ -1,34 +1,35 @@
-/* optim.c - SGD, Adam, AdamW over the model's contiguous parameters, and
- * the learning-rate schedules. */
+/* optim.c - SGD, Adam, AdamW over a contiguous parameter vector, and the
+ * learning-rate schedules. */
 #include "nnsweep/optim.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 struct Optimizer {
-    RunConfig cfg;
-    Model *model;
+    OptimSpec spec;
     const Backend *be;
-    float *m;  /* (n_params) momentum buffer (sgd) or first moment (adam) */
-    float *v;  /* (n_params) second moment (adam) */
-    long step; /* updates done */
+    size_t n;  /* parameters */
+    float *m;  /* (n) momentum buffer (sgd) or first moment (adam) */
+    float *v;  /* (n) second moment (adam) */
+    long step; /* updates done by optim_step */
 };
 
-NnStatus optim_create(const RunConfig *c, Model *model, Optimizer **out, NnError *err)
+NnStatus optim_create(const OptimSpec *s, const Backend *be, size_t n_params, Optimizer **out,
+                      NnError *err)
 {
     *out = NULL;
     Optimizer *o = nn_calloc(1, sizeof *o);
-    o->cfg = *c;
-    o->model = model;
-    o->be = model_backend(model);
-    size_t bytes = (model_n_params(model) ? model_n_params(model) : 1) * sizeof(float);
-    int need_m = c->optimizer != OPT_SGD || c->momentum > 0;
-    if (need_m) o->m = o->be->alloc(bytes);
-    if (c->optimizer != OPT_SGD) o->v = o->be->alloc(bytes);
-    if ((need_m && !o->m) || (c->optimizer != OPT_SGD && !o->v)) {
+    o->spec = *s;
+    o->be = be;
+    o->n = n_params;
+    size_t bytes = (n_params ? n_params : 1) * sizeof(float);
+    int need_m = s->kind != OPT_SGD || s->momentum > 0;
+    if (need_m) o->m = be->alloc(bytes);
+    if (s->kind != OPT_SGD) o->v = be->alloc(bytes);
+    if ((need_m && !o->m) || (s->kind != OPT_SGD && !o->v)) {
         optim_free(o);
         return nn_error_set(err, NN_ERR_RUN, "out of memory on backend %s for the optimizer state",
-                            model_backend(model)->name);
+                            be->name);
     }
     *out = o;
     return NN_OK;
@@ -42,72 +43,61 @@ void optim_free(Optimizer *o)
     free(o);
 }
 
-void optim_step(Optimizer *o, float lr)
+void optim_step(Optimizer *o, float *w, const float *g, float lr)
 {
-    const RunConfig *c = &o->cfg;
-    float *w = model_state(o->model);
-    const float *g = model_grads(o->model);
-    size_t n = model_n_params(o->model);
+    const OptimSpec *s = &o->spec;
     o->step++;
-    switch (c->optimizer) {
+    switch (s->kind) {
     case OPT_SGD:
-        o->be->sgd_step(w, g, o->m, n, lr, (float)c->momentum, (float)c->weight_decay,
-                        c->nesterov, o->step == 1);
+        o->be->sgd_step(w, g, o->m, o->n, lr, (float)s->momentum, (float)s->weight_decay,
+                        s->nesterov, o->step == 1);
         break;
     case OPT_ADAM:
     case OPT_ADAMW:
-        o->be->adam_step(w, g, o->m, o->v, n, lr, (float)c->betas[0], (float)c->betas[1],
-                         (float)c->eps, (float)c->weight_decay, c->optimizer == OPT_ADAMW,
+        o->be->adam_step(w, g, o->m, o->v, o->n, lr, (float)s->betas[0], (float)s->betas[1],
+                         (float)s->eps, (float)s->weight_decay, s->kind == OPT_ADAMW,
                          (int)o->step);
         break;
     }
 }
 
-void optim_backward_step(Optimizer *o, int B, float lr)
+int optim_is_plain_sgd(const Optimizer *o, float *weight_decay)
 {
-    const RunConfig *c = &o->cfg;
-    /* fused where the backend can fuse the dense layers' update into their
-     * backward; elsewhere one update over all parameters is cheaper than
-     * one per tensor (a kernel launch each on a device) */
-    if (c->optimizer == OPT_SGD && c->momentum == 0 && o->be->linear_backward_sgd) {
-        model_backward_sgd(o->model, B, lr, (float)c->weight_decay);
-        o->step++;
-        return;
-    }
-    model_backward(o->model, B);
-    optim_step(o, lr);
+    if (o->spec.kind != OPT_SGD || o->spec.momentum != 0) return 0;
+    *weight_decay = (float)o->spec.weight_decay;
+    return 1;
 }
 
-double optim_lr_at(const RunConfig *c, long step, long steps_per_epoch)
+double optim_lr_at(const LrSpec *s, long step, long steps_per_epoch)
 {
     const double pi = 3.14159265358979323846;
-    double lr = c->learning_rate;
-    long total = (long)c->epochs * steps_per_epoch;
-    long warm = (long)llround(c->warmup_epochs * (double)steps_per_epoch);
+    double lr = s->lr;
+    long total = (long)s->epochs * steps_per_epoch;
+    long warm = (long)llround(s->warmup_epochs * (double)steps_per_epoch);
 
-    if (c->lr_schedule == LR_ONECYCLE) {
+    if (s->schedule == LR_ONECYCLE) {
         /* torch OneCycleLR, two phases, cosine annealing: up from
          * lr/div_factor to lr over pct_start*total - 1 steps, then down to
          * lr/div_factor/final_div_factor at step total - 1 */
-        double pct = c->warmup_epochs > 0 ? c->warmup_epochs / c->epochs : 0.3;
+        double pct = s->warmup_epochs > 0 ? s->warmup_epochs / s->epochs : 0.3;
         double initial = lr / 25.0, final = initial / 1e4;
         double up_end = pct * (double)total - 1.0, down_end = (double)total - 1.0;
-        double s = (double)step;
-        if (s <= up_end) {
-            double t = up_end > 0 ? s / up_end : 1.0;
+        double x = (double)step;
+        if (x <= up_end) {
+            double t = up_end > 0 ? x / up_end : 1.0;
             return initial + (lr - initial) * (1.0 - cos(pi * t)) / 2.0;
         }
-        double t = down_end > up_end ? (s - up_end) / (down_end - up_end) : 1.0;
+        double t = down_end > up_end ? (x - up_end) / (down_end - up_end) : 1.0;
         if (t > 1.0) t = 1.0;
         return final + (lr - final) * (1.0 + cos(pi * t)) / 2.0;
     }
 
     if (step < warm) return lr * (double)(step + 1) / (double)warm;
 
-    switch (c->lr_schedule) {
+    switch (s->schedule) {
     case LR_STEP: {
         long epoch = step / steps_per_epoch;
-        return lr * pow(c->lr_gamma, (double)(epoch / c->lr_step_epochs));
+        return lr * pow(s->lr_gamma, (double)(epoch / s->lr_step_epochs));
     }
     case LR_COSINE: {
         long span = total - warm;

@@ -260,7 +260,7 @@ typedef struct ReadCtx {
     const char *run_id;
     float *state;
     size_t n_state, got;
-    ModelTensor *t;
+    TensorInfo *t;
     int n, cap;
     NnError *err;
     NnStatus st;
@@ -293,7 +293,7 @@ static herr_t read_tensor(hid_t g, const char *name, const H5L_info_t *info, voi
             c->cap = c->cap ? 2 * c->cap : 16;
             c->t = nn_realloc(c->t, (size_t)c->cap * sizeof *c->t);
         }
-        ModelTensor *t = &c->t[c->n++];
+        TensorInfo *t = &c->t[c->n++];
         memset(t, 0, sizeof *t);
         snprintf(t->name, sizeof t->name, "%s", name);
         t->ndim = ndim;
@@ -316,7 +316,7 @@ static herr_t read_tensor(hid_t g, const char *name, const H5L_info_t *info, voi
 }
 
 NnStatus results_read_weights(ResultsFile *rf, const char *run_id, float **state,
-                              size_t *n_state, ModelTensor **tensors, int *n_tensors,
+                              size_t *n_state, TensorInfo **tensors, int *n_tensors,
                               NnError *err)
 {
     *state = NULL;

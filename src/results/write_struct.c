@@ -61,17 +61,17 @@ NnStatus results_add_sweep(ResultsFile *rf, const char *name, const char *spec_y
 
 static int cmp_offset(const void *a, const void *b)
 {
-    const ModelTensor *x = *(const ModelTensor *const *)a, *y = *(const ModelTensor *const *)b;
+    const TensorInfo *x = *(const TensorInfo *const *)a, *y = *(const TensorInfo *const *)b;
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
 /* The tensor table must describe a model_state vector exactly. */
 static NnStatus check_tensors(const ResultsFile *rf, const char *run_id, size_t n_params,
-                              const ModelTensor *t, int n, size_t *n_state, NnError *err)
+                              const TensorInfo *t, int n, size_t *n_state, NnError *err)
 {
     if (n < 1 || !t)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: no weight tensors", rf->path, run_id);
-    const ModelTensor **by_off = nn_malloc((size_t)n * sizeof *by_off);
+    const TensorInfo **by_off = nn_malloc((size_t)n * sizeof *by_off);
     NnStatus st = NN_OK;
     size_t params = 0;
     for (int i = 0; i < n && st == NN_OK; i++) {
@@ -170,7 +170,7 @@ static hid_t create_metrics(hid_t g)
 
 /* The weights group (links in creation order) with one empty, single-chunk
  * float32 dataset per tensor. 0 or -1. */
-static int create_weights(hid_t g, const ModelTensor *t, int n, size_t n_state)
+static int create_weights(hid_t g, const TensorInfo *t, int n, size_t n_state)
 {
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), w = -1;
     if (gcpl >= 0 && H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
@@ -200,7 +200,7 @@ fail:
 }
 
 NnStatus results_add_run(ResultsFile *rf, const char *run_id, const char *sweep,
-                         const RunConfig *c, size_t n_params, const ModelTensor *tensors,
+                         const RunConfig *c, size_t n_params, const TensorInfo *tensors,
                          int n_tensors, NnError *err)
 {
     check_structural(rf, "results_add_run");

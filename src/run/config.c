@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "nnsweep/data.h"
-#include "nnsweep/model.h"
 
 static const char *const model_names[] = {"mlp", "cnn", NULL};
 static const char *const act_names[] = {"relu", "tanh", "sigmoid", "gelu", "leaky_relu", NULL};
@@ -390,12 +389,7 @@ NnStatus config_validate(const RunConfig *c, NnError *err)
         return nn_error_set(err, NN_ERR_INPUT,
                             "train_images: %d plus val_split %d is more than the %d training "
                             "images", c->train_images, c->val_split, CIFAR10_N_TRAIN);
-    ModelTensor *t;
-    int n;
-    size_t n_params, n_state;
-    NnStatus st = model_layout(c, &t, &n, &n_params, &n_state, err);
-    if (st == NN_OK) free(t);
-    return st;
+    return NN_OK;
 }
 
 void config_value(const RunConfig *c, int i, ConfigValue *out)
@@ -473,31 +467,4 @@ void config_run_id(const RunConfig *c, const char *sweep, char id[13])
     h = nn_hash64(json.data, json.len, h);
     snprintf(id, 13, "%012llx", (unsigned long long)(h >> 16));
     nn_buf_free(&json);
-}
-
-double config_train_flops_per_image(const RunConfig *c)
-{
-    /* multiply-adds of the forward pass, times 3 for forward + backward
-     * (dx and dw), times 2 flops per multiply-add */
-    double macs = 0;
-    int ch = 3, h = 32, w = 32;
-    if (c->model == MODEL_CNN) {
-        for (int i = 0; i < c->n_conv; i++) {
-            int oh = h + 2 * c->padding - c->kernel_size + 1;
-            int ow = w + 2 * c->padding - c->kernel_size + 1;
-            if (oh < 1 || ow < 1) break;
-            macs += (double)oh * ow * c->conv_layers[i] * ch * c->kernel_size * c->kernel_size;
-            ch = c->conv_layers[i];
-            h = oh / c->pool_size;
-            w = ow / c->pool_size;
-            if (h < 1 || w < 1) break;
-        }
-    }
-    int in = ch * h * w;
-    for (int i = 0; i < c->n_hidden; i++) {
-        macs += (double)in * c->hidden_layers[i];
-        in = c->hidden_layers[i];
-    }
-    macs += (double)in * NN_N_CLASSES;
-    return 6.0 * macs;
 }

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nnsweep/model.h"
-#include "nnsweep/optim.h"
 #include "nnsweep/rng.h"
 
 /* Evaluation batches are bounded by this much backend memory. */
@@ -17,49 +15,31 @@
 /* Device backends read the loss back every this many batches. */
 #define DEVICE_CHECK_EVERY 100
 
-void run_result_free(RunResult *r)
-{
-    if (!r) return;
-    free(r->best_state);
-    r->best_state = NULL;
-}
-
-/* The data of a run on its backend: image/label arrays (uploaded once for
- * device backends, borrowed for host ones), the epoch order and the
- * sequential order used for evaluation. */
+/* The data of a run on its backend: the dataset's arrays in backend memory
+ * (borrowed: a worker's resident copy), the run's split of them, the epoch
+ * order and the sequential order used for evaluation. */
 typedef struct RunData {
     const Backend *be;
-    DataSplit split;       /* views into host memory */
-    uint8_t *dev_images;   /* device copy of train + test (NULL: host) */
-    uint8_t *dev_labels;
-    const Cifar10 *host;
+    const TrainData *src;
+    DataSplit split;       /* ranges of the dataset's images */
     int32_t *order_host;   /* (n_train) */
     int32_t *order;        /* backend memory (aliases order_host on host) */
     int32_t *iota;         /* backend memory: 0, 1, 2, ... (max split size) */
     int32_t *iota_host;
 } RunData;
 
-/* Backend pointers for a host view (same offset into the device copy). */
-static DataView dev_view(const RunData *d, const DataView *v)
+/* Range r's images and labels in backend memory. */
+static const uint8_t *range_images(const RunData *d, DataRange r)
 {
-    if (!d->dev_images || v->n == 0) return *v;
-    const Cifar10 *h = d->host;
-    size_t n_train = (size_t)h->n_train;
-    int in_train = v->images >= h->train_images &&
-                   v->images < h->train_images + n_train * CIFAR10_IMAGE_BYTES;
-    size_t img_off = in_train ? (size_t)(v->images - h->train_images)
-                              : n_train * CIFAR10_IMAGE_BYTES + (size_t)(v->images - h->test_images);
-    size_t lab_off = in_train ? (size_t)(v->labels - h->train_labels)
-                              : n_train + (size_t)(v->labels - h->test_labels);
-    return (DataView){d->dev_images + img_off, d->dev_labels + lab_off, v->n};
+    return d->src->images + (size_t)r.first * CIFAR10_IMAGE_BYTES;
 }
+
+static const uint8_t *range_labels(const RunData *d, DataRange r) { return d->src->labels + r.first; }
 
 static void run_data_free(RunData *d)
 {
     const Backend *be = d->be;
     if (!be->host_memory) {
-        be->free(d->dev_images);
-        be->free(d->dev_labels);
         be->free(d->order);
         be->free(d->iota);
     }
@@ -68,13 +48,14 @@ static void run_data_free(RunData *d)
     memset(d, 0, sizeof *d);
 }
 
-static NnStatus run_data_init(RunData *d, const Backend *be, const Cifar10 *data,
+static NnStatus run_data_init(RunData *d, const Backend *be, const TrainData *data,
                               const RunConfig *c, NnError *err)
 {
     memset(d, 0, sizeof *d);
     d->be = be;
-    d->host = data;
-    NnStatus st = data_split(data, c->val_split, c->train_images, c->test_images, &d->split, err);
+    d->src = data;
+    NnStatus st =
+        data_split(data->host, c->val_split, c->train_images, c->test_images, &d->split, err);
     if (st != NN_OK) return st;
     int n_max = d->split.train.n;
     if (d->split.val.n > n_max) n_max = d->split.val.n;
@@ -87,21 +68,13 @@ static NnStatus run_data_init(RunData *d, const Backend *be, const Cifar10 *data
         d->iota = d->iota_host;
         return NN_OK;
     }
-    size_t n_img = (size_t)data->n_train + (size_t)data->n_test;
-    d->dev_images = be->alloc(n_img * CIFAR10_IMAGE_BYTES);
-    d->dev_labels = be->alloc(n_img);
     d->order = be->alloc((size_t)d->split.train.n * sizeof(int32_t));
     d->iota = be->alloc((size_t)n_max * sizeof(int32_t));
-    if (!d->dev_images || !d->dev_labels || !d->order || !d->iota) {
+    if (!d->order || !d->iota) {
         run_data_free(d);
-        return nn_error_set(err, NN_ERR_RUN, "out of memory on backend %s for the dataset",
+        return nn_error_set(err, NN_ERR_RUN, "out of memory on backend %s for the epoch order",
                             be->name);
     }
-    be->upload(d->dev_images, data->train_images, (size_t)data->n_train * CIFAR10_IMAGE_BYTES);
-    be->upload(d->dev_images + (size_t)data->n_train * CIFAR10_IMAGE_BYTES, data->test_images,
-               (size_t)data->n_test * CIFAR10_IMAGE_BYTES);
-    be->upload(d->dev_labels, data->train_labels, (size_t)data->n_train);
-    be->upload(d->dev_labels + data->n_train, data->test_labels, (size_t)data->n_test);
     be->upload(d->iota, d->iota_host, (size_t)n_max * sizeof(int32_t));
     return NN_OK;
 }
@@ -111,24 +84,25 @@ static void read_acc(const Backend *be, const double *acc, double out[2])
     be->download(out, acc, 2 * sizeof(double));
 }
 
-/* Mean loss and accuracy of the model in eval mode over a view. When
+/* Mean loss and accuracy of the model in eval mode over a range. When
  * confusion is not NULL, also counts (true, predicted) pairs (this reads
  * every batch's logits back). */
-static void evaluate_view(Model *m, const RunData *d, const DataView *host_view,
-                          const BatchSpec *spec, int eval_batch, double *acc, double *loss,
-                          double *accuracy, long confusion[10][10])
+static void evaluate_range(Model *m, const RunData *d, DataRange r, const BatchSpec *spec,
+                           int eval_batch, double *acc, double *loss, double *accuracy,
+                           long confusion[10][10])
 {
     const Backend *be = model_backend(m);
-    if (host_view->n == 0) {
+    if (r.n == 0) {
         *loss = *accuracy = NAN;
         return;
     }
-    DataView v = dev_view(d, host_view);
+    const uint8_t *images = range_images(d, r), *labels = range_labels(d, r);
+    const uint8_t *host_labels = d->src->host->labels + r.first;
     float logits[EVAL_BATCH_MAX * NN_N_CLASSES];
     be->zero(acc, 2 * sizeof(double));
-    for (int start = 0; start < v.n; start += eval_batch) {
-        int B = v.n - start < eval_batch ? v.n - start : eval_batch;
-        be->gather_batch(v.images, v.labels, d->iota + start, B, spec, model_input(m),
+    for (int start = 0; start < r.n; start += eval_batch) {
+        int B = r.n - start < eval_batch ? r.n - start : eval_batch;
+        be->gather_batch(images, labels, d->iota + start, B, spec, model_input(m),
                          model_labels(m));
         model_forward(m, B, 0, 0);
         model_loss(m, B, 0.0f, 0, acc);
@@ -138,23 +112,23 @@ static void evaluate_view(Model *m, const RunData *d, const DataView *host_view,
                 int best = 0;
                 for (int k = 1; k < NN_N_CLASSES; k++)
                     if (logits[i * NN_N_CLASSES + k] > logits[i * NN_N_CLASSES + best]) best = k;
-                confusion[host_view->labels[start + i]][best]++;
+                confusion[host_labels[start + i]][best]++;
             }
         }
     }
     double a[2];
     read_acc(be, acc, a);
-    *loss = a[0] / v.n;
-    *accuracy = a[1] / v.n;
+    *loss = a[0] / r.n;
+    *accuracy = a[1] / r.n;
 }
 
 /* Images per evaluation batch: as many as fit the memory budget, at least
  * the training batch, at most EVAL_BATCH_MAX. */
-static int choose_eval_batch(const RunConfig *c, int requested)
+static int choose_eval_batch(const RunPlan *p, int requested)
 {
+    const RunConfig *c = p->config;
     if (requested > 0) return requested < EVAL_BATCH_MAX ? requested : EVAL_BATCH_MAX;
-    size_t per_image = model_bytes_per_image(c);
-    size_t fit = per_image ? EVAL_MEMORY_BYTES / per_image : 1;
+    size_t fit = EVAL_MEMORY_BYTES / p->mplan->bytes_per_image;
     int b = fit > EVAL_BATCH_MAX ? EVAL_BATCH_MAX : (int)fit;
     if (b > 500) b = 500;
     return b > c->batch_size ? b : (c->batch_size < EVAL_BATCH_MAX ? c->batch_size : EVAL_BATCH_MAX);
@@ -172,10 +146,12 @@ static void batch_spec(const RunConfig *c, const float mean[3], const float std[
     spec->seed = (uint64_t)c->seed;
 }
 
-static void norm_stats(const RunConfig *c, const DataView *train, float mean[3], float std[3])
+static void norm_stats(const RunConfig *c, const Cifar10 *host, DataRange train, float mean[3],
+                       float std[3])
 {
     if (c->normalize == NORM_MEANSTD) {
-        data_channel_stats(train, mean, std);
+        data_channel_stats(host->images + (size_t)train.first * CIFAR10_IMAGE_BYTES, train.n, mean,
+                           std);
         return;
     }
     for (int i = 0; i < 3; i++) mean[i] = std[i] = 0.5f;
@@ -183,7 +159,8 @@ static void norm_stats(const RunConfig *c, const DataView *train, float mean[3],
 
 /* Everything a run holds while it trains. */
 typedef struct Trainer {
-    const RunConfig *c;
+    const RunPlan *p;
+    const RunConfig *c; /* p->config */
     const Backend *be;
     RunData data;
     Model *model;
@@ -201,28 +178,30 @@ static void trainer_free(Trainer *t)
     if (t->data.be) run_data_free(&t->data);
 }
 
-static NnStatus trainer_init(Trainer *t, const RunConfig *c, const Cifar10 *data,
+static NnStatus trainer_init(Trainer *t, const RunPlan *p, const TrainData *data,
                              const Backend *be, int eval_batch, NnError *err)
 {
+    const RunConfig *c = p->config;
     memset(t, 0, sizeof *t);
+    t->p = p;
     t->c = c;
     t->be = be;
-    NnStatus st = config_validate(c, err);
-    if (st == NN_OK && c->precision != PREC_FP32 && !be->set_precision)
-        st = nn_error_set(err, NN_ERR_INPUT,
+    NnStatus st = NN_OK;
+    if (c->precision != PREC_FP32 && !be->set_precision)
+        st = nn_error_set(err, NN_ERR_RUN,
                           "precision: %s needs the cuda backend, but this run is on %s",
                           c->precision == PREC_BF16 ? "bf16" : "tf32", be->name);
     if (st == NN_OK && be->set_precision) be->set_precision((int)c->precision);
     if (st == NN_OK) st = run_data_init(&t->data, be, data, c, err);
     if (st != NN_OK) return st;
     float mean[3], std[3];
-    norm_stats(c, &t->data.split.train, mean, std);
+    norm_stats(c, data->host, t->data.split.train, mean, std);
     batch_spec(c, mean, std, AUG_NONE, &t->eval_spec);
     batch_spec(c, mean, std, c->augment, &t->train_spec);
-    t->eval_batch = choose_eval_batch(c, eval_batch);
+    t->eval_batch = choose_eval_batch(p, eval_batch);
     int max_batch = t->eval_batch > c->batch_size ? t->eval_batch : c->batch_size;
-    st = model_create(c, be, max_batch, &t->model, err);
-    if (st == NN_OK) st = optim_create(c, t->model, &t->opt, err);
+    st = model_create(p->mplan, be, max_batch, &t->model, err);
+    if (st == NN_OK) st = optim_create(&p->optim, be, p->mplan->n_params, &t->opt, err);
     if (st == NN_OK) {
         t->acc = be->alloc(2 * sizeof(double));
         if (!t->acc) st = nn_error_set(err, NN_ERR_RUN, "out of memory on backend %s", be->name);
@@ -236,14 +215,15 @@ enum { EPOCH_OK = 0, EPOCH_DIVERGED, EPOCH_STOPPED };
 /* One epoch of training. Returns EPOCH_OK, EPOCH_DIVERGED when the loss
  * stopped being finite, EPOCH_STOPPED when should_stop asked (message
  * filled in both cases). */
-static int train_epoch(Trainer *t, const TrainOptions *opt, int epoch, long *step, double *loss,
+static int train_epoch(Trainer *t, const RunHooks *hooks, int epoch, long *step, double *loss,
                        double *accuracy, double *lr, char *message, size_t message_size)
 {
     const RunConfig *c = t->c;
     const Backend *be = t->be;
     Model *m = t->model;
-    DataView v = dev_view(&t->data, &t->data.split.train);
-    int n = v.n;
+    DataRange r = t->data.split.train;
+    const uint8_t *images = range_images(&t->data, r), *labels = range_labels(&t->data, r);
+    int n = r.n;
     long steps_per_epoch = (n + c->batch_size - 1) / c->batch_size;
     double a[2] = {0, 0};
     int seen = 0, batch = 0;
@@ -255,17 +235,17 @@ static int train_epoch(Trainer *t, const TrainOptions *opt, int epoch, long *ste
         int B = n - start < c->batch_size ? n - start : c->batch_size;
         /* batch norm cannot train on one image (PyTorch raises): drop it */
         if (B == 1 && c->batchnorm) break;
-        if (opt->should_stop && opt->should_stop(opt->user)) {
+        if (hooks->should_cancel && hooks->should_cancel(hooks->user)) {
             snprintf(message, message_size, "stopped in epoch %d, batch %d", epoch, batch + 1);
             return EPOCH_STOPPED;
         }
         t->train_spec.hi = rng_stream(RNG_STREAM_AUGMENT, (uint64_t)epoch << 32 | (uint64_t)batch);
-        be->gather_batch(v.images, v.labels, t->data.order + start, B, &t->train_spec,
-                         model_input(m), model_labels(m));
+        be->gather_batch(images, labels, t->data.order + start, B, &t->train_spec, model_input(m),
+                         model_labels(m));
         model_forward(m, B, 1, (uint64_t)*step);
         model_loss(m, B, (float)c->label_smoothing, 1, t->acc);
-        *lr = optim_lr_at(c, *step, steps_per_epoch);
-        optim_backward_step(t->opt, B, (float)*lr); /* backward + update */
+        *lr = optim_lr_at(&t->p->lr, *step, steps_per_epoch);
+        train_backward_update(m, t->opt, B, (float)*lr);
         (*step)++;
         seen += B;
         if (be->host_memory || batch % DEVICE_CHECK_EVERY == DEVICE_CHECK_EVERY - 1) {
@@ -295,117 +275,135 @@ static void evaluate_splits(Trainer *t, EpochMetrics *e, int with_train)
 {
     const DataSplit *s = &t->data.split;
     if (with_train)
-        evaluate_view(t->model, &t->data, &s->train, &t->eval_spec, t->eval_batch, t->acc,
-                      &e->train_loss, &e->train_accuracy, NULL);
-    evaluate_view(t->model, &t->data, &s->val, &t->eval_spec, t->eval_batch, t->acc, &e->val_loss,
-                  &e->val_accuracy, NULL);
-    evaluate_view(t->model, &t->data, &s->test, &t->eval_spec, t->eval_batch, t->acc,
-                  &e->test_loss, &e->test_accuracy, NULL);
+        evaluate_range(t->model, &t->data, s->train, &t->eval_spec, t->eval_batch, t->acc,
+                       &e->train_loss, &e->train_accuracy, NULL);
+    evaluate_range(t->model, &t->data, s->val, &t->eval_spec, t->eval_batch, t->acc, &e->val_loss,
+                   &e->val_accuracy, NULL);
+    evaluate_range(t->model, &t->data, s->test, &t->eval_spec, t->eval_batch, t->acc,
+                   &e->test_loss, &e->test_accuracy, NULL);
 }
 
-NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *opt,
-                   RunResult *out, NnError *err)
+void train_backward_update(Model *m, Optimizer *o, int B, float lr)
 {
+    /* fused where the backend can fuse the dense layers' update into their
+     * backward; elsewhere one update over all parameters is cheaper than
+     * one per tensor (a kernel launch each on a device) */
+    float weight_decay;
+    if (optim_is_plain_sgd(o, &weight_decay) && model_backend(m)->linear_backward_sgd) {
+        model_backward_sgd(m, B, lr, weight_decay);
+        return;
+    }
+    model_backward(m, B);
+    optim_step(o, model_state(m), model_grads(m), lr);
+}
+
+/* The hook's verdict after epoch `epoch` (GO_ON without a hook). */
+static RunVerdict ask(const RunHooks *hooks, const EpochMetrics *e)
+{
+    return hooks->on_epoch ? hooks->on_epoch(e, hooks->user) : RUN_GO_ON;
+}
+
+void train_run(const RunPlan *p, const TrainData *data, const Backend *be, const RunHooks *hooks,
+               int eval_batch, RunOutcome *out)
+{
+    static const RunHooks no_hooks = {0};
+    const RunConfig *c = p->config;
+    RunSummary *s = &out->s;
     double t_start = nn_now();
-    memset(out, 0, sizeof *out);
-    out->status = RUN_RUNNING;
-    out->best_val_accuracy = out->best_test_accuracy = NAN;
+    hooks = hooks ? hooks : &no_hooks;
+    out->best_state = NULL;
+    run_summary_init(s, RUN_FAILED);
+    s->n_params = (int64_t)p->mplan->n_params;
+    s->n_state = (int64_t)p->mplan->n_state;
 
     Trainer t;
-    NnStatus st = trainer_init(&t, c, data, opt->backend, opt->eval_batch, err);
-    if (st == NN_ERR_RUN) { /* out of memory: a failed run, not an error */
-        out->status = RUN_FAILED;
-        snprintf(out->message, sizeof out->message, "%.500s", err->msg);
-        out->wall_seconds = nn_now() - t_start;
-        return NN_OK;
+    NnError err = {{0}};
+    if (trainer_init(&t, p, data, be, eval_batch, &err) != NN_OK) {
+        /* out of memory, a precision or split the backend or data lack: a
+         * failed run, not an error of the process */
+        run_summary_message(s, "%.500s", err.msg);
+        s->wall_seconds = nn_now() - t_start;
+        return;
     }
-    if (st != NN_OK) {
-        out->status = RUN_FAILED;
-        snprintf(out->message, sizeof out->message, "%.500s", err->msg);
-        return st;
-    }
-    out->n_params = model_n_params(t.model);
-    out->n_state = model_n_state(t.model);
-    float *best = nn_malloc(out->n_state * sizeof(float));
+    float *best = nn_malloc((size_t)s->n_state * sizeof(float));
 
     /* epoch 0: the initialized model, every split in eval mode */
     EpochMetrics e = {0};
     double t_epoch = nn_now();
     evaluate_splits(&t, &e, 1);
     long steps_per_epoch = (t.data.split.train.n + c->batch_size - 1) / c->batch_size;
-    e.learning_rate = optim_lr_at(c, 0, steps_per_epoch);
+    e.learning_rate = optim_lr_at(&p->lr, 0, steps_per_epoch);
     double top = c->select_on == SELECT_VAL_ACCURACY ? e.val_accuracy : e.test_accuracy;
     e.top_accuracy = top;
     e.seconds = nn_now() - t_epoch;
     model_get_state(t.model, best);
-    out->best_epoch = 0;
-    out->best_val_accuracy = e.val_accuracy;
-    out->best_test_accuracy = e.test_accuracy;
-    int stop = opt->on_epoch && opt->on_epoch(&e, opt->user);
+    s->best_epoch = 0;
+    s->best_val_accuracy = e.val_accuracy;
+    s->best_test_accuracy = e.test_accuracy;
+    s->status = RUN_DONE;
+    RunVerdict verdict = ask(hooks, &e);
 
     long step = 0;
     double lr = e.learning_rate;
-    out->status = RUN_DONE;
-    for (int epoch = 1; epoch <= c->epochs && !stop; epoch++) {
+    for (int epoch = 1; epoch <= c->epochs && verdict == RUN_GO_ON; epoch++) {
         t_epoch = nn_now();
         memset(&e, 0, sizeof e);
         e.epoch = epoch;
-        int how = train_epoch(&t, opt, epoch, &step, &e.train_loss, &e.train_accuracy, &lr,
-                              out->message, sizeof out->message);
+        int how = train_epoch(&t, hooks, epoch, &step, &e.train_loss, &e.train_accuracy, &lr,
+                              s->message, sizeof s->message);
         e.learning_rate = lr;
         if (how == EPOCH_STOPPED) {
-            out->status = RUN_INTERRUPTED;
+            s->status = RUN_INTERRUPTED;
             break;
         }
         if (how == EPOCH_DIVERGED) {
             e.val_loss = e.val_accuracy = e.test_loss = e.test_accuracy = NAN;
             e.top_accuracy = top;
             e.seconds = nn_now() - t_epoch;
-            out->status = RUN_DIVERGED;
-            out->epochs_done = epoch;
-            if (opt->on_epoch) opt->on_epoch(&e, opt->user);
+            s->status = RUN_DIVERGED;
+            s->epochs_done = epoch;
+            ask(hooks, &e); /* the row is recorded; the run ends whatever the answer */
             break;
         }
         evaluate_splits(&t, &e, 0);
         double sel = c->select_on == SELECT_VAL_ACCURACY ? e.val_accuracy : e.test_accuracy;
         if (sel > top) {
             top = sel;
-            out->best_epoch = epoch;
-            out->best_val_accuracy = e.val_accuracy;
-            out->best_test_accuracy = e.test_accuracy;
+            s->best_epoch = epoch;
+            s->best_val_accuracy = e.val_accuracy;
+            s->best_test_accuracy = e.test_accuracy;
             model_get_state(t.model, best);
         }
         e.top_accuracy = top;
         e.seconds = nn_now() - t_epoch;
-        out->epochs_done = epoch;
-        if (opt->on_epoch && opt->on_epoch(&e, opt->user)) {
-            out->status = RUN_INTERRUPTED;
-            snprintf(out->message, sizeof out->message, "stopped after epoch %d", epoch);
-            break;
-        }
-        if (c->patience > 0 && epoch - out->best_epoch >= c->patience) break;
+        s->epochs_done = epoch;
+        verdict = ask(hooks, &e);
+        if (epoch == c->epochs) break; /* trained to the end: done, whatever the verdict */
+        if (c->patience > 0 && epoch - s->best_epoch >= c->patience && verdict == RUN_GO_ON) break;
     }
-    if (stop) {
-        out->status = RUN_INTERRUPTED;
-        snprintf(out->message, sizeof out->message, "stopped after epoch 0");
+    if (s->status == RUN_DONE && verdict == RUN_STOP_EARLY && s->epochs_done < c->epochs) {
+        s->status = RUN_STOPPED;
+        run_summary_message(s, "stopped by the sweep's stopping rule after epoch %d",
+                            s->epochs_done);
+    } else if (s->status == RUN_DONE && verdict == RUN_CANCEL && s->epochs_done < c->epochs) {
+        s->status = RUN_INTERRUPTED;
+        run_summary_message(s, "stopped after epoch %d", s->epochs_done);
     }
 
-    if (top >= c->save_weights_min_accuracy) {
+    if (top >= c->save_weights_min_accuracy)
         out->best_state = best;
-    } else {
+    else
         free(best);
-    }
     trainer_free(&t);
-    out->wall_seconds = nn_now() - t_start;
-    return NN_OK;
+    s->wall_seconds = nn_now() - t_start;
 }
 
-NnStatus train_evaluate(const RunConfig *c, const float *state, size_t n_state,
-                        const Cifar10 *data, const Backend *be, EvalResult *out, NnError *err)
+NnStatus train_evaluate(const RunPlan *p, const float *state, size_t n_state,
+                        const TrainData *data, const Backend *be, EvalResult *out, NnError *err)
 {
     memset(out, 0, sizeof *out);
     Trainer t;
-    NnStatus st = trainer_init(&t, c, data, be, 0, err);
+    NnStatus st = trainer_init(&t, p, data, be, 0, err);
     if (st != NN_OK) return st;
     if (n_state != model_n_state(t.model)) {
         trainer_free(&t);
@@ -414,8 +412,8 @@ NnStatus train_evaluate(const RunConfig *c, const float *state, size_t n_state,
                             model_n_state(t.model));
     }
     model_set_state(t.model, state);
-    evaluate_view(t.model, &t.data, &t.data.split.test, &t.eval_spec, t.eval_batch, t.acc,
-                  &out->loss, &out->accuracy, out->confusion);
+    evaluate_range(t.model, &t.data, t.data.split.test, &t.eval_spec, t.eval_batch, t.acc,
+                   &out->loss, &out->accuracy, out->confusion);
     out->n = t.data.split.test.n;
     trainer_free(&t);
     return NN_OK;

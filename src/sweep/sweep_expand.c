@@ -8,6 +8,7 @@
 
 #include "nnsweep/data.h"
 #include "nnsweep/rng.h"
+#include "nnsweep/train.h"
 #include "sweep_internal.h"
 
 int sweep_train_images(const RunConfig *c)
@@ -122,7 +123,7 @@ static void describe_run(const RunConfig *c, const SweepDoc *doc, NnBuf *out)
     }
 }
 
-/* Wraps a config_validate message: which file, sweep and run failed. */
+/* Wraps a run_plan_create message: which file, sweep and run failed. */
 static NnStatus run_error(const SweepDoc *doc, const RunConfig *c, long number, NnStatus st,
                           NnError *err)
 {
@@ -154,10 +155,31 @@ static void mark_varying(Sweep *out)
     }
 }
 
-static void free_runs(SweepRun *runs, int n)
+void sweep_runs_free(SweepRun *runs, int n)
 {
-    for (int i = 0; i < n; i++) free(runs[i].json);
+    for (int i = 0; i < n; i++) {
+        free(runs[i].json);
+        free(runs[i].tensors);
+    }
     free(runs);
+}
+
+/* Plans run r once (the config's checks and the model's shapes) and keeps
+ * what rank 0 needs later: the cost and the state layout. */
+static NnStatus plan_run(SweepRun *r, NnError *err)
+{
+    RunPlan plan;
+    NnStatus st = run_plan_create(&r->config, &plan, err);
+    if (st != NN_OK) return st;
+    const ModelPlan *mp = plan.mplan;
+    r->cost = mp->train_flops_per_image * r->config.epochs * sweep_train_images(&r->config);
+    r->n_params = mp->n_params;
+    r->n_state = mp->n_state;
+    r->n_tensors = mp->n_tensors;
+    r->tensors = nn_malloc((size_t)mp->n_tensors * sizeof *r->tensors);
+    memcpy(r->tensors, mp->tensors, (size_t)mp->n_tensors * sizeof *r->tensors);
+    run_plan_free(&plan);
+    return NN_OK;
 }
 
 NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Sweep *out,
@@ -199,7 +221,7 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
             continue;
         }
         r->json = json.data; /* owned by the run from here */
-        if ((st = config_validate(&r->config, err)) != NN_OK) {
+        if ((st = plan_run(r, err)) != NN_OK) {
             run_error(doc, &r->config, a + 1, st, err);
             n_runs++;
             break;
@@ -213,13 +235,11 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
             break;
         }
         config_run_id(&r->config, doc->name, r->id);
-        r->cost = config_train_flops_per_image(&r->config) * r->config.epochs *
-                  sweep_train_images(&r->config);
         n_runs++;
     }
     free(table.slots);
     if (st != NN_OK) {
-        free_runs(runs, n_runs);
+        sweep_runs_free(runs, n_runs);
         return st;
     }
 

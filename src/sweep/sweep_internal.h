@@ -63,6 +63,9 @@ void sweep_doc_free(SweepDoc *doc); /* accepts NULL */
 NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Sweep *out,
                           NnError *err);
 
+/* Frees runs[0..n) and their members; accepts NULL with n 0. */
+void sweep_runs_free(SweepRun *runs, int n);
+
 /* Replaces the "file:line: key" prefix that config_set_node writes with
  * "file:line: path" so that messages name the place in the sweep file. */
 void sweep_error_path(NnError *err, const char *file, int line, const char *key,

@@ -99,8 +99,7 @@ static void sweep_free_one(Sweep *s)
     free(s->description);
     for (int j = 0; j < s->n_params; j++) free(s->params[j].key);
     free(s->params);
-    for (int r = 0; r < s->n_runs; r++) free(s->runs[r].json);
-    free(s->runs);
+    sweep_runs_free(s->runs, s->n_runs);
     if (s->strategy) s->strategy->destroy(s->strategy);
     if (s->stop) s->stop->destroy(s->stop);
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "nnsweep/results.h"
+#include "nnsweep/train.h"
 
 static void die(NnStatus st, const NnError *e)
 {
@@ -50,10 +51,11 @@ static float *weights_of(int r, size_t n)
     return w;
 }
 
-static void layout(const RunConfig *c, ModelTensor **t, int *nt, size_t *np, size_t *ns)
+/* The plan of c's run (its state layout); run_plan_free. */
+static void plan(const RunConfig *c, RunPlan *p)
 {
     NnError e;
-    die(model_layout(c, t, nt, np, ns, &e), &e);
+    die(run_plan_create(c, p, &e), &e);
 }
 
 static int create(const char *path, int n_runs, int epochs, int hidden)
@@ -70,14 +72,14 @@ static int create(const char *path, int n_runs, int epochs, int hidden)
         c.hidden_layers[0] = hidden;
         c.epochs = epochs;
         c.seed = r;
-        ModelTensor *t;
-        int nt;
-        size_t np, ns;
-        layout(&c, &t, &nt, &np, &ns);
+        RunPlan p;
+        plan(&c, &p);
         char id[16];
         snprintf(id, sizeof id, "r%02d", r);
-        die(results_add_run(rf, id, "crash", &c, np, t, nt, &e), &e);
-        free(t);
+        const ModelPlan *mp = p.mplan;
+        die(results_add_run(rf, id, "crash", &c, mp->n_params, mp->tensors, mp->n_tensors, &e),
+            &e);
+        run_plan_free(&p);
     }
     die(results_close(rf, &e), &e);
     return 0;
@@ -96,8 +98,8 @@ static int work(const char *path, int delay_us, int pause_after)
     die(results_read_summary(rf, &rows, &n, &e), &e);
     int appended = 0;
     for (size_t r = 0; r < n; r++) {
-        if (strcmp(rows[r].status, "done") == 0) continue;
-        if (strcmp(rows[r].status, "pending") == 0)
+        if (rows[r].status == RUN_DONE) continue;
+        if (rows[r].status == RUN_PENDING)
             die(results_set_running(rf, rows[r].run_id, "testhost", 1, "cpu", &e), &e);
         size_t have;
         die(results_run_rows(rf, rows[r].run_id, &have, &e), &e);
@@ -119,18 +121,21 @@ static int work(const char *path, int delay_us, int pause_after)
         config_defaults(&c);
         die(config_from_json(&c, json, &e), &e);
         free(json);
-        ModelTensor *t;
-        int nt;
-        size_t np, ns;
-        layout(&c, &t, &nt, &np, &ns);
-        free(t);
-        RunResult res = {.status = RUN_DONE, .epochs_done = rows[r].epochs,
-                         .best_epoch = rows[r].epochs, .best_val_accuracy = 0.5,
-                         .best_test_accuracy = value((int)r, rows[r].epochs, 6),
-                         .wall_seconds = 1, .n_params = np, .best_state = weights_of((int)r, ns),
-                         .n_state = ns};
-        die(results_finish_run(rf, rows[r].run_id, &res, &e), &e);
-        free(res.best_state);
+        RunPlan p;
+        plan(&c, &p);
+        size_t np = p.mplan->n_params, ns = p.mplan->n_state;
+        run_plan_free(&p);
+        RunSummary res;
+        run_summary_init(&res, RUN_DONE);
+        res.epochs_done = res.best_epoch = rows[r].epochs;
+        res.best_val_accuracy = 0.5;
+        res.best_test_accuracy = value((int)r, rows[r].epochs, 6);
+        res.wall_seconds = 1;
+        res.n_params = (int64_t)np;
+        res.n_state = (int64_t)ns;
+        float *best = weights_of((int)r, ns);
+        die(results_finish_run(rf, rows[r].run_id, &res, best, &e), &e);
+        free(best);
         printf("finished %zu\n", r);
         fflush(stdout);
     }
@@ -150,16 +155,16 @@ static int bench(const char *path, int n_runs, int epochs, int with_weights)
     RunConfig c;
     config_defaults(&c); /* the seed study's MLP: 3072-256-256-256-10 */
     c.epochs = epochs;
-    ModelTensor *t;
-    int nt;
-    size_t np, ns;
-    layout(&c, &t, &nt, &np, &ns);
+    RunPlan p; /* the layout does not depend on the seed */
+    plan(&c, &p);
+    const ModelPlan *mp = p.mplan;
+    size_t np = mp->n_params, ns = mp->n_state;
     double t0 = nn_now();
     for (int r = 0; r < n_runs; r++) {
         char id[16];
         snprintf(id, sizeof id, "b%03d", r);
         c.seed = r;
-        die(results_add_run(rf, id, "bench", &c, np, t, nt, &e), &e);
+        die(results_add_run(rf, id, "bench", &c, np, mp->tensors, mp->n_tensors, &e), &e);
     }
     double t_struct = nn_now() - t0;
     die(results_start_swmr(rf, &e), &e);
@@ -174,16 +179,19 @@ static int bench(const char *path, int n_runs, int epochs, int with_weights)
             die(results_append_epoch(rf, id, &m, &e), &e);
             t_append += nn_now() - a;
         }
-        RunResult res = {.status = RUN_DONE, .epochs_done = epochs, .best_epoch = epochs,
-                         .n_params = np, .n_state = ns,
-                         .best_state = with_weights ? weights_of(r, ns) : NULL};
+        RunSummary res;
+        run_summary_init(&res, RUN_DONE);
+        res.epochs_done = res.best_epoch = epochs;
+        res.n_params = (int64_t)np;
+        res.n_state = (int64_t)ns;
+        float *best = with_weights ? weights_of(r, ns) : NULL;
         double a = nn_now();
-        die(results_finish_run(rf, id, &res, &e), &e);
+        die(results_finish_run(rf, id, &res, best, &e), &e);
         t_finish += nn_now() - a;
-        free(res.best_state);
+        free(best);
     }
     die(results_close(rf, &e), &e);
-    free(t);
+    run_plan_free(&p);
     struct stat sb;
     stat(path, &sb);
     printf("bench: %d runs x %d rows, weights %s (%zu floats/run)\n", n_runs, epochs + 1,

@@ -1,5 +1,6 @@
 /* test_config.c - run config: defaults, parsing from text/YAML/JSON, error
- * messages, canonical JSON, run ids, learning-rate schedules. */
+ * messages, canonical JSON, run ids; the run plan (checks, shapes, sizes,
+ * flops); learning-rate schedules. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "check.h"
 #include "nnsweep/config.h"
 #include "nnsweep/optim.h"
+#include "nnsweep/train.h"
 
 static int contains(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
 
@@ -117,27 +119,97 @@ static void test_yaml_file(void)
           "missing file message: %s", err.msg);
 }
 
+/* run_plan_create: the config's cross-key checks and the model's shapes
+ * in one call. */
 static void test_validate(void)
 {
     RunConfig c;
+    RunPlan p;
     NnError err;
     config_defaults(&c);
     c.model = MODEL_CNN;
     c.n_conv = 5;
     for (int i = 0; i < 5; i++) c.conv_layers[i] = 8;
     c.padding = 0; /* 32 -> 28/14 -> 10/5 -> 1/0: shrinks below 1x1 at layer 3 */
-    NnStatus st = config_validate(&c, &err);
-    CHECK(st == NN_ERR_INPUT && contains(err.msg, "conv layer 3") && contains(err.msg, "1x1"),
+    CHECK(config_validate(&c, &err) == NN_OK, "shapes are not config_validate's: %s", err.msg);
+    NnStatus st = run_plan_create(&c, &p, &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "conv_layers: ") &&
+              contains(err.msg, "conv layer 3") && contains(err.msg, "1x1") && p.mplan == NULL,
           "shape message: %s", err.msg);
+    c.kernel_size = 31; /* 32 -> 2: smaller than pool_size 4 at layer 1 */
+    c.pool_size = 4;
+    st = run_plan_create(&c, &p, &err);
+    CHECK(st == NN_ERR_INPUT && contains(err.msg, "after conv layer 1 the feature map is 2x2") &&
+              contains(err.msg, "pool_size 4"), "pool message: %s", err.msg);
+    c.kernel_size = 5;
+    c.pool_size = 2;
     c.padding = 3; /* the seed's 5-layer CNN: 34/17, 19/9, 11/5, 7/3, 5/2 */
-    CHECK(config_validate(&c, &err) == NN_OK, "seed CNN 5 rejected: %s", err.msg);
+    CHECK(run_plan_create(&c, &p, &err) == NN_OK, "seed CNN 5 rejected: %s", err.msg);
+    run_plan_free(&p);
 
     config_defaults(&c);
     c.select_on = SELECT_VAL_ACCURACY;
     CHECK(config_validate(&c, &err) == NN_ERR_INPUT && contains(err.msg, "val_split"),
           "select_on message: %s", err.msg);
+    CHECK(run_plan_create(&c, &p, &err) == NN_ERR_INPUT && contains(err.msg, "val_split"),
+          "select_on message from the plan: %s", err.msg);
     c.val_split = 5000;
-    CHECK(config_validate(&c, &err) == NN_OK, "%s", err.msg);
+    CHECK(run_plan_create(&c, &p, &err) == NN_OK, "%s", err.msg);
+    run_plan_free(&p);
+    run_plan_free(NULL);
+}
+
+/* The plan's sizes and flops against hand counts. */
+static void test_plan_sizes(void)
+{
+    RunConfig c;
+    RunPlan p;
+    NnError err;
+    /* the default MLP 3072-256-256-256-10 */
+    config_defaults(&c);
+    CHECK(run_plan_create(&c, &p, &err) == NN_OK, "%s", err.msg);
+    const ModelPlan *m = p.mplan;
+    size_t macs = 3072 * 256 + 256 * 256 + 256 * 256 + 256 * 10;
+    CHECK(m->n_params == macs + 256 * 3 + 10 && m->n_state == m->n_params,
+          "mlp: %zu params, %zu state", m->n_params, m->n_state);
+    CHECK(m->train_flops_per_image == 6.0 * (double)macs, "mlp flops %g", m->train_flops_per_image);
+    CHECK(m->n_tensors == 8 && !strcmp(m->tensors[0].name, "fc0.weight") &&
+              m->tensors[0].shape[0] == 256 && m->tensors[0].shape[1] == 3072 &&
+              !strcmp(m->tensors[7].name, "out.bias") && m->tensors[7].offset == m->n_params - 10,
+          "mlp tensor table");
+    /* outputs 256 x 3 x 2 (linear, act) + 10, gradients 2 x 3072, input 3072, label 1 */
+    CHECK(m->bytes_per_image == (256 * 6 + 10 + 2 * 3072 + 3072 + 1) * sizeof(float),
+          "mlp bytes per image %zu", m->bytes_per_image);
+    CHECK(p.model.n_conv == 0 && p.model.seed == (uint64_t)c.seed && p.config == &c,
+          "an mlp has no conv blocks, whatever conv_layers says");
+    run_plan_free(&p);
+    CHECK(p.mplan == NULL, "run_plan_free leaves a zeroed plan");
+
+    /* cnn 3 -> 4 (k3 p1, 32x32, pool 2 -> 16x16), batch norm, then 16*16*4 -> 10 */
+    c.model = MODEL_CNN;
+    c.n_conv = 1;
+    c.conv_layers[0] = 4;
+    c.kernel_size = 3;
+    c.padding = 1;
+    c.batchnorm = 1;
+    c.n_hidden = 0;
+    CHECK(run_plan_create(&c, &p, &err) == NN_OK, "%s", err.msg);
+    m = p.mplan;
+    double conv_macs = 32.0 * 32 * 4 * 3 * 3 * 3, fc_macs = 16.0 * 16 * 4 * 10;
+    CHECK(m->train_flops_per_image == 6.0 * (conv_macs + fc_macs), "cnn flops %g",
+          m->train_flops_per_image);
+    CHECK(m->n_params == 4 * 27 + 4 + 4 + 4 + 1024 * 10 + 10 && m->n_state == m->n_params + 8,
+          "cnn: %zu params, %zu state", m->n_params, m->n_state);
+    CHECK(m->n_tensors == 8 && !strcmp(m->tensors[6].name, "conv0_bn.running_mean") &&
+              m->tensors[6].is_buffer && m->tensors[6].offset == m->n_params,
+          "cnn buffers after the parameters: %s", m->tensors[6].name);
+    NnBuf d = {0};
+    model_plan_describe(m, &d);
+    CHECK(contains(d.data, "conv2d") && contains(d.data, "3->4 k3 p1") &&
+              contains(d.data, "-> (4, 16, 16)") && contains(d.data, "total 10370 parameters"),
+          "describe:\n%s", d.data);
+    nn_buf_free(&d);
+    run_plan_free(&p);
 }
 
 static void test_json_and_ids(void)
@@ -176,18 +248,16 @@ static void test_json_and_ids(void)
 
 static void test_lr_schedules(void)
 {
-    RunConfig c;
-    config_defaults(&c);
-    c.learning_rate = 0.1;
-    c.epochs = 10;
+    LrSpec c = {.schedule = LR_CONSTANT, .lr = 0.1, .epochs = 10, .lr_step_epochs = 30,
+                .lr_gamma = 0.1};
     CHECK(fabs(optim_lr_at(&c, 57, 100) - 0.1) < 1e-12, "constant");
-    c.lr_schedule = LR_STEP;
+    c.schedule = LR_STEP;
     c.lr_step_epochs = 3;
     c.lr_gamma = 0.5;
     CHECK(fabs(optim_lr_at(&c, 299, 100) - 0.1) < 1e-12, "step epoch 2");
     CHECK(fabs(optim_lr_at(&c, 300, 100) - 0.05) < 1e-12, "step epoch 3");
     CHECK(fabs(optim_lr_at(&c, 999, 100) - 0.0125) < 1e-12, "step epoch 9");
-    c.lr_schedule = LR_COSINE;
+    c.schedule = LR_COSINE;
     CHECK(fabs(optim_lr_at(&c, 0, 100) - 0.1) < 1e-12, "cosine start");
     CHECK(fabs(optim_lr_at(&c, 500, 100) - 0.05) < 1e-12, "cosine middle");
     c.warmup_epochs = 1;
@@ -196,7 +266,7 @@ static void test_lr_schedules(void)
     CHECK(fabs(optim_lr_at(&c, 100, 100) - 0.1) < 1e-12, "after warmup");
     /* OneCycleLR(max_lr=0.1, total_steps=1000, pct_start=0.3): torch gives
      * 0.004 at step 0, 0.1 at step 299, 4e-7 at step 999 */
-    c.lr_schedule = LR_ONECYCLE;
+    c.schedule = LR_ONECYCLE;
     c.warmup_epochs = 0;
     CHECK(fabs(optim_lr_at(&c, 0, 100) - 0.004) < 1e-12, "onecycle start %g",
           optim_lr_at(&c, 0, 100));
@@ -212,6 +282,7 @@ int main(void)
     test_defaults_and_text();
     test_yaml_file();
     test_validate();
+    test_plan_sizes();
     test_json_and_ids();
     test_lr_schedules();
     return check_exit_code();

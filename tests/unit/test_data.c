@@ -35,8 +35,7 @@ static char src_dir[PATH_MAX]; /* absolute path of the dataset under test */
 
 static int is_empty(const Cifar10 *d)
 {
-    return !d->train_images && !d->train_labels && !d->test_images && !d->test_labels &&
-           d->n_train == 0 && d->n_test == 0 && d->dir[0] == '\0';
+    return !d->images && !d->labels && d->n_train == 0 && d->n_test == 0 && d->dir[0] == '\0';
 }
 
 /* Reads record r of file name in dir: label and 3072 pixels. Returns 0 ok. */
@@ -154,13 +153,9 @@ static void test_contents(const Cifar10 *d, const char *dir, int real)
     CHECK(d->n_train == 50000 && d->n_test == 10000, "counts %d %d", d->n_train, d->n_test);
     CHECK(!strcmp(d->dir, dir), "dir \"%s\"", d->dir);
     long hist_train[CIFAR10_N_CLASSES] = {0}, hist_test[CIFAR10_N_CLASSES] = {0}, bad = 0;
-    for (int i = 0; i < d->n_train; i++) {
-        bad += d->train_labels[i] >= CIFAR10_N_CLASSES;
-        hist_train[d->train_labels[i] % CIFAR10_N_CLASSES]++;
-    }
-    for (int i = 0; i < d->n_test; i++) {
-        bad += d->test_labels[i] >= CIFAR10_N_CLASSES;
-        hist_test[d->test_labels[i] % CIFAR10_N_CLASSES]++;
+    for (int i = 0; i < d->n_train + d->n_test; i++) {
+        bad += d->labels[i] >= CIFAR10_N_CLASSES;
+        (i < d->n_train ? hist_train : hist_test)[d->labels[i] % CIFAR10_N_CLASSES]++;
     }
     CHECK(bad == 0, "%ld labels out of range", bad);
     /* both the real and the fake set are balanced */
@@ -177,10 +172,9 @@ static void test_contents(const Cifar10 *d, const char *dir, int real)
             int ok = read_record(dir, files[k], rs[q], rec) == 0;
             CHECK(ok, "cannot read record %ld of %s", rs[q], files[k]);
             if (!ok) continue;
-            long i = (k < 5 ? k * 10000L : 0) + rs[q];
-            const uint8_t *lab = k < 5 ? d->train_labels : d->test_labels;
-            const uint8_t *img =
-                (k < 5 ? d->train_images : d->test_images) + i * CIFAR10_IMAGE_BYTES;
+            long i = k * 10000L + rs[q]; /* the test file follows the five training files */
+            const uint8_t *lab = d->labels;
+            const uint8_t *img = d->images + i * CIFAR10_IMAGE_BYTES;
             CHECK(lab[i] == rec[0], "%s record %ld: label %d, file says %d", files[k], rs[q],
                   lab[i], rec[0]);
             CHECK(!memcmp(img, rec + 1, CIFAR10_IMAGE_BYTES), "%s record %ld: pixels differ",
@@ -192,9 +186,9 @@ static void test_contents(const Cifar10 *d, const char *dir, int real)
         const int train0[10] = {6, 9, 9, 4, 1, 1, 2, 7, 8, 3};
         const int test0[10] = {3, 8, 8, 0, 6, 6, 1, 6, 3, 1};
         for (int i = 0; i < 10; i++)
-            CHECK(d->train_labels[i] == train0[i] && d->test_labels[i] == test0[i],
-                  "label %d: train %d (expected %d), test %d (expected %d)", i, d->train_labels[i],
-                  train0[i], d->test_labels[i], test0[i]);
+            CHECK(d->labels[i] == train0[i] && d->labels[d->n_train + i] == test0[i],
+                  "label %d: train %d (expected %d), test %d (expected %d)", i, d->labels[i],
+                  train0[i], d->labels[d->n_train + i], test0[i]);
     }
 }
 
@@ -260,9 +254,9 @@ static void test_load_errors(const Cifar10 *good)
     NnStatus st = cifar10_load(dir, &d, &err);
     CHECK(st == NN_OK, "load through links: %s", err.msg);
     if (st == NN_OK) {
-        CHECK(!memcmp(d.train_images, good->train_images,
-                      (size_t)CIFAR10_N_TRAIN * CIFAR10_IMAGE_BYTES) &&
-                  !memcmp(d.test_labels, good->test_labels, CIFAR10_N_TEST),
+        CHECK(!memcmp(d.images, good->images,
+                      ((size_t)CIFAR10_N_TRAIN + CIFAR10_N_TEST) * CIFAR10_IMAGE_BYTES) &&
+                  !memcmp(d.labels, good->labels, CIFAR10_N_TRAIN + CIFAR10_N_TEST),
               "second load differs");
     }
     cifar10_free(&d);
@@ -273,30 +267,26 @@ static void test_split(const Cifar10 *d)
 {
     DataSplit s;
     NnError err = {{0}};
-    const size_t ib = CIFAR10_IMAGE_BYTES;
 
+    /* ranges into the one array: training images first, then the test ones */
     CHECK(data_split(d, 0, 0, 0, &s, &err) == NN_OK, "split 0: %s", err.msg);
-    CHECK(s.train.n == 50000 && s.train.images == d->train_images &&
-              s.train.labels == d->train_labels,
-          "train without val: n %d", s.train.n);
-    CHECK(s.val.n == 0 && !s.val.images && !s.val.labels, "no val: n %d", s.val.n);
-    CHECK(s.test.n == 10000 && s.test.images == d->test_images && s.test.labels == d->test_labels,
-          "test: n %d", s.test.n);
+    CHECK(s.train.first == 0 && s.train.n == 50000, "train without val: %d+%d", s.train.first,
+          s.train.n);
+    CHECK(s.val.n == 0, "no val: n %d", s.val.n);
+    CHECK(s.test.first == 50000 && s.test.n == 10000, "test: %d+%d", s.test.first, s.test.n);
 
     CHECK(data_split(d, 5000, 0, 0, &s, &err) == NN_OK, "split 5000: %s", err.msg);
-    CHECK(s.train.n == 45000 && s.train.images == d->train_images, "train: n %d", s.train.n);
-    CHECK(s.val.n == 5000 && s.val.images == d->train_images + 45000 * ib &&
-              s.val.labels == d->train_labels + 45000,
-          "val is not the tail: n %d, offset %td", s.val.n, s.val.images - d->train_images);
+    CHECK(s.train.first == 0 && s.train.n == 45000, "train: n %d", s.train.n);
+    CHECK(s.val.first == 45000 && s.val.n == 5000, "val is not the tail: %d+%d", s.val.first,
+          s.val.n);
 
     CHECK(data_split(d, 5000, 1000, 500, &s, &err) == NN_OK, "split with limits: %s", err.msg);
-    CHECK(s.train.n == 1000 && s.train.images == d->train_images, "train limit: n %d", s.train.n);
-    CHECK(s.val.n == 5000 && s.val.images == d->train_images + 45000 * ib, "val with limits");
-    CHECK(s.test.n == 500 && s.test.images == d->test_images, "test limit: n %d", s.test.n);
+    CHECK(s.train.first == 0 && s.train.n == 1000, "train limit: n %d", s.train.n);
+    CHECK(s.val.first == 45000 && s.val.n == 5000, "val with limits");
+    CHECK(s.test.first == 50000 && s.test.n == 500, "test limit: n %d", s.test.n);
 
     CHECK(data_split(d, 49999, 1, 10000, &s, &err) == NN_OK, "largest val: %s", err.msg);
-    CHECK(s.train.n == 1 && s.val.n == 49999 && s.val.images == d->train_images + ib &&
-              s.test.n == 10000,
+    CHECK(s.train.n == 1 && s.val.n == 49999 && s.val.first == 1 && s.test.n == 10000,
           "largest val: %d %d %d", s.train.n, s.val.n, s.test.n);
 
     const struct {
@@ -316,24 +306,24 @@ static void test_split(const Cifar10 *d)
         CHECK(!strncmp(err.msg, bad[i].key, strlen(bad[i].key)),
               "split(%d, %d, %d): \"%s\" lacks %s", bad[i].val, bad[i].ntrain, bad[i].ntest,
               err.msg, bad[i].key);
-        CHECK(s.train.n == 0 && s.val.n == 0 && s.test.n == 0 && !s.train.images,
+        CHECK(s.train.n == 0 && s.val.n == 0 && s.test.n == 0 && s.test.first == 0,
               "split(%d, %d, %d) left a result", bad[i].val, bad[i].ntrain, bad[i].ntest);
         if (i < 3 || i == 4 || i == 7) printf("  %s\n", err.msg);
     }
 }
 
 /* Two-pass reference in double. */
-static void stats_direct(const DataView *v, double mean[3], double std[3])
+static void stats_direct(const uint8_t *images, int n_images, double mean[3], double std[3])
 {
     for (int c = 0; c < 3; c++) {
         double s = 0, q = 0;
-        for (int i = 0; i < v->n; i++)
+        for (int i = 0; i < n_images; i++)
             for (int k = 0; k < 1024; k++)
-                s += v->images[(size_t)i * CIFAR10_IMAGE_BYTES + c * 1024 + k];
-        double n = (double)v->n * 1024, m = s / n;
-        for (int i = 0; i < v->n; i++)
+                s += images[(size_t)i * CIFAR10_IMAGE_BYTES + c * 1024 + k];
+        double n = (double)n_images * 1024, m = s / n;
+        for (int i = 0; i < n_images; i++)
             for (int k = 0; k < 1024; k++) {
-                double e = v->images[(size_t)i * CIFAR10_IMAGE_BYTES + c * 1024 + k] - m;
+                double e = images[(size_t)i * CIFAR10_IMAGE_BYTES + c * 1024 + k] - m;
                 q += e * e;
             }
         mean[c] = m / 255;
@@ -349,11 +339,12 @@ static void test_stats(const Cifar10 *d, int real)
     float mean[3], std[3];
     double rm[3], rs[3];
 
-    DataView views[3] = {s.train, s.test, {d->train_images + 123 * CIFAR10_IMAGE_BYTES, NULL, 7}};
+    DataRange ranges[3] = {s.train, s.test, {123, 7}};
     const char *names[3] = {"train", "test", "7 images"};
     for (int v = 0; v < 3; v++) {
-        data_channel_stats(&views[v], mean, std);
-        stats_direct(&views[v], rm, rs);
+        const uint8_t *first = d->images + (size_t)ranges[v].first * CIFAR10_IMAGE_BYTES;
+        data_channel_stats(first, ranges[v].n, mean, std);
+        stats_direct(first, ranges[v].n, rm, rs);
         float rmf[3] = {(float)rm[0], (float)rm[1], (float)rm[2]};
         float rsf[3] = {(float)rs[0], (float)rs[1], (float)rs[2]};
         char what[64];
@@ -382,8 +373,7 @@ static void test_stats(const Cifar10 *d, int real)
     /* a constant image: std exactly 0, no NaN */
     uint8_t flat[CIFAR10_IMAGE_BYTES];
     memset(flat, 51, sizeof flat);
-    DataView fv = {flat, NULL, 1};
-    data_channel_stats(&fv, mean, std);
+    data_channel_stats(flat, 1, mean, std);
     CHECK(mean[0] == 0.2f && mean[2] == 0.2f && std[0] == 0 && std[1] == 0 && std[2] == 0,
           "constant image: mean %g std %g", mean[0], std[0]);
 }
@@ -478,17 +468,17 @@ static void test_learnable(const Cifar10 *d, int real)
     double *centre = nn_calloc((size_t)CIFAR10_N_CLASSES * CIFAR10_IMAGE_BYTES, sizeof *centre);
     long n_class[CIFAR10_N_CLASSES] = {0};
     for (int i = 0; i < d->n_train; i++) {
-        const uint8_t *img = d->train_images + (size_t)i * CIFAR10_IMAGE_BYTES;
-        double *m = centre + (size_t)d->train_labels[i] * CIFAR10_IMAGE_BYTES;
+        const uint8_t *img = d->images + (size_t)i * CIFAR10_IMAGE_BYTES;
+        double *m = centre + (size_t)d->labels[i] * CIFAR10_IMAGE_BYTES;
         for (int k = 0; k < CIFAR10_IMAGE_BYTES; k++) m[k] += img[k];
-        n_class[d->train_labels[i]]++;
+        n_class[d->labels[i]]++;
     }
     for (int c = 0; c < CIFAR10_N_CLASSES; c++)
         for (int k = 0; k < CIFAR10_IMAGE_BYTES; k++)
             centre[(size_t)c * CIFAR10_IMAGE_BYTES + k] /= (double)(n_class[c] ? n_class[c] : 1);
     long right = 0;
     for (int i = 0; i < d->n_test; i++) {
-        const uint8_t *img = d->test_images + (size_t)i * CIFAR10_IMAGE_BYTES;
+        const uint8_t *img = d->images + (size_t)(d->n_train + i) * CIFAR10_IMAGE_BYTES;
         double best = INFINITY;
         int arg = -1;
         for (int c = 0; c < CIFAR10_N_CLASSES; c++) {
@@ -500,7 +490,7 @@ static void test_learnable(const Cifar10 *d, int real)
                 arg = c;
             }
         }
-        right += arg == d->test_labels[i];
+        right += arg == d->labels[d->n_train + i];
     }
     double acc = (double)right / d->n_test;
     printf("  nearest class mean: test accuracy %.4f\n", acc);

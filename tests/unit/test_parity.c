@@ -32,10 +32,12 @@
 #include "check.h"
 #include "cpu_kernels.h"
 #include "fixture.h"
+#include "nn/model_impl.h"
 #include "nnsweep/backend.h"
 #include "nnsweep/config.h"
 #include "nnsweep/model.h"
 #include "nnsweep/optim.h"
+#include "nnsweep/train.h"
 
 #ifndef NN_FIXTURES_DIR
 #define NN_FIXTURES_DIR "tests/fixtures"
@@ -91,6 +93,7 @@ typedef struct Case {
     const char *name;
     Fixture fx;
     RunConfig cfg;
+    RunPlan plan; /* of cfg */
     const Backend *be;
     Model *m;
     int B;
@@ -123,7 +126,7 @@ static double compare_tensors(const Case *k, const char *what, const float *got,
 {
     double worst = 0;
     for (int i = 0; i < model_n_tensors(k->m); i++) {
-        const ModelTensor *t = model_tensor(k->m, i);
+        const TensorInfo *t = model_tensor(k->m, i);
         if (params_only && t->is_buffer) continue;
         char label[160];
         snprintf(label, sizeof label, "%s [%s]: %s %s", k->name, k->be->name, what, t->name);
@@ -181,7 +184,7 @@ static int check_layout(Case *k)
             shape[ndim] = (int)strtol(p, &p, 10);
             if (*p == ',') p++;
         }
-        const ModelTensor *t = model_tensor(k->m, i);
+        const TensorInfo *t = model_tensor(k->m, i);
         CHECK(t != NULL, "%s: the script exported tensor %d '%s', the model has only %d tensors",
               k->name, i, name, model_n_tensors(k->m));
         if (!t) return 0;
@@ -198,6 +201,24 @@ static int check_layout(Case *k)
     CHECK(i == model_n_tensors(k->m), "%s: the model has %d state tensors, the script exported %d",
           k->name, model_n_tensors(k->m), i);
     return ok && i == model_n_tensors(k->m);
+}
+
+/* Every view of the model's work arena starts at a NN_MODEL_ALIGN-byte
+ * boundary (model.h), whatever the layer widths of the case. */
+static void check_alignment(const Case *k)
+{
+    const Model *m = k->m;
+    const void *views[4] = {m->input, m->labels, m->g[0], m->g[1]};
+    int bad = m->ws && (uintptr_t)m->ws % NN_MODEL_ALIGN;
+    for (int i = 0; i < 4; i++) bad |= (uintptr_t)views[i] % NN_MODEL_ALIGN != 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const Layer *l = &m->layers[i];
+        bad |= (uintptr_t)l->y % NN_MODEL_ALIGN != 0;
+        bad |= l->save && (uintptr_t)l->save % NN_MODEL_ALIGN;
+        bad |= l->idx && (uintptr_t)l->idx % NN_MODEL_ALIGN;
+    }
+    CHECK(!bad, "%s [%s]: a view of the work arena is not %d-byte aligned", k->name, k->be->name,
+          NN_MODEL_ALIGN);
 }
 
 /* Writes mask set s (as nnsweep stores masks: 0 or 1/(1-p) per element)
@@ -293,20 +314,23 @@ static void check_steps(Case *k, const char *opt, const float *state0)
     if (!json || !losses_ref || !state_ref || !eval_ref) return;
 
     RunConfig c = k->cfg;
+    RunPlan plan;
     NnError err = {{0}};
     NnStatus st = config_from_json(&c, json, &err);
+    if (st == NN_OK) st = run_plan_create(&c, &plan, &err);
     CHECK(st == NN_OK, "%s: %s.config: %s", k->name, opt, err.msg);
     if (st != NN_OK) return;
     Optimizer *o = NULL;
     model_set_state(k->m, state0);
-    st = optim_create(&c, k->m, &o, &err);
+    st = optim_create(&plan.optim, k->be, model_n_params(k->m), &o, &err);
+    run_plan_free(&plan);
     CHECK(st == NN_OK, "%s: optim_create(%s): %s", k->name, opt, err.msg);
     if (st != NN_OK) return;
 
     float losses[N_STEPS];
     for (int s = 0; s < N_STEPS; s++) {
         losses[s] = (float)forward_loss(k, s, 1, NULL);
-        optim_step(o, (float)c.learning_rate);
+        optim_step(o, model_state(k->m), model_grads(k->m), (float)c.learning_rate);
     }
     optim_free(o);
     float *state = nn_malloc(k->n_state * sizeof(float));
@@ -328,7 +352,7 @@ static void check_steps(Case *k, const char *opt, const float *state0)
     free(state);
 }
 
-/* optim_backward_step (SGD without momentum: the update fused into the
+/* train_backward_update (SGD without momentum: the update fused into the
  * backward pass, model_backward_sgd) against model_backward + optim_step
  * on the same backend: the case's SGD config with momentum 0 (weight decay
  * kept), 10 steps from the initial state, the states compared at the 1e-5
@@ -339,36 +363,45 @@ static void check_fused_sgd(Case *k, const float *state0)
     const char *json = fixture_get(&k->fx, "sgd.config", FX_TEXT, 0);
     if (!json) return;
     RunConfig c = k->cfg;
+    RunPlan plan;
     NnError err = {{0}};
     CHECK(config_from_json(&c, json, &err) == NN_OK, "%s: sgd.config: %s", k->name, err.msg);
     c.momentum = 0;
     c.nesterov = 0;
-    float *states[2];
+    if (run_plan_create(&c, &plan, &err) != NN_OK) {
+        CHECK(0, "%s: sgd.config with momentum 0: %s", k->name, err.msg);
+        return;
+    }
+    float *states[2] = {NULL, NULL};
     for (int fused = 0; fused < 2; fused++) {
         Optimizer *o = NULL;
         model_set_state(k->m, state0);
-        CHECK(optim_create(&c, k->m, &o, &err) == NN_OK, "%s: optim_create: %s", k->name, err.msg);
-        if (!o) return;
+        CHECK(optim_create(&plan.optim, k->be, model_n_params(k->m), &o, &err) == NN_OK,
+              "%s: optim_create: %s", k->name, err.msg);
+        if (!o) break;
         for (int s = 0; s < N_STEPS; s++) {
             if (k->n_drop && !upload_masks(k, s)) break;
             model_forward(k->m, k->B, 1, (uint64_t)s);
             k->be->zero(k->acc, 2 * sizeof(double));
             model_loss(k->m, k->B, (float)k->cfg.label_smoothing, 1, k->acc);
             if (fused) {
-                optim_backward_step(o, k->B, (float)c.learning_rate);
+                train_backward_update(k->m, o, k->B, (float)c.learning_rate);
             } else {
                 model_backward(k->m, k->B);
-                optim_step(o, (float)c.learning_rate);
+                optim_step(o, model_state(k->m), model_grads(k->m), (float)c.learning_rate);
             }
         }
         optim_free(o);
         states[fused] = nn_malloc(k->n_state * sizeof(float));
         model_get_state(k->m, states[fused]);
     }
-    double f = compare_tensors(k, "fused sgd state vs model_backward + optim_step", states[1],
-                               states[0], 0, 1e-5);
-    printf("%-12s %-5s state %.3f  (optim_backward_step vs model_backward + optim_step, "
-           "tol 1e-5)\n", k->name, "fused", f);
+    run_plan_free(&plan);
+    if (states[0] && states[1]) {
+        double f = compare_tensors(k, "fused sgd state vs model_backward + optim_step",
+                                   states[1], states[0], 0, 1e-5);
+        printf("%-12s %-5s state %.3f  (train_backward_update vs model_backward + optim_step, "
+               "tol 1e-5)\n", k->name, "fused", f);
+    }
     free(states[0]);
     free(states[1]);
 }
@@ -391,15 +424,16 @@ static void run_case(const Backend *be, const char *dir, const char *name, const
     const char *json = fixture_get(&k.fx, "config", FX_TEXT, 0);
     config_defaults(&k.cfg);
     NnStatus st = json ? config_from_json(&k.cfg, json, &err) : NN_ERR_INPUT;
-    if (st == NN_OK) st = config_validate(&k.cfg, &err);
+    if (st == NN_OK) st = run_plan_create(&k.cfg, &k.plan, &err);
     CHECK(st == NN_OK, "%s: config %s: %s", name, json ? json : "(missing)", err.msg);
     if (st != NN_OK) goto done;
-    st = model_create(&k.cfg, be, k.B, &k.m, &err);
+    st = model_create(k.plan.mplan, be, k.B, &k.m, &err);
     CHECK(st == NN_OK, "%s: model_create on %s: %s", name, be->name, err.msg);
     if (st != NN_OK) goto done;
     k.n_params = model_n_params(k.m);
     k.n_state = model_n_state(k.m);
     if (!check_layout(&k)) goto done; /* nothing else can be compared */
+    check_alignment(&k);
 
     const float *state0 = fixture_get(&k.fx, "state0", FX_F32, k.n_state);
     CHECK(state0 != NULL, "%s: state0 missing or not n_state = %zu floats", name, k.n_state);
@@ -445,6 +479,7 @@ done:
     if (k.acc) be->free(k.acc);
     free(k.mask_host);
     model_free(k.m);
+    run_plan_free(&k.plan);
     fixture_free(&k.fx);
 }
 

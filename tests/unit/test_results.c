@@ -47,10 +47,10 @@ static const char *side(const char *suffix)
 }
 
 /* A layout of 12 linear layers + one batch norm: names fc0..fc11 check
- * that layer order (not name order) is kept; offsets as model_layout
+ * that layer order (not name order) is kept; offsets as a model plan
  * lays them out (parameters, then buffers). */
 enum { N_T = 28 };
-static ModelTensor tens[N_T];
+static TensorInfo tens[N_T];
 static size_t n_params_t, n_state_t;
 
 static void make_layout(void)
@@ -59,7 +59,7 @@ static void make_layout(void)
     size_t off = 0;
     int width[13] = {6, 5, 4, 3, 3, 2, 2, 3, 4, 2, 3, 2, 10};
     for (int l = 0; l < 12; l++) {
-        ModelTensor *w = &tens[k++], *b = &tens[k++];
+        TensorInfo *w = &tens[k++], *b = &tens[k++];
         snprintf(w->name, sizeof w->name, "fc%d.weight", l);
         w->ndim = 2, w->shape[0] = width[l + 1], w->shape[1] = width[l];
         w->n = (size_t)width[l + 1] * (size_t)width[l], w->offset = off, off += w->n;
@@ -69,7 +69,7 @@ static void make_layout(void)
     }
     const char *bn[4] = {"bn0.weight", "bn0.bias", "bn0.running_mean", "bn0.running_var"};
     for (int j = 0; j < 4; j++) {
-        ModelTensor *t = &tens[k++];
+        TensorInfo *t = &tens[k++];
         snprintf(t->name, sizeof t->name, "%s", bn[j]);
         t->ndim = 1, t->shape[0] = 5, t->n = 5, t->is_buffer = j >= 2;
         if (j == 2) n_params_t = off;
@@ -87,6 +87,21 @@ static EpochMetrics epoch_row(int run, int e)
     m.test_loss = 1.0 / (e + 1), m.test_accuracy = 0.25 + 0.02 * e + 0.001 * run;
     m.top_accuracy = m.test_accuracy, m.learning_rate = 0.05 / (e + 1), m.seconds = 1.5 + e;
     return m;
+}
+
+/* A summary of a run that ended (n_params and n_state of the test's layout). */
+static RunSummary summary(RunStatus status, int done, int best, double bv, double bt, double wall)
+{
+    RunSummary r;
+    run_summary_init(&r, status);
+    r.epochs_done = done;
+    r.best_epoch = best;
+    r.best_val_accuracy = bv;
+    r.best_test_accuracy = bt;
+    r.wall_seconds = wall;
+    r.n_params = (int64_t)n_params_t;
+    r.n_state = (int64_t)n_state_t;
+    return r;
 }
 
 static float *state_of(int run)
@@ -144,7 +159,7 @@ static void write_first(void)
           NN_ERR_INPUT, "no sweep");
     FAILS(results_add_run(rf, "new1", "s1", &configs[0], n_params_t + 1, tens, N_T, E),
           NN_ERR_INPUT, "n_params");
-    ModelTensor bad[N_T];
+    TensorInfo bad[N_T];
     memcpy(bad, tens, sizeof bad);
     bad[3].offset += 1;
     FAILS(results_add_run(rf, "new1", "s1", &configs[0], n_params_t, bad, N_T, E), NN_ERR_INPUT,
@@ -173,14 +188,17 @@ static void write_first(void)
     FAILS(results_append_epoch(rf, ids[0], &skip, E), NN_ERR_INPUT, "expected epoch 5");
     FAILS(results_append_epoch(rf, "zzz", &again, E), NN_ERR_INPUT, "no run");
     FAILS(results_append_epoch(rf, ids[1], &again, E), NN_ERR_INPUT, "not running");
-    RunResult r = {.status = RUN_DONE, .epochs_done = 4, .best_epoch = 3,
-                   .best_val_accuracy = 0.31, .best_test_accuracy = 0.33, .wall_seconds = 17.25,
-                   .n_params = n_params_t, .best_state = state_of(0), .n_state = n_state_t - 1};
-    FAILS(results_finish_run(rf, ids[0], &r, E), NN_ERR_INPUT, "weights given");
-    r.n_state = n_state_t;
-    OK(results_finish_run(rf, ids[0], &r, E));
-    FAILS(results_finish_run(rf, ids[0], &r, E), NN_ERR_INPUT, "already ended");
-    free(r.best_state);
+    RunSummary r = summary(RUN_DONE, 4, 3, 0.31, 0.33, 17.25);
+    r.n_state = (int64_t)n_state_t - 1;
+    float *best = state_of(0);
+    FAILS(results_finish_run(rf, ids[0], &r, best, E), NN_ERR_INPUT, "weights given");
+    r.n_state = (int64_t)n_state_t;
+    r.status = RUN_PENDING;
+    FAILS(results_finish_run(rf, ids[0], &r, best, E), NN_ERR_INPUT, "cannot end with status");
+    r.status = RUN_DONE;
+    OK(results_finish_run(rf, ids[0], &r, best, E));
+    FAILS(results_finish_run(rf, ids[0], &r, best, E), NN_ERR_INPUT, "already ended");
+    free(best);
 
     /* run 1: diverged at epoch 2, no weights, a long UTF-8 message */
     OK(results_set_running(rf, ids[1], "node-b-with-a-rather-long-host-name-that-goes-on-and-on-x"
@@ -190,10 +208,9 @@ static void write_first(void)
         EpochMetrics m = epoch_row(1, e);
         OK(results_append_epoch(rf, ids[1], &m, E));
     }
-    RunResult d = {.status = RUN_DIVERGED, .epochs_done = 2, .best_epoch = 1,
-                   .best_val_accuracy = NAN, .best_test_accuracy = 0.2, .wall_seconds = 3};
+    RunSummary d = summary(RUN_DIVERGED, 2, 1, NAN, 0.2, 3);
     for (int i = 0; i < 255; i++) memcpy(d.message + 2 * i, "\xc3\xa9", 2); /* 255 x 'e acute' */
-    OK(results_finish_run(rf, ids[1], &d, E));
+    OK(results_finish_run(rf, ids[1], &d, NULL, E));
 
     /* run 2: still running at shutdown */
     OK(results_set_running(rf, ids[2], "node-c", 2, "cpu", E));
@@ -207,13 +224,14 @@ static void write_first(void)
 }
 
 /* ---- 2: read every value back ------------------------------------------------- */
-static void check_row(const ResultsRow *r, const char *id, const char *status, int epochs,
+static void check_row(const ResultsRow *r, const char *id, RunStatus status, int epochs,
                       int done, int best, double bv, double bt, double wall, int weights,
                       const char *host, int rank, const char *device)
 {
     CHECK(strcmp(r->run_id, id) == 0, "%s vs %s", r->run_id, id);
     CHECK(strcmp(r->sweep, "s1") == 0 || strcmp(r->sweep, "s2") == 0, "sweep %s", r->sweep);
-    CHECK(strcmp(r->status, status) == 0, "%s: status %s, expected %s", id, r->status, status);
+    CHECK(r->status == status, "%s: status %s, expected %s", id, run_status_name(r->status),
+          run_status_name(status));
     CHECK(r->epochs == epochs && r->epochs_done == done && r->best_epoch == best,
           "%s: epochs %d/%d best %d", id, r->epochs, r->epochs_done, r->best_epoch);
     CHECK((isnan(bv) && isnan(r->best_val_accuracy)) || r->best_val_accuracy == bv, "%s bv %g", id,
@@ -257,11 +275,11 @@ static void read_first(void)
     OK(results_read_summary(rf, &rows, &n, E));
     CHECK(n == 3, "%zu rows", n);
     if (n != 3) return;
-    check_row(&rows[0], ids[0], "done", 5, 4, 3, 0.31, 0.33, 17.25, 1, "node-a", 3, "cpu");
-    check_row(&rows[1], ids[1], "diverged", 6, 2, 1, NAN, 0.2, 3, 0,
+    check_row(&rows[0], ids[0], RUN_DONE, 5, 4, 3, 0.31, 0.33, 17.25, 1, "node-a", 3, "cpu");
+    check_row(&rows[1], ids[1], RUN_DIVERGED, 6, 2, 1, NAN, 0.2, 3, 0,
               "node-b-with-a-rather-long-host-name-that-goes-on-and-on-xyz-0123456789", 1,
               "cuda:1");
-    check_row(&rows[2], ids[2], "interrupted", 7, 0, -1, NAN, NAN, 1.5, 0, "node-c", 2, "cpu");
+    check_row(&rows[2], ids[2], RUN_INTERRUPTED, 7, 0, -1, NAN, NAN, 1.5, 0, "node-c", 2, "cpu");
     CHECK(strlen(rows[1].host) == RESULTS_HOST_LEN - 1, "host cut to %d", RESULTS_HOST_LEN - 1);
     CHECK(strlen(rows[1].message) == 510, "message cut at a character boundary: %zu",
           strlen(rows[1].message));
@@ -294,7 +312,7 @@ static void read_first(void)
 
     float *st;
     size_t ns;
-    ModelTensor *t;
+    TensorInfo *t;
     int nt;
     OK(results_read_weights(rf, ids[0], &st, &ns, &t, &nt, E));
     float *want = state_of(0);
@@ -387,9 +405,9 @@ static void extend(void)
     OK(results_read_summary(rf, &rows, &n, E));
     CHECK(n == 4, "%zu rows after adding a sweep", n);
     if (n == 4) {
-        check_row(&rows[0], ids[0], "done", 5, 4, 3, 0.31, 0.33, 17.25, 1, "node-a", 3, "cpu");
-        check_row(&rows[2], ids[2], "running", 7, 0, -1, NAN, NAN, 1.5, 0, "node-d", 1, "cpu");
-        check_row(&rows[3], ids[3], "pending", 8, 0, -1, NAN, NAN, 0, 0, "", -1, "");
+        check_row(&rows[0], ids[0], RUN_DONE, 5, 4, 3, 0.31, 0.33, 17.25, 1, "node-a", 3, "cpu");
+        check_row(&rows[2], ids[2], RUN_RUNNING, 7, 0, -1, NAN, NAN, 1.5, 0, "node-d", 1, "cpu");
+        check_row(&rows[3], ids[3], RUN_PENDING, 8, 0, -1, NAN, NAN, 0, 0, "", -1, "");
         CHECK(strcmp(rows[3].sweep, "s2") == 0, "sweep of the new run");
     }
     free(rows);
@@ -469,11 +487,10 @@ static void crashes(void)
     OK(results_start_swmr(rf, E));
     EpochMetrics m = epoch_row(3, 3);
     OK(results_append_epoch(rf, ids[3], &m, E)); /* the run goes on */
-    RunResult r = {.status = RUN_DONE, .epochs_done = 3, .best_epoch = 3, .best_val_accuracy = 0.4,
-                   .best_test_accuracy = 0.5, .wall_seconds = 9, .best_state = state_of(3),
-                   .n_state = n_state_t};
-    OK(results_finish_run(rf, ids[3], &r, E));
-    free(r.best_state);
+    RunSummary r = summary(RUN_DONE, 3, 3, 0.4, 0.5, 9);
+    float *best = state_of(3);
+    OK(results_finish_run(rf, ids[3], &r, best, E));
+    free(best);
     OK(results_close(rf, E));
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(f >= 0, "a plain open works after repair and a clean close");

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "nnsweep/sweep.h"
+#include "nnsweep/train.h"
 
 static const char *src_dir = ".";
 
@@ -255,6 +256,29 @@ static void test_grid_order(void)
     sweep_set_free(&set);
 }
 
+/* A run's cost (train flops per image x epochs x images) and state layout
+ * are its plan's. */
+static void check_planned(const SweepRun *run, int epochs, double images)
+{
+    RunPlan p;
+    NnError err = {{0}};
+    CHECK(run_plan_create(&run->config, &p, &err) == NN_OK, "%s: %s", run->id, err.msg);
+    if (!p.mplan) return;
+    const ModelPlan *m = p.mplan;
+    double cost = m->train_flops_per_image * epochs * images;
+    CHECK(run->cost == cost && cost > 0, "%s: cost %g, expected %g", run->id, run->cost, cost);
+    int same = run->n_params == m->n_params && run->n_state == m->n_state &&
+               run->n_tensors == m->n_tensors && run->tensors;
+    for (int i = 0; same && i < m->n_tensors; i++) {
+        const TensorInfo *x = &run->tensors[i], *y = &m->tensors[i];
+        same = !strcmp(x->name, y->name) && x->offset == y->offset && x->n == y->n &&
+               x->ndim == y->ndim && x->is_buffer == y->is_buffer &&
+               !memcmp(x->shape, y->shape, sizeof x->shape);
+    }
+    CHECK(same, "%s: the run's state layout is not its plan's", run->id);
+    run_plan_free(&p);
+}
+
 /* Ids: distinct over the whole study, config_run_id of the run, the same
  * on every load; canonical JSON and costs as documented. */
 static void test_ids_and_costs(void)
@@ -290,9 +314,7 @@ static void test_ids_and_costs(void)
             CHECK(strcmp(json.data, run->json) == 0, "canonical json");
             nn_buf_free(&json);
             double images = run->config.val_split ? 45000 : 50000;
-            double cost = config_train_flops_per_image(&run->config) * 100 * images;
-            CHECK(run->cost == cost && cost > 0, "%s: cost %g, expected %g", s->name, run->cost,
-                  cost);
+            check_planned(run, 100, images);
             const Sweep *found_in = NULL;
             CHECK(sweep_set_find_run(&a, run->id, &found_in) == run && found_in == s,
                   "find_run %s", run->id);
@@ -568,7 +590,7 @@ static void test_set_rules(void)
         const SweepRun *run = &set.sweeps[0].runs[r];
         CHECK(sweep_train_images(&run->config) == images[r], "images %d",
               sweep_train_images(&run->config));
-        CHECK(run->cost == config_train_flops_per_image(&run->config) * 3 * images[r], "cost");
+        check_planned(run, 3, images[r]);
     }
     sweep_set_free(&set);
 }

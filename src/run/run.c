@@ -1,0 +1,101 @@
+/* run.c - a worker's lasting state and the one way to run a run (run.h). */
+#include "nnsweep/run.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "nnsweep/config.h"
+#include "nnsweep/train.h"
+
+NnStatus run_host_init(RunHost *h, const char *data_dir, int gpu_index, NnError *err)
+{
+    memset(h, 0, sizeof *h);
+    NnStatus st = cifar10_load(cifar10_default_dir(data_dir), &h->data, err);
+    if (st != NN_OK) return st;
+    h->gpu = backend_gpu_usable();
+    int gpu = gpu_index >= 0 ? gpu_index : 0;
+    if (h->gpu && gpu_index >= 0) backend_cuda_use_device(gpu_index);
+    if (h->gpu)
+        snprintf(h->device, sizeof h->device, "cuda:%d", gpu);
+    else
+        snprintf(h->device, sizeof h->device, "cpu");
+    return NN_OK;
+}
+
+void run_host_free(RunHost *h)
+{
+    if (!h) return;
+    const Backend *cuda = backend_get(BACKEND_CUDA);
+    if (cuda && h->gpu_images) cuda->free(h->gpu_images);
+    if (cuda && h->gpu_labels) cuda->free(h->gpu_labels);
+    cifar10_free(&h->data);
+    memset(h, 0, sizeof *h);
+}
+
+/* The dataset in be's memory: the host arrays, or the GPU copy, uploaded
+ * by the first run that needs it and kept for every later one. */
+static NnStatus host_data(RunHost *h, const Backend *be, TrainData *out, NnError *err)
+{
+    out->host = &h->data;
+    if (be->host_memory) {
+        out->images = h->data.images;
+        out->labels = h->data.labels;
+        return NN_OK;
+    }
+    size_t n = (size_t)h->data.n_train + (size_t)h->data.n_test;
+    if (!h->gpu_images) {
+        uint8_t *images = be->alloc(n * CIFAR10_IMAGE_BYTES), *labels = be->alloc(n);
+        if (!images || !labels) {
+            be->free(images);
+            be->free(labels);
+            return nn_error_set(err, NN_ERR_RUN,
+                                "out of memory on backend %s for the dataset (%.0f MiB)", be->name,
+                                (double)n * (CIFAR10_IMAGE_BYTES + 1) / (1 << 20));
+        }
+        be->upload(images, h->data.images, n * CIFAR10_IMAGE_BYTES);
+        be->upload(labels, h->data.labels, n);
+        h->gpu_images = images;
+        h->gpu_labels = labels;
+    }
+    out->images = h->gpu_images;
+    out->labels = h->gpu_labels;
+    return NN_OK;
+}
+
+/* The built-in trainer: config JSON -> plan -> device -> train_run. */
+static void execute_train(RunHost *h, const RunRequest *req, const RunHooks *hooks,
+                          RunOutcome *out)
+{
+    RunConfig c;
+    RunPlan plan = {0};
+    TrainData data;
+    NnError err = {{0}};
+    config_defaults(&c);
+    NnStatus st = config_from_json(&c, req->json, &err);
+    if (st == NN_OK) st = run_plan_create(&c, &plan, &err);
+    const Backend *be = NULL;
+    if (st == NN_OK) {
+        be = backend_for_device(c.device, &err);
+        st = be ? host_data(h, be, &data, &err) : NN_ERR_RUN;
+    }
+    if (st != NN_OK) {
+        run_summary_message(&out->s, "%.500s", err.msg);
+        if (be) snprintf(out->s.device, sizeof out->s.device, "%s", be->host_memory ? "cpu" : h->device);
+        run_plan_free(&plan);
+        return;
+    }
+    train_run(&plan, &data, be, hooks, 0, out);
+    snprintf(out->s.device, sizeof out->s.device, "%s", be->host_memory ? "cpu" : h->device);
+    run_plan_free(&plan);
+}
+
+void run_execute(RunHost *h, const RunRequest *req, const RunHooks *hooks, RunOutcome *out)
+{
+    double t0 = nn_now();
+    memset(out, 0, sizeof *out);
+    run_summary_init(&out->s, RUN_FAILED);
+    switch (req->kind) {
+    case RUN_KIND_TRAIN: execute_train(h, req, hooks, out); break;
+    }
+    if (out->s.status == RUN_FAILED && out->s.wall_seconds == 0) out->s.wall_seconds = nn_now() - t0;
+}
