@@ -34,7 +34,10 @@
  * within the grace period, marks runs still unfinished `interrupted`,
  * closes the file cleanly and exits 0 (after MPI_Abort only if a worker did
  * not answer within the grace period). `--resume` reruns every run that is
- * not done, diverged or failed; nothing is ever recorded twice.
+ * not done, diverged or failed; nothing is ever recorded twice. A sweep
+ * that is already in the file must expand to the same run ids with the same
+ * metric and goal (the same files and overrides), else nothing is written
+ * and the exit code is 2; a sweep that is not in the file is added.
  *
  * Failure rules: a worker that dies takes the job down (Open MPI's default
  * error handler); rank 0's file stays readable (results.h) and `--resume`
@@ -45,10 +48,13 @@
 #define NNSWEEP_DIST_H
 
 #include "nnsweep/core.h"
+#include "nnsweep/sweep.h"
 
 typedef struct SweepJob {
     const char *const *files; /* sweep YAML files */
     int n_files;
+    const SweepOverrides *overrides; /* applied to every sweep (NULL: none); a
+                                        --resume must be given the same ones */
     const char *out_path;     /* results file */
     int resume;               /* continue the sweeps already in out_path */
     const char *data_dir;     /* NULL: cifar10_default_dir */

@@ -1,4 +1,5 @@
-/* common.c - helpers shared by the subcommands. */
+/* common.c - helpers shared by the subcommands: errors, the sweep override
+ * options, backend and cores. */
 #define _GNU_SOURCE
 #include <mpi.h>
 #include <sched.h>
@@ -14,16 +15,43 @@ int cli_fail(const char *cmd, NnStatus st, const NnError *err)
     return nn_status_exit_code(st);
 }
 
-const char *cli_option_value(const char *cmd, int argc, char **argv, int *i)
+static NnStatus override_set(void *o, const char *option, const char *value, NnError *err)
 {
-    const char *eq = strchr(argv[*i], '=');
-    if (eq) return eq + 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "nnsweep %s: %s: expected a value after it\n", cmd, argv[*i]);
-        return NULL;
-    }
-    (*i)++;
-    return argv[*i];
+    (void)option;
+    return sweep_overrides_set(o, value, err);
+}
+
+static NnStatus override_metric(void *o, const char *option, const char *value, NnError *err)
+{
+    (void)option;
+    return sweep_overrides_metric(o, value, err);
+}
+
+static NnStatus override_suffix(void *o, const char *option, const char *value, NnError *err)
+{
+    (void)option;
+    return sweep_overrides_name_suffix(o, value, err);
+}
+
+void cli_override_options(SweepOverrides *o, CliOption opts[CLI_N_OVERRIDE_OPTIONS])
+{
+    const CliOption table[CLI_N_OVERRIDE_OPTIONS] = {
+        {.name = "set", .kind = CLI_CALL, .dest = o, .call = override_set,
+         .metavar = "KEY=VALUE",
+         .section = "overrides of every sweep in the files (a --resume needs the same ones; "
+                    "the results file records them with each sweep):",
+         .help = "run config key KEY is VALUE in every run (VALUE as `nnsweep train --KEY "
+                 "VALUE` reads it), replacing the sweep's own parameter KEY; repeatable"},
+        {.name = "metric", .kind = CLI_CALL, .dest = o, .call = override_metric,
+         .metavar = "NAME[:GOAL]",
+         .help = "rank each sweep's runs by NAME (test_accuracy or val_accuracy), and by GOAL "
+                 "(maximize or minimize) when given"},
+        {.name = "name-suffix", .kind = CLI_CALL, .dest = o, .call = override_suffix,
+         .metavar = "SUFFIX",
+         .help = "appended to every sweep's name, so that the variant and the sweeps as written "
+                 "can share a results file"},
+    };
+    memcpy(opts, table, sizeof table);
 }
 
 const Backend *cli_backend_for(const RunConfig *c, NnError *err)

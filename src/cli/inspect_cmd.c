@@ -179,55 +179,28 @@ static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnErr
     return st;
 }
 
-static void inspect_help(void)
-{
-    printf("usage: nnsweep inspect RESULTS.h5 [--sweep NAME] [--top N] [--run ID]\n"
-           "\n"
-           "Shows each sweep's progress and leaderboard (the top N runs by the sweep's\n"
-           "metric, with the hyperparameters that vary), or with --run one run's epoch\n"
-           "table. Safe while a sweep is writing the file.\n"
-           "\n"
-           "  --sweep NAME   only this sweep\n"
-           "  --top N        rows per leaderboard (default 10)\n"
-           "  --run ID       one run's config and per-epoch metrics\n");
-}
-
 int cli_inspect(int argc, char **argv)
 {
-    const char *path = NULL, *sweep = NULL, *run = NULL;
+    const char *sweep = NULL, *run = NULL, *path = NULL;
     int top = 10;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            inspect_help();
-            return 0;
-        } else if (!strncmp(a, "--sweep", 7)) {
-            if (!(sweep = cli_option_value("inspect", argc, argv, &i))) return 2;
-        } else if (!strncmp(a, "--run", 5)) {
-            if (!(run = cli_option_value("inspect", argc, argv, &i))) return 2;
-        } else if (!strncmp(a, "--top", 5)) {
-            const char *v = cli_option_value("inspect", argc, argv, &i);
-            char *end;
-            long t = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end || t < 1 || t > 1000000) {
-                fprintf(stderr, "nnsweep inspect: --top: expected an integer >= 1\n");
-                return 2;
-            }
-            top = (int)t;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "nnsweep inspect: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "nnsweep inspect: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "nnsweep inspect: expected a results file (see --help)\n");
-        return 2;
-    }
+    const CliOption opts[] = {
+        {.name = "sweep", .kind = CLI_STRING, .dest = &sweep, .metavar = "NAME",
+         .help = "only this sweep"},
+        {.name = "top", .kind = CLI_INT, .dest = &top, .lo = 1, .hi = 1000000, .metavar = "N",
+         .help = "rows per leaderboard"},
+        {.name = "run", .kind = CLI_STRING, .dest = &run, .metavar = "ID",
+         .help = "one run's config and per-epoch metrics"},
+    };
+    const CliCommand cmd = {
+        .name = "inspect", .args = "RESULTS.h5", .args_what = "a results file", .min_args = 1,
+        .max_args = 1, .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0]),
+        .about = "\n"
+                 "Shows each sweep's progress and leaderboard (the top N runs by the sweep's\n"
+                 "metric, with the hyperparameters that vary), or with --run one run's epoch\n"
+                 "table. Safe while a sweep is writing the file.\n"};
+    int n_args = 0;
+    int code = cli_parse(&cmd, argc, argv, &path, &n_args, 0);
+    if (code >= 0) return code;
     NnError err = {{0}};
     NnStatus st = run ? print_run(path, run, stdout, &err)
                       : cli_print_leaderboard(path, sweep, top, stdout, &err);

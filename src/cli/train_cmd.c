@@ -6,47 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cli.h"
 #include "nnsweep/data.h"
 #include "nnsweep/model.h"
 #include "nnsweep/results.h"
 #include "nnsweep/train.h"
-
-static void train_help(void)
-{
-    RunConfig d;
-    config_defaults(&d);
-    printf("usage: nnsweep train [--config run.yaml] [--KEY VALUE ...] [options]\n"
-           "\n"
-           "Trains one MLP or CNN on CIFAR-10 and prints one line per epoch. Every run\n"
-           "config key can be given as a flag (underscores or dashes) or in a YAML file\n"
-           "(--config; flags win). Lists are comma-separated: --hidden-layers 256,256,256.\n"
-           "\n"
-           "options:\n"
-           "  --config FILE     run config YAML (a mapping of the keys below)\n"
-           "  --data DIR        CIFAR-10 binary directory (default $CIFAR10_DIR, else\n"
-           "                    data/cifar-10-batches-bin; scripts/get-cifar10.sh fetches it)\n"
-           "  --threads N       CPU threads (default: all cores of this process)\n"
-           "  --out FILE        also record the run in a results file (schema of `nnsweep\n"
-           "                    sweep`, sweep name \"train\"), created when missing\n"
-           "  --quiet           only the final summary\n"
-           "  --help            this text\n"
-           "\n"
-           "run config keys (default in brackets):\n");
-    for (int i = 0; i < config_n_keys(); i++) {
-        const ConfigKeyInfo *k = config_key(i);
-        NnBuf v = {0};
-        config_value_json(&d, i, &v);
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s", k->name);
-        for (char *p = flag + 2; *p; p++)
-            if (*p == '_') *p = '-';
-        printf("  %-28s %s [%s]\n", flag, k->help, v.data);
-        nn_buf_free(&v);
-    }
-}
 
 typedef struct TrainCtx {
     int quiet;
@@ -132,88 +97,99 @@ static NnStatus open_out(const char *path, const RunConfig *c, const char *id, c
     return NN_OK;
 }
 
-static int is_bool_word(const char *s)
+/* The run config keys given as options, applied over the config file (so
+ * that flags win wherever they are). */
+typedef struct KeyFlag {
+    char key[64];   /* the run config key */
+    char where[80]; /* the option as typed, for messages */
+    const char *value;
+} KeyFlag;
+typedef struct KeyFlags {
+    KeyFlag *items; /* room for argc */
+    int n;
+} KeyFlags;
+
+static NnStatus defer_key(void *dest, const char *option, const char *value, NnError *err)
 {
-    static const char *words[] = {"true", "false", "yes", "no", "on", "off"};
-    for (int i = 0; i < 6; i++)
-        if (strcasecmp(s, words[i]) == 0) return 1;
-    return 0;
+    (void)err;
+    KeyFlags *f = dest;
+    KeyFlag *k = &f->items[f->n++];
+    snprintf(k->where, sizeof k->where, "%s", option);
+    snprintf(k->key, sizeof k->key, "%s", option + 2);
+    for (char *p = k->key; *p; p++)
+        if (*p == '-') *p = '_';
+    k->value = value ? value : "true"; /* a bool key alone: --batchnorm */
+    return NN_OK;
+}
+
+/* Options into the arguments; the run config (file, then flags) into *c.
+ * Returns -1 to go on, else the exit code. */
+static int parse(int argc, char **argv, RunConfig *c, const char **data_dir,
+                 const char **out_path, int *threads, int *quiet)
+{
+    const char *config_path = NULL;
+    const CliOption opts[] = {
+        {.name = "config", .kind = CLI_PATH, .dest = &config_path, .metavar = "FILE",
+         .help = "run config YAML (a mapping of the keys below)"},
+        {.name = "data", .kind = CLI_PATH, .dest = data_dir, .metavar = "DIR",
+         .help = "CIFAR-10 binary directory (default $CIFAR10_DIR, else "
+                 "data/cifar-10-batches-bin; scripts/get-cifar10.sh fetches it)"},
+        {.name = "threads", .kind = CLI_INT, .dest = threads, .lo = 1, .hi = 1024,
+         .metavar = "N", .help = "CPU threads (default: all cores of this process)"},
+        {.name = "out", .kind = CLI_PATH, .dest = out_path, .metavar = "FILE",
+         .help = "also record the run in a results file (schema of `nnsweep sweep`, sweep "
+                 "name \"train\"), created when missing"},
+        {.name = "quiet", .kind = CLI_FLAG, .dest = quiet, .help = "only the final summary"},
+    };
+    /* every run config key is an option too, with its default */
+    int n_keys = config_n_keys();
+    CliOption *keys = nn_calloc((size_t)n_keys, sizeof *keys);
+    NnBuf *help = nn_calloc((size_t)n_keys, sizeof *help);
+    KeyFlags flags = {.items = nn_calloc((size_t)argc, sizeof *flags.items)};
+    RunConfig d;
+    config_defaults(&d);
+    for (int i = 0; i < n_keys; i++) {
+        const ConfigKeyInfo *k = config_key(i);
+        nn_buf_printf(&help[i], "%s [", k->help);
+        config_value_json(&d, i, &help[i]);
+        nn_buf_printf(&help[i], "]");
+        keys[i] = (CliOption){.name = k->name, .kind = CLI_CALL, .dest = &flags,
+                              .call = defer_key, .help = help[i].data,
+                              .bool_value = k->type == CT_BOOL};
+    }
+    keys[0].section = "run config keys (default in brackets):";
+    const CliCommand cmd = {
+        .name = "train", .args = "", .max_args = 0, .opts = opts,
+        .n_opts = (int)(sizeof opts / sizeof opts[0]), .more = keys, .n_more = n_keys,
+        .about = "\n"
+                 "Trains one MLP or CNN on CIFAR-10 and prints one line per epoch. Every run\n"
+                 "config key can be given as a flag (underscores or dashes) or in a YAML file\n"
+                 "(--config; flags win). Lists are comma-separated: --hidden-layers 256,256,256.\n"};
+    int n_args = 0;
+    int code = cli_parse(&cmd, argc, argv, NULL, &n_args, 0);
+    NnError err = {{0}};
+    NnStatus st = NN_OK;
+    if (code < 0 && config_path) st = config_load_file(c, config_path, &err);
+    for (int i = 0; i < flags.n && code < 0 && st == NN_OK; i++)
+        st = config_set_text(c, flags.items[i].key, flags.items[i].value, flags.items[i].where,
+                             &err);
+    if (code < 0 && st != NN_OK) code = cli_fail("train", st, &err);
+    for (int i = 0; i < n_keys; i++) nn_buf_free(&help[i]);
+    free(help);
+    free(keys);
+    free(flags.items);
+    return code;
 }
 
 int cli_train(int argc, char **argv)
 {
     RunConfig c;
     NnError err = {{0}};
-    const char *data_dir = NULL, *config_path = NULL, *out_path = NULL;
+    const char *data_dir = NULL, *out_path = NULL;
     int threads = 0, quiet = 0;
     config_defaults(&c);
-
-    /* the config file first, so that flags override it wherever they are */
-    for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--config", 8) == 0 && (argv[i][8] == '\0' || argv[i][8] == '=')) {
-            config_path = cli_option_value("train", argc, argv, &i);
-            if (!config_path) return 2;
-        }
-    }
-    if (config_path) {
-        NnStatus st = config_load_file(&c, config_path, &err);
-        if (st != NN_OK) return cli_fail("train", st, &err);
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            train_help();
-            return 0;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "nnsweep train: unexpected argument '%s' (see --help)\n", arg);
-            return 2;
-        }
-        char name[64];
-        size_t len = strcspn(arg + 2, "=");
-        if (len >= sizeof name) len = sizeof name - 1;
-        memcpy(name, arg + 2, len);
-        name[len] = '\0';
-        for (char *p = name; *p; p++)
-            if (*p == '-') *p = '_';
-        if (strcmp(name, "quiet") == 0) {
-            quiet = 1;
-            continue;
-        }
-        int k = config_key_index(name);
-        /* a bool key may stand alone: --batchnorm */
-        if (k >= 0 && config_key(k)->type == CT_BOOL && !strchr(arg, '=') &&
-            (i + 1 >= argc || !is_bool_word(argv[i + 1]))) {
-            config_set_text(&c, name, "true", arg, &err);
-            continue;
-        }
-        const char *value = cli_option_value("train", argc, argv, &i);
-        if (!value) return 2;
-        if (strcmp(name, "config") == 0) continue;
-        if (strcmp(name, "data") == 0) {
-            data_dir = value;
-            continue;
-        }
-        if (strcmp(name, "out") == 0) {
-            out_path = value;
-            continue;
-        }
-        if (strcmp(name, "threads") == 0) {
-            char *end;
-            long t = strtol(value, &end, 10);
-            if (*end || t < 1 || t > 1024) {
-                fprintf(stderr, "nnsweep train: --threads: expected an integer in 1..1024, "
-                                "found \"%s\"\n", value);
-                return 2;
-            }
-            threads = (int)t;
-            continue;
-        }
-        char where[80];
-        snprintf(where, sizeof where, "--%.*s", (int)len, arg + 2);
-        NnStatus st = config_set_text(&c, name, value, where, &err);
-        if (st != NN_OK) return cli_fail("train", st, &err);
-    }
+    int code = parse(argc, argv, &c, &data_dir, &out_path, &threads, &quiet);
+    if (code >= 0) return code;
     NnStatus st = config_validate(&c, &err);
     if (st != NN_OK) return cli_fail("train", st, &err);
     const Backend *be = cli_backend_for(&c, &err);

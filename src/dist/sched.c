@@ -177,11 +177,18 @@ static void run_label(const Sweep *sw, int j, NnBuf *out)
     nn_buf_append(out, ")", 1);
 }
 
-/* Compares a sweep already in the file with its expansion: NN_ERR_INPUT
- * naming the first difference. */
-static NnStatus compare_sweep(const Sweep *sw, const ResultsRow *rows, size_t n_rows,
-                              const char *path, NnError *err)
+/* Compares a sweep already in the file (its group have, its rows) with its
+ * expansion: NN_ERR_INPUT naming the first difference. */
+static NnStatus compare_sweep(const Sweep *sw, const ResultsSweep *have, const ResultsRow *rows,
+                              size_t n_rows, const char *path, NnError *err)
 {
+    const char *metric = sweep_metric_name(sw->metric), *goal = sweep_goal_name(sw->goal);
+    if (strcmp(have->metric, metric) != 0 || strcmp(have->goal, goal) != 0)
+        return nn_error_set(err, NN_ERR_INPUT,
+                            "%s: sweep '%s' differs from the one in %s: its metric is %s (%s) "
+                            "there, %s (%s) here; resume with the sweep file and options "
+                            "(--metric) that made it",
+                            sw->file, sw->name, path, have->metric, have->goal, metric, goal);
     size_t in_file = 0;
     for (size_t i = 0; i < n_rows; i++) in_file += !strcmp(rows[i].sweep, sw->name);
     for (size_t i = 0; i < n_rows; i++) {
@@ -233,8 +240,9 @@ static NnStatus sched_prepare(Sched *s, NnError *err)
 
     for (int k = 0; k < s->set.n_sweeps && st == NN_OK; k++) {
         const Sweep *sw = &s->set.sweeps[k];
-        int exists = 0;
-        for (int i = 0; i < n_have; i++) exists |= !strcmp(have[i].name, sw->name);
+        const ResultsSweep *exists = NULL;
+        for (int i = 0; i < n_have; i++)
+            if (!strcmp(have[i].name, sw->name)) exists = &have[i];
         if (exists && !job->resume) {
             st = nn_error_set(err, NN_ERR_INPUT,
                               "%s: sweep '%s' is already in %s: use --resume to continue it, or "
@@ -243,7 +251,7 @@ static NnStatus sched_prepare(Sched *s, NnError *err)
             break;
         }
         if (exists) {
-            st = compare_sweep(sw, rows, n_rows, job->out_path, err);
+            st = compare_sweep(sw, exists, rows, n_rows, job->out_path, err);
             for (int j = 0; j < sw->n_runs && st == NN_OK; j++) {
                 const ResultsRow *r = find_row(rows, n_rows, sw->runs[j].id);
                 if (!is_final(r->status)) st = results_reset_run(s->rf, sw->runs[j].id, err);
@@ -252,6 +260,8 @@ static NnStatus sched_prepare(Sched *s, NnError *err)
         }
         st = results_add_sweep(s->rf, sw->name, sw->spec, sweep_method_name(sw->method),
                                sweep_metric_name(sw->metric), sweep_goal_name(sw->goal), err);
+        if (st == NN_OK && sw->overrides)
+            st = results_set_sweep_overrides(s->rf, sw->name, sw->overrides, err);
         for (int j = 0; j < sw->n_runs && st == NN_OK; j++) {
             ModelTensor *t;
             int n_t;
@@ -355,8 +365,8 @@ int sched_main(const SweepJob *job, int size)
     Cifar10 data = {0};
     int code = 0;
 
-    NnStatus st = sweep_load_files(&s.set, job->files, job->n_files, job->quiet ? NULL : stderr,
-                                   &err);
+    NnStatus st = sweep_load_files(&s.set, job->files, job->n_files, job->overrides,
+                                   job->quiet ? NULL : stderr, &err);
     if (st != NN_OK) {
         fprintf(stderr, "nnsweep sweep: %s\n", err.msg);
         stop_workers(size);

@@ -76,7 +76,7 @@ static NnStatus apply_random(RunConfig *c, const SweepDoc *doc, uint64_t hash, u
         case PARAM_VALUES: {
             int n = param_n_values(p), k = (int)(u * n);
             if (k >= n) k = n - 1;
-            st = config_set_node(c, p->key, param_value(p, k), doc->file, err);
+            st = param_apply(c, p, k, doc->file, err);
             break;
         }
         case PARAM_UNIFORM:
@@ -106,7 +106,7 @@ static NnStatus apply_grid(RunConfig *c, const SweepDoc *doc, long index, NnErro
     for (int j = doc->n_params - 1; j >= 0; j--) {
         const ParamSpec *p = &doc->params[j];
         int n = param_n_values(p);
-        NnStatus st = config_set_node(c, p->key, param_value(p, (int)(index % n)), doc->file, err);
+        NnStatus st = param_apply(c, p, (int)(index % n), doc->file, err);
         if (st != NN_OK) return st;
         index /= n;
     }

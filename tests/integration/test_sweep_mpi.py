@@ -16,6 +16,11 @@ small machines), against the results file read with h5py:
   resume_guard   --resume with a sweep file whose runs differ is refused with
                  a message naming the difference, the file byte-for-byte
                  unchanged; a new sweep can be added to an existing file
+  overrides      --set, --metric and --name-suffix: the results file records
+                 them beside the spec; a --resume without them (or with
+                 others) is refused, the file byte-for-byte unchanged
+  options        under mpirun, a bad option or --help prints once (rank 0),
+                 not once per rank
   bad_corpus     every file of tests/sweeps/bad: `nnsweep sweep` (alone, and
                  one under mpirun) gives its file:line message and exit 2,
                  and an existing results file is left byte-for-byte unchanged
@@ -40,7 +45,7 @@ from sweep_files import sweep_yaml  # noqa: E402
 
 NNSWEEP, DATA = sys.argv[1], sys.argv[2]
 CASES = sys.argv[3:] or ["exactly_once", "kill_worker", "kill_rank0", "signal", "resume_guard",
-                         "bad_corpus"]
+                         "overrides", "options", "bad_corpus"]
 BAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "bad")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
@@ -326,6 +331,66 @@ def case_resume_guard(tmp):
           "no side files left")
 
 
+def case_overrides(tmp):
+    print("overrides")
+    sweep = os.path.join(tmp, "over.yaml")
+    sweep_yaml(sweep, "over", 2, 1, 500)
+    out = os.path.join(tmp, "over.h5")
+    base = [NNSWEEP, "sweep", sweep, "--out", out, "--data", DATA, "--threads", "2", "--quiet"]
+    sets = ["--set", "val_split=100", "--set", "select_on=val_accuracy"]
+    metric, suffix = ["--metric", "val_accuracy"], ["--name-suffix", "_val"]
+    code, _, se = run(base + sets + metric + suffix)
+    check(code == 0, f"a sweep with overrides ({se[-300:]})")
+    code, so, _ = run([NNSWEEP, "expand", sweep] + sets + metric + suffix)
+    expanded = {line.split()[1] for line in so.splitlines() if line.startswith("  ")}
+    rows = check_no_duplicates(out, 4, "with overrides")
+    check({r["run_id"] for r in rows} == expanded and {r["sweep"] for r in rows} == {"over_val"},
+          "the runs of `nnsweep expand` with the same overrides, in sweep over_val")
+    with open(sweep) as f:
+        text = f.read()
+    with open_swmr(out) as f:
+        g = f["sweeps/over_val"]
+        attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in g.attrs.items()}
+        configs = [json.loads(f["runs"][r["run_id"]].attrs["config"]) for r in rows]
+    check(attrs.get("spec") == text and attrs.get("metric") == "val_accuracy" and
+          attrs.get("overrides") == "--set val_split=100 --set select_on=val_accuracy "
+                                    "--metric val_accuracy --name-suffix _val",
+          f"/sweeps/over_val: the YAML as written and the overrides ({attrs.get('overrides')!r})")
+    check(all(c["val_split"] == 100 and c["select_on"] == "val_accuracy" for c in configs),
+          "every run has val_split 100 and select_on val_accuracy")
+    check(all(np.isfinite(r["best_val_accuracy"]) for r in rows), "val accuracies recorded")
+    digest = sha(out)
+    # a resume must be given the same overrides
+    code, _, se = run(base + ["--resume"] + metric + suffix + ["--set", "val_split=200",
+                                                               "--set", "select_on=val_accuracy"])
+    check(code == 2 and "differs" in se and "is not in the sweep file" in se,
+          f"--resume with another --set value refused: {se.strip()}")
+    code, _, se = run(base + ["--resume"] + metric + suffix + ["--set", "val_split=100"])
+    check(code == 2 and "differs" in se and "is not in the sweep file" in se,
+          f"--resume without one --set refused: {se.strip()}")
+    code, _, se = run(base + ["--resume"] + sets + suffix)
+    check(code == 2 and "differs" in se and "its metric is val_accuracy (maximize) there, "
+          "test_accuracy (maximize) here" in se, f"--resume without --metric refused: {se.strip()}")
+    check(sha(out) == digest, "the file is byte-for-byte unchanged")
+    code, _, se = run(base + ["--resume"] + sets + metric + suffix)
+    check(code == 0, f"--resume with the same overrides ({se[-300:]})")
+    check_no_duplicates(out, 4, "resumed with the same overrides")
+
+
+def case_options(tmp):
+    print("options")
+    sweep = os.path.join(tmp, "opt.yaml")
+    sweep_yaml(sweep, "opt", 1, 1, 300)
+    code, so, se = run(mpirun(3, [sweep, "--resme", "--out", os.path.join(tmp, "opt.h5")]),
+                       timeout=120)
+    check(code != 0 and se.count("unknown option '--resme' (did you mean --resume?") == 1 and
+          not os.path.exists(os.path.join(tmp, "opt.h5")),
+          f"mpirun -np 3 with a misspelled option: one message, from rank 0 ({se.strip()[:300]!r})")
+    code, so, se = run(mpirun(3, ["--help"]), timeout=120)
+    check(code == 0 and so.count("usage: nnsweep sweep") == 1,
+          f"mpirun -np 3 --help: one usage (exit {code}, {so.count('usage:')} usages)")
+
+
 def case_bad_corpus(tmp):
     print("bad_corpus")
     sweep = os.path.join(tmp, "base.yaml")
@@ -370,6 +435,10 @@ def main():
                 case_signal(tmp)
             elif case == "resume_guard":
                 case_resume_guard(tmp)
+            elif case == "overrides":
+                case_overrides(tmp)
+            elif case == "options":
+                case_options(tmp)
             elif case == "bad_corpus":
                 case_bad_corpus(tmp)
             else:
