@@ -201,16 +201,18 @@ class ResultsFile:
         return _decode_frame(self._dataset("summary")[()])
 
     def sweeps(self):
-        """One row per sweep: name, method, metric, goal, spec (YAML text)."""
+        """One row per sweep: name, method, metric, goal, spec (YAML text),
+        overrides (the command-line overrides it was loaded with, "" when
+        none: spec + overrides reproduce the sweep)."""
         self._fresh()
+        cols = ["method", "metric", "goal", "spec", "overrides"]
         rows = []
         for name, g in self._f["sweeps"].items():
             if not isinstance(g, h5py.Group):  # a link that no longer resolves
                 raise ResultsFileError(
                     f"{self.path}: damaged results file: /sweeps/{name} cannot be read")
-            rows.append({"name": name, **{k: _str(g.attrs.get(k, "")) for k in
-                                          ("method", "metric", "goal", "spec")}})
-        return pd.DataFrame(rows, columns=["name", "method", "metric", "goal", "spec"])
+            rows.append({"name": name, **{k: _str(g.attrs.get(k, "")) for k in cols}})
+        return pd.DataFrame(rows, columns=["name"] + cols)
 
     def config(self, run_id):
         """The run's config as a dict (from its canonical JSON). KeyError for

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     double t0 = nn_now();
     SweepSet set = {0};
     NnError err = {{0}};
-    if (sweep_load_text(&set, yaml, strlen(yaml), "scale.yaml", NULL, &err) != NN_OK) {
+    if (sweep_load_text(&set, yaml, strlen(yaml), "scale.yaml", NULL, NULL, &err) != NN_OK) {
         fprintf(stderr, "bench_core: %s\n", err.msg);
         return 1;
     }

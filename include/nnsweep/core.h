@@ -90,6 +90,20 @@ void nn_buf_free(NnBuf *b);
  * held before, plus whatever was read (the caller frees it either way). */
 NnStatus nn_buf_read_file(NnBuf *b, const char *path, NnError *err);
 
+/* "Did you mean": offer the known names one by one; best is the closest
+ * to word, or NULL when none is close. Close: an edit distance (with '-'
+ * and '_' equal) of at most 1 + strlen(word) / 4 (at most 3), or one being a
+ * prefix of the other with at least 3 characters in common. Ties keep the
+ * first offered. The strings are borrowed. The one helper behind every
+ * "did you mean" (run config keys, sweep parameters, command-line options). */
+typedef struct NnSuggest {
+    const char *word;
+    const char *best; /* NULL until a close name is offered */
+    int best_distance;
+} NnSuggest;
+void nn_suggest_init(NnSuggest *s, const char *word);
+void nn_suggest_offer(NnSuggest *s, const char *name);
+
 /* 64-bit FNV-1a hash of bytes. */
 uint64_t nn_hash64(const void *data, size_t n, uint64_t seed);
 

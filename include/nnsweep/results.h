@@ -26,6 +26,12 @@
  *     method           str    "grid" | "random"
  *     metric           str    e.g. "test_accuracy"
  *     goal             str    "maximize" | "minimize"
+ *     overrides        str    only when the sweep was loaded with overrides
+ *                             (sweep.h): them as command-line options, e.g.
+ *                             "--set val_split=5000 --name-suffix _val";
+ *                             spec + overrides reproduce the sweep. Added
+ *                             within schema version 1: older files and
+ *                             sweeps without overrides lack it.
  * /summary                   dataset, 1-d, chunked (64 rows), unlimited:
  *                            one row per run in the order the runs were
  *                            added, updated in place. Compound (packed):
@@ -201,9 +207,10 @@ typedef struct ResultsRow {
     char message[RESULTS_MESSAGE_LEN];
 } ResultsRow;
 
-/* A sweep's group, as read (strings owned by the array: results_sweeps_free). */
+/* A sweep's group, as read (strings owned by the array: results_sweeps_free);
+ * overrides is NULL when the group has none. */
 typedef struct ResultsSweep {
-    char *name, *spec, *method, *metric, *goal;
+    char *name, *spec, *method, *metric, *goal, *overrides;
 } ResultsSweep;
 
 typedef struct ResultsFile ResultsFile;
@@ -236,6 +243,12 @@ NnStatus results_repair(const char *path, int *repaired, NnError *err);
 NnStatus results_add_sweep(ResultsFile *rf, const char *name, const char *spec_yaml,
                            const char *method, const char *metric, const char *goal,
                            NnError *err);
+
+/* Structural phase. Records the overrides a sweep was loaded with (the
+ * attribute overrides of /sweeps/<name>, replaced when present).
+ * NN_ERR_INPUT when the sweep is not in the file. */
+NnStatus results_set_sweep_overrides(ResultsFile *rf, const char *name, const char *overrides,
+                                     NnError *err);
 
 /* Structural phase. Adds run run_id (1..15 bytes of [0-9A-Za-z_-]) of an
  * existing sweep: group, attributes from c, empty metrics, the weights

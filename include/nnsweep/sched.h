@@ -113,16 +113,21 @@ typedef struct SchedPlan {
 } SchedPlan;
 void sched_plan_free(SchedPlan *p); /* accepts NULL and a zeroed plan */
 
-/* Compares the set with what the file at path holds (file_sweeps: the
- * names of its sweeps; prior: its summary rows). A sweep already in the
- * file needs resume (else NN_ERR_INPUT "use --resume ..."), and its runs in
- * the file must be exactly the sweep's (else NN_ERR_INPUT naming the first
- * difference) - unless the sweep is open (sweep.h: runs accumulate, as
- * `nnsweep train --out` does), where a run of the set that the file holds
+/* A sweep already in the file: its name, metric and goal (their names). */
+typedef struct SchedFileSweep {
+    const char *name, *metric, *goal;
+} SchedFileSweep;
+
+/* Compares the set with what the file at path holds (its sweeps, and its
+ * summary rows as prior). A sweep already in the file needs resume (else
+ * NN_ERR_INPUT "use --resume ..."), the same metric and goal, and its runs
+ * in the file must be exactly the sweep's (else NN_ERR_INPUT naming the
+ * first difference) - unless the sweep is open (sweep.h: runs accumulate,
+ * as `nnsweep train --out` does), where a run of the set that the file holds
  * finished is NN_ERR_INPUT. Finished runs (done, diverged, failed, stopped)
  * are marked finished and reported to their strategy; the others are
  * handed out. Call once, before any hand-out; *plan is owned by the caller. */
-NnStatus sched_core_reconcile(SchedCore *c, const char *const *file_sweeps, int n_file_sweeps,
+NnStatus sched_core_reconcile(SchedCore *c, const SchedFileSweep *file_sweeps, int n_file_sweeps,
                               const SchedPrior *prior, size_t n_prior, int resume,
                               const char *path, SchedPlan *plan, NnError *err);
 
@@ -209,8 +214,11 @@ void sched_core_progress(SchedCore *c, int force);
 
 /* A sweep job (`nnsweep sweep`, and `nnsweep train` as a one-run sweep). */
 typedef struct SweepJob {
+    const char *command;      /* "sweep", "train": names the command in messages */
     const char *const *files; /* sweep YAML files */
     int n_files;
+    const SweepOverrides *overrides; /* applied to every sweep of the files (NULL:
+                                        none); a --resume needs the same ones */
     SweepSet *set;            /* or an already built set (files unused); borrowed */
     const char *out_path;     /* results file; NULL: nothing recorded (train) */
     int resume;               /* continue the sweeps already in out_path */
@@ -220,6 +228,7 @@ typedef struct SweepJob {
     double progress_seconds;  /* rank 0 prints progress at most this often */
     int quiet;                /* rank 0 prints only errors and the end */
     int stats;                /* rank 0 prints its own cost at the end */
+    const char *worker_log;   /* directory of the workers' logs (worklog.c), or NULL */
     /* observers of the in-process driver (train prints its table); may be NULL */
     void (*on_epoch)(const EpochMetrics *m, void *user);
     void (*on_result)(const SweepRun *r, const RunSummary *s, void *user);

@@ -76,6 +76,25 @@
  * unique too). Notices (ignored keys, dropped duplicates) go to a stream the
  * caller names, one line each, "file:line: notice: ...".
  *
+ * Overrides (SweepOverrides, `nnsweep sweep|expand --set KEY=VALUE --metric
+ * NAME[:GOAL] --name-suffix SUFFIX`) change every sweep of a load, so that
+ * one set of files serves variants of a study (the seed study with a
+ * validation split: jobs/README.md):
+ *  - set: run config key KEY is VALUE in every run, VALUE read as
+ *    `nnsweep train --KEY VALUE` reads it (config_set_text: "5000",
+ *    "val_accuracy", "256,256"); a parameter of the sweep with that key is
+ *    replaced by this one value in its place, else it is added after the
+ *    sweep's own parameters;
+ *  - metric: the sweep's metric name, and its goal when given;
+ *  - name suffix: appended to every sweep's name (given or derived); the
+ *    result must be a valid name, unique across the load.
+ * The random draws stay keyed by the document as written (its own name and
+ * values), so an override changes only what it names: a random sweep with
+ * --set val_split=5000 draws the same values of its other parameters. Each
+ * sweep records the overrides as option text (Sweep.overrides), which the
+ * results file keeps beside the spec, so that spec + overrides reproduce
+ * the sweep.
+ *
  * Ownership: a SweepSet owns its sweeps and everything in them (their
  * strategies and stopping rules too); sweep_set_free releases it (and
  * accepts NULL or a zeroed set).
@@ -182,6 +201,8 @@ struct Sweep {
                           the specs of a file add up to it (empty documents
                           aside); owned */
     char *description; /* NULL when absent; owned */
+    char *overrides;   /* the load's overrides as options ("--set val_split=5000
+                          --name-suffix _val"), NULL when none; owned */
     SweepMethod method;
     int count; /* random: runs asked for; grid: 0 */
     SweepMetric metric;
@@ -204,21 +225,61 @@ typedef struct SweepSet {
     int n_runs;    /* total over the sweeps */
 } SweepSet;
 
+/* What a load changes in every sweep (see Overrides above). Zeroed: no
+ * override. Strings owned (sweep_overrides_free). */
+typedef struct SweepOverrides {
+    int n_set;
+    char **set_keys;   /* (n_set) run config keys, each once, in order given */
+    char **set_values; /* (n_set) their values as text */
+    int has_metric, has_goal;
+    SweepMetric metric;
+    SweepGoal goal;
+    char *name_suffix; /* NULL: none */
+} SweepOverrides;
+
+/* Adds one override from its option's value: "KEY=VALUE" (--set; '-' in
+ * KEY reads as '_'), "NAME[:GOAL]" (--metric), "SUFFIX" (--name-suffix). A
+ * key set again, the metric or the suffix given again: the last value
+ * wins. NN_ERR_INPUT with a message that starts with the option ("--set
+ * learning_rte: unknown key ... (did you mean 'learning_rate'? ...)",
+ * "--set val_split: expected an integer in 0..49999, found \"x\"") when
+ * the value is not valid; o is unchanged then. */
+NnStatus sweep_overrides_set(SweepOverrides *o, const char *key_value, NnError *err);
+NnStatus sweep_overrides_metric(SweepOverrides *o, const char *name_goal, NnError *err);
+NnStatus sweep_overrides_name_suffix(SweepOverrides *o, const char *suffix, NnError *err);
+/* Appends the overrides as options to out, in the order --set (as given),
+ * --metric, --name-suffix, values quoted for a POSIX shell where needed;
+ * nothing when there are none. */
+void sweep_overrides_text(const SweepOverrides *o, NnBuf *out);
+void sweep_overrides_free(SweepOverrides *o); /* accepts NULL; zeroes *o */
+
 /* Parses and expands the sweeps of text (a whole YAML stream; `file` names
- * it in messages and derived names) and appends them to *set, which must be
- * zeroed before the first call. Notices go to `notices` (may be NULL). On
- * error returns NN_ERR_INPUT with the message in err and leaves *set as it
- * was. */
+ * it in messages and derived names) with the overrides `over` (NULL: none)
+ * and appends them to *set, which must be zeroed before the first call.
+ * Notices go to `notices` (may be NULL). On error returns NN_ERR_INPUT with
+ * the message in err and leaves *set as it was. */
 NnStatus sweep_load_text(SweepSet *set, const char *text, size_t len, const char *file,
-                         FILE *notices, NnError *err);
+                         const SweepOverrides *over, FILE *notices, NnError *err);
 
 /* Reads a file and appends its sweeps, as sweep_load_text; an unreadable or
  * empty file is NN_ERR_INPUT. */
-NnStatus sweep_load_file(SweepSet *set, const char *path, FILE *notices, NnError *err);
+NnStatus sweep_load_file(SweepSet *set, const char *path, const SweepOverrides *over,
+                         FILE *notices, NnError *err);
 
-/* Loads n_paths files into *set (zeroed first; on error it is left empty). */
-NnStatus sweep_load_files(SweepSet *set, const char *const *paths, int n_paths, FILE *notices,
-                          NnError *err);
+/* Loads n_paths files into *set (zeroed first; on error it is left empty).
+ * `over` (NULL: none) applies to every sweep. */
+NnStatus sweep_load_files(SweepSet *set, const char *const *paths, int n_paths,
+                          const SweepOverrides *over, FILE *notices, NnError *err);
+
+/* Appends a sweep of one run built in code (`nnsweep train`) to *set
+ * (zeroed before the first call): sweep `name` with the run of config c
+ * (every input error of c comes out here, NN_ERR_INPUT), `spec` as its
+ * text for the results file, the metric of c's select_on (maximize), open
+ * (sweep.h: runs accumulate in a results file across sessions). The
+ * model's description (model_plan_describe) is appended to describe when
+ * it is not NULL. */
+NnStatus sweep_set_add_one(SweepSet *set, const char *name, const char *spec, const RunConfig *c,
+                           NnBuf *describe, NnError *err);
 
 /* Releases everything a set owns and zeroes it; accepts NULL. */
 void sweep_set_free(SweepSet *set);

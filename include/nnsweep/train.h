@@ -60,6 +60,11 @@ typedef struct TrainData {
     const uint8_t *labels; /* (n_train + n_test), backend memory */
 } TrainData;
 
+/* The dataset of worker h (run.h) as a run on backend be reads it: the host
+ * arrays, or the GPU copy that the first run on the GPU uploads and every
+ * later one shares. NN_ERR_RUN when the device has no memory for it. */
+NnStatus run_host_data(RunHost *h, const Backend *be, TrainData *out, NnError *err);
+
 /* Trains the run of plan p on backend be, calling hooks (may be NULL) after
  * every epoch and before every batch (run.h: the verdicts). eval_batch:
  * images per evaluation batch, 0 = as many as fit a memory budget. Never

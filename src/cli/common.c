@@ -1,10 +1,8 @@
-/* common.c - helpers shared by the subcommands. */
-#define _GNU_SOURCE
+/* common.c - helpers shared by the subcommands: errors, the sweep override
+ * options, the MPI abort hook. */
 #include <mpi.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -14,46 +12,43 @@ int cli_fail(const char *cmd, NnStatus st, const NnError *err)
     return nn_status_exit_code(st);
 }
 
-const char *cli_option_value(const char *cmd, int argc, char **argv, int *i)
+static NnStatus override_set(void *o, const char *option, const char *value, NnError *err)
 {
-    const char *eq = strchr(argv[*i], '=');
-    if (eq) return eq + 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "nnsweep %s: %s: expected a value after it\n", cmd, argv[*i]);
-        return NULL;
-    }
-    (*i)++;
-    return argv[*i];
+    (void)option;
+    return sweep_overrides_set(o, value, err);
 }
 
-const Backend *cli_backend_for(const RunConfig *c, NnError *err)
+static NnStatus override_metric(void *o, const char *option, const char *value, NnError *err)
 {
-    int want_cuda = c->device == DEVICE_CUDA ||
-                    (c->device == DEVICE_AUTO && backend_get(BACKEND_CUDA) &&
-                     backend_available(BACKEND_CUDA));
-    if (!want_cuda) return backend_get(BACKEND_CPU);
-    const Backend *be = backend_get(BACKEND_CUDA);
-    if (!be) {
-        nn_error_set(err, NN_ERR_INPUT,
-                     "device: cuda was asked for but this nnsweep was built without the CUDA "
-                     "backend (configure with -DNNSWEEP_CUDA=ON)");
-        return NULL;
-    }
-    if (!backend_available(BACKEND_CUDA)) {
-        nn_error_set(err, NN_ERR_INPUT,
-                     "device: cuda was asked for but no GPU is visible (check nvidia-smi and "
-                     "CUDA_VISIBLE_DEVICES)");
-        return NULL;
-    }
-    return be;
+    (void)option;
+    return sweep_overrides_metric(o, value, err);
 }
 
-int cli_cores(void)
+static NnStatus override_suffix(void *o, const char *option, const char *value, NnError *err)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    (void)option;
+    return sweep_overrides_name_suffix(o, value, err);
+}
+
+void cli_override_options(SweepOverrides *o, CliOption opts[CLI_N_OVERRIDE_OPTIONS])
+{
+    const CliOption table[CLI_N_OVERRIDE_OPTIONS] = {
+        {.name = "set", .kind = CLI_CALL, .dest = o, .call = override_set,
+         .metavar = "KEY=VALUE",
+         .section = "overrides of every sweep in the files (a --resume needs the same ones; "
+                    "the results file records them with each sweep):",
+         .help = "run config key KEY is VALUE in every run (VALUE as `nnsweep train --KEY "
+                 "VALUE` reads it), replacing the sweep's own parameter KEY; repeatable"},
+        {.name = "metric", .kind = CLI_CALL, .dest = o, .call = override_metric,
+         .metavar = "NAME[:GOAL]",
+         .help = "rank each sweep's runs by NAME (test_accuracy or val_accuracy), and by GOAL "
+                 "(maximize or minimize) when given"},
+        {.name = "name-suffix", .kind = CLI_CALL, .dest = o, .call = override_suffix,
+         .metavar = "SUFFIX",
+         .help = "appended to every sweep's name, so that the variant and the sweeps as written "
+                 "can share a results file"},
+    };
+    memcpy(opts, table, sizeof table);
 }
 
 void cli_mpi_abort(void)

@@ -1,26 +1,14 @@
 /* evaluate_cmd.c - `nnsweep evaluate results.h5 RUN_ID`: the stored best
  * weights of a run on its test images: accuracy (equal to the recorded best
- * test accuracy), per-class accuracy and the confusion matrix; and
- * `nnsweep repair results.h5`. */
+ * test accuracy), per-class accuracy and the confusion matrix. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 #include "nnsweep/data.h"
 #include "nnsweep/results.h"
 #include "nnsweep/train.h"
-
-static void evaluate_help(void)
-{
-    printf("usage: nnsweep evaluate RESULTS.h5 RUN_ID [--data DIR] [--json] [--threads N]\n"
-           "\n"
-           "Loads the best weights stored for a run and evaluates them on the run's test\n"
-           "images: test accuracy (equal to the run's recorded best test accuracy), loss,\n"
-           "per-class accuracy and the confusion matrix (rows: true class, columns:\n"
-           "predicted). --json prints one JSON object instead of tables.\n");
-}
 
 static void print_json(const ResultsRow *row, const EvalResult *e)
 {
@@ -72,40 +60,27 @@ static void print_tables(const ResultsRow *row, const EvalResult *e)
 
 int cli_evaluate(int argc, char **argv)
 {
-    const char *path = NULL, *run_id = NULL, *data_dir = NULL;
-    int json = 0, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            evaluate_help();
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strncmp(a, "--data", 6)) {
-            if (!(data_dir = cli_option_value("evaluate", argc, argv, &i))) return 2;
-        } else if (!strncmp(a, "--threads", 9)) {
-            const char *v = cli_option_value("evaluate", argc, argv, &i);
-            threads = v ? atoi(v) : 0;
-            if (threads < 1) {
-                fprintf(stderr, "nnsweep evaluate: --threads: expected an integer >= 1\n");
-                return 2;
-            }
-        } else if (a[0] == '-') {
-            fprintf(stderr, "nnsweep evaluate: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!path) {
-            path = a;
-        } else if (!run_id) {
-            run_id = a;
-        } else {
-            fprintf(stderr, "nnsweep evaluate: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!path || !run_id) {
-        fprintf(stderr, "nnsweep evaluate: expected RESULTS.h5 RUN_ID (see --help)\n");
-        return 2;
-    }
+    const char *data_dir = NULL, *args[2];
+    int json = 0, threads = 0, n_args = 0;
+    const CliOption opts[] = {
+        {.name = "data", .kind = CLI_PATH, .dest = &data_dir, .metavar = "DIR",
+         .help = "CIFAR-10 directory (default $CIFAR10_DIR, else data/cifar-10-batches-bin)"},
+        {.name = "json", .kind = CLI_FLAG, .dest = &json,
+         .help = "print one JSON object instead of tables"},
+        {.name = "threads", .kind = CLI_INT, .dest = &threads, .lo = 1, .hi = 100000,
+         .metavar = "N", .help = "CPU threads (default: all cores of this process)"},
+    };
+    const CliCommand cmd = {
+        .name = "evaluate", .args = "RESULTS.h5 RUN_ID", .args_what = "RESULTS.h5 RUN_ID",
+        .min_args = 2, .max_args = 2, .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0]),
+        .about = "\n"
+                 "Loads the best weights stored for a run and evaluates them on the run's test\n"
+                 "images: test accuracy (equal to the run's recorded best test accuracy), loss,\n"
+                 "per-class accuracy and the confusion matrix (rows: true class, columns:\n"
+                 "predicted).\n"};
+    int code = cli_parse(&cmd, argc, argv, args, &n_args, 0);
+    if (code >= 0) return code;
+    const char *path = args[0], *run_id = args[1];
 
     NnError err = {{0}};
     ResultsFile *rf = NULL;
@@ -127,18 +102,22 @@ int cli_evaluate(int argc, char **argv)
         return cli_fail("evaluate", st, &err);
     }
 
-    const Backend *be = cli_backend_for(&c, &err);
-    if (!be) be = backend_get(BACKEND_CPU); /* weights from a GPU run evaluate on the CPU */
-    backend_cpu_set_threads(threads ? threads : cli_cores());
-    Cifar10 data;
-    st = cifar10_load(cifar10_default_dir(data_dir), &data, &err);
+    /* the device policy; weights of a GPU run evaluate on the CPU where
+     * there is no GPU */
+    const Backend *be = backend_for_device(c.device, NULL);
+    if (!be) be = backend_get(BACKEND_CPU);
+    backend_cpu_set_threads(threads);
+    RunHost host;
+    st = run_host_init(&host, data_dir, -1, &err);
     EvalResult e;
     RunPlan plan = {0};
     if (st == NN_OK) {
+        TrainData data;
         st = run_plan_create(&c, &plan, &err);
+        if (st == NN_OK) st = run_host_data(&host, be, &data, &err);
         if (st == NN_OK) st = train_evaluate(&plan, state, n_state, &data, be, &e, &err);
         run_plan_free(&plan);
-        cifar10_free(&data);
+        run_host_free(&host);
     }
     free(state);
     if (st != NN_OK) return cli_fail("evaluate", st, &err);
@@ -146,22 +125,5 @@ int cli_evaluate(int argc, char **argv)
         print_json(&row, &e);
     else
         print_tables(&row, &e);
-    return 0;
-}
-
-int cli_repair(int argc, char **argv)
-{
-    if (argc != 2 || argv[1][0] == '-') {
-        printf("usage: nnsweep repair RESULTS.h5\n\n"
-               "Makes a results file whose writer was killed (kill -9, node crash) open\n"
-               "plainly again, as `h5clear -s --increment` would; `nnsweep sweep --resume`\n"
-               "does this by itself. A file that was closed cleanly is left as it is.\n");
-        return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 2;
-    }
-    NnError err = {{0}};
-    int repaired = 0;
-    NnStatus st = results_repair(argv[1], &repaired, &err);
-    if (st != NN_OK) return cli_fail("repair", st, &err);
-    printf("%s: %s\n", argv[1], repaired ? "repaired" : "closed cleanly: nothing to repair");
     return 0;
 }

@@ -1,30 +1,25 @@
 /* expand_cmd.c - `nnsweep expand FILE...`: the runs that sweep files expand
- * into, with ids and cost estimates, without touching data or results. */
+ * into (with the overrides `nnsweep sweep` takes), with ids and cost
+ * estimates, without touching data or results. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 #include "nnsweep/sweep.h"
 
-static void expand_help(void)
-{
-    printf("usage: nnsweep expand [--json] FILE...\n"
-           "\n"
-           "Reads sweep files (W&B sweep YAML: method grid or random, metric, parameters;\n"
-           "several YAML documents in a file are several sweeps) and prints what they expand\n"
-           "into: per sweep a header (name, file:line, method, metric, number of runs), then\n"
-           "one line per run with its number, id, estimated training flops and the\n"
-           "parameters that vary within the sweep, then the total. Nothing is trained and no\n"
-           "data or results file is read. Notices (ignored W&B keys, duplicate runs dropped)\n"
-           "go to stderr.\n"
-           "\n"
-           "options:\n"
-           "  --json    also print each run's full canonical config JSON\n"
-           "  --help    this text\n"
-           "\n"
-           "Exit codes: 0 ok, 2 usage or input error (one message naming file:line and key).\n");
-}
+static const char expand_about[] =
+    "\n"
+    "Reads sweep files (W&B sweep YAML: method grid or random, metric, parameters;\n"
+    "several YAML documents in a file are several sweeps) and prints what they expand\n"
+    "into: per sweep a header (name, file:line, method, metric, number of runs), then\n"
+    "one line per run with its number, id, estimated training flops and the\n"
+    "parameters that vary within the sweep, then the total. Nothing is trained and no\n"
+    "data or results file is read. Notices (ignored W&B keys, duplicate runs dropped)\n"
+    "go to stderr. With the same overrides it lists exactly the runs that\n"
+    "`nnsweep sweep` runs.\n";
+
+static const char expand_epilog[] =
+    "Exit codes: 0 ok, 2 usage or input error (one message naming file:line and key).\n";
 
 static void print_sweep(const Sweep *s, int json)
 {
@@ -49,48 +44,34 @@ static void print_sweep(const Sweep *s, int json)
     }
 }
 
-/* Collects the file arguments into files (argc entries); returns 0 to go
- * on, else 1 + the exit code (--help, a bad option). */
-static int parse_args(int argc, char **argv, const char **files, int *n_files, int *json)
-{
-    int options = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (options && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
-            expand_help();
-            return 1;
-        }
-        if (options && strcmp(arg, "--json") == 0) {
-            *json = 1;
-        } else if (options && strcmp(arg, "--") == 0) {
-            options = 0;
-        } else if (options && arg[0] == '-' && arg[1] != '\0') {
-            fprintf(stderr, "nnsweep expand: unknown option '%s' (see --help)\n", arg);
-            return 1 + 2;
-        } else {
-            files[(*n_files)++] = arg;
-        }
-    }
-    if (*n_files == 0) {
-        fprintf(stderr, "nnsweep expand: expected at least one sweep file (see --help)\n");
-        return 1 + 2;
-    }
-    return 0;
-}
-
 int cli_expand(int argc, char **argv)
 {
+    int json = 0;
+    SweepOverrides over = {0};
+    const CliOption opts[] = {
+        {.name = "json", .kind = CLI_FLAG, .dest = &json,
+         .help = "also print each run's full canonical config JSON"},
+    };
+    CliOption more[CLI_N_OVERRIDE_OPTIONS];
+    cli_override_options(&over, more);
+    const CliCommand cmd = {.name = "expand", .args = "FILE...",
+                            .args_what = "at least one sweep file", .min_args = 1,
+                            .max_args = -1, .about = expand_about, .epilog = expand_epilog,
+                            .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0]),
+                            .more = more, .n_more = CLI_N_OVERRIDE_OPTIONS};
     const char **files = nn_malloc((size_t)(argc + 1) * sizeof *files);
-    int n_files = 0, json = 0;
-    int done = parse_args(argc, argv, files, &n_files, &json);
-    if (done) {
+    int n_files = 0;
+    int code = cli_parse(&cmd, argc, argv, files, &n_files, 0);
+    if (code >= 0) {
         free(files);
-        return done - 1;
+        sweep_overrides_free(&over);
+        return code;
     }
     SweepSet set;
     NnError err = {{0}};
-    NnStatus st = sweep_load_files(&set, files, n_files, stderr, &err);
+    NnStatus st = sweep_load_files(&set, files, n_files, &over, stderr, &err);
     free(files);
+    sweep_overrides_free(&over);
     if (st != NN_OK) return cli_fail("expand", st, &err);
     double cost = 0;
     for (int i = 0; i < set.n_sweeps; i++) {

@@ -54,8 +54,7 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
     for (size_t i = 0; i < n; i++) {
         if (strcmp(rows[i].sweep, sw->name) != 0) continue;
         b.rows[b.n++] = &rows[i];
-        RunStatus st = run_status_from_name(rows[i].status);
-        if (st < RUN_STATUS_COUNT) counts[st]++;
+        counts[rows[i].status]++;
     }
     inspect_metric = sw->metric;
     inspect_maximize = strcmp(sw->goal, "minimize") != 0;
@@ -86,10 +85,12 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
     }
 
     fprintf(out, "\nsweep %s (%s, %s %s): %d runs: %d done, %d running, %d pending, %d diverged, "
-                 "%d failed, %d interrupted\n",
+                 "%d failed, %d interrupted",
             sw->name, sw->method, sw->goal, sw->metric, b.n, counts[RUN_DONE],
             counts[RUN_RUNNING], counts[RUN_PENDING], counts[RUN_DIVERGED], counts[RUN_FAILED],
             counts[RUN_INTERRUPTED]);
+    if (counts[RUN_STOPPED]) fprintf(out, ", %d stopped early", counts[RUN_STOPPED]);
+    fputc('\n', out);
     fprintf(out, "  %4s  %-12s  %-11s  %8s  %5s  %7s  %8s", "rank", "run", "status",
             sw->metric[0] == 'v' ? "val_acc" : "test_acc", "best", "epochs", "seconds");
     for (int k = 0; k < n_keys; k++)
@@ -102,7 +103,7 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
         if (!isnan(v)) snprintf(acc, sizeof acc, "%.4f", v);
         if (r->best_epoch >= 0) snprintf(best, sizeof best, "%d", r->best_epoch);
         fprintf(out, "  %4d  %-12s  %-11s  %8s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
-                r->status, acc, best, r->epochs_done, r->epochs, r->wall_seconds);
+                run_status_name(r->status), acc, best, r->epochs_done, r->epochs, r->wall_seconds);
         for (int k = 0; k < n_keys; k++)
             if (b.varies[k]) fprintf(out, "  %s", b.values[i * n_keys + k].data);
         fputc('\n', out);
@@ -152,7 +153,7 @@ static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnErr
     if (st == NN_OK) st = results_read_metrics(rf, run_id, &m, &n, err);
     if (st == NN_OK) {
         fprintf(out, "run %s of sweep %s: %s, %d/%d epochs, best epoch %d, %zu parameters\n",
-                row.run_id, row.sweep, row.status, row.epochs_done, row.epochs, row.best_epoch,
+                row.run_id, row.sweep, run_status_name(row.status), row.epochs_done, row.epochs, row.best_epoch,
                 (size_t)row.n_params);
         if (row.message[0]) fprintf(out, "  %s\n", row.message);
         fprintf(out, "config %s\n", json);
@@ -179,55 +180,28 @@ static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnErr
     return st;
 }
 
-static void inspect_help(void)
-{
-    printf("usage: nnsweep inspect RESULTS.h5 [--sweep NAME] [--top N] [--run ID]\n"
-           "\n"
-           "Shows each sweep's progress and leaderboard (the top N runs by the sweep's\n"
-           "metric, with the hyperparameters that vary), or with --run one run's epoch\n"
-           "table. Safe while a sweep is writing the file.\n"
-           "\n"
-           "  --sweep NAME   only this sweep\n"
-           "  --top N        rows per leaderboard (default 10)\n"
-           "  --run ID       one run's config and per-epoch metrics\n");
-}
-
 int cli_inspect(int argc, char **argv)
 {
-    const char *path = NULL, *sweep = NULL, *run = NULL;
+    const char *sweep = NULL, *run = NULL, *path = NULL;
     int top = 10;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            inspect_help();
-            return 0;
-        } else if (!strncmp(a, "--sweep", 7)) {
-            if (!(sweep = cli_option_value("inspect", argc, argv, &i))) return 2;
-        } else if (!strncmp(a, "--run", 5)) {
-            if (!(run = cli_option_value("inspect", argc, argv, &i))) return 2;
-        } else if (!strncmp(a, "--top", 5)) {
-            const char *v = cli_option_value("inspect", argc, argv, &i);
-            char *end;
-            long t = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end || t < 1 || t > 1000000) {
-                fprintf(stderr, "nnsweep inspect: --top: expected an integer >= 1\n");
-                return 2;
-            }
-            top = (int)t;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "nnsweep inspect: unknown option '%s' (see --help)\n", a);
-            return 2;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "nnsweep inspect: unexpected argument '%s'\n", a);
-            return 2;
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "nnsweep inspect: expected a results file (see --help)\n");
-        return 2;
-    }
+    const CliOption opts[] = {
+        {.name = "sweep", .kind = CLI_STRING, .dest = &sweep, .metavar = "NAME",
+         .help = "only this sweep"},
+        {.name = "top", .kind = CLI_INT, .dest = &top, .lo = 1, .hi = 1000000, .metavar = "N",
+         .help = "rows per leaderboard"},
+        {.name = "run", .kind = CLI_STRING, .dest = &run, .metavar = "ID",
+         .help = "one run's config and per-epoch metrics"},
+    };
+    const CliCommand cmd = {
+        .name = "inspect", .args = "RESULTS.h5", .args_what = "a results file", .min_args = 1,
+        .max_args = 1, .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0]),
+        .about = "\n"
+                 "Shows each sweep's progress and leaderboard (the top N runs by the sweep's\n"
+                 "metric, with the hyperparameters that vary), or with --run one run's epoch\n"
+                 "table. Safe while a sweep is writing the file.\n"};
+    int n_args = 0;
+    int code = cli_parse(&cmd, argc, argv, &path, &n_args, 0);
+    if (code >= 0) return code;
     NnError err = {{0}};
     NnStatus st = run ? print_run(path, run, stdout, &err)
                       : cli_print_leaderboard(path, sweep, top, stdout, &err);

@@ -1,109 +1,74 @@
 /* sweep_cmd.c - `nnsweep sweep FILE... --out results.h5 [--resume]`: one
- * plain process, or every rank of `mpirun -np N` / `srun`. */
+ * plain process, or every rank of `mpirun -np N` / `srun`. Every rank
+ * parses the options; only rank 0 prints. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
-#include "nnsweep/dist.h"
+#include "nnsweep/sched.h"
 
-static void sweep_help(void)
-{
-    printf("usage: nnsweep sweep FILE... [--out results.h5] [--resume] [options]\n"
-           "       mpirun -np N nnsweep sweep ...   (rank 0 schedules, N-1 workers train)\n"
-           "\n"
-           "Runs every run of the sweep files (W&B sweep YAML; `nnsweep expand` lists them)\n"
-           "and records every epoch, the best weights and each run's status in one HDF5\n"
-           "results file. SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 stop it cleanly; --resume\n"
-           "then reruns only the unfinished runs.\n"
-           "\n"
-           "options:\n"
-           "  --out FILE          results file (default results.h5); new sweeps are added\n"
-           "                      to an existing file\n"
-           "  --resume            continue the sweeps already in the file\n"
-           "  --data DIR          CIFAR-10 directory (default $CIFAR10_DIR, else\n"
-           "                      data/cifar-10-batches-bin)\n"
-           "  --threads N         CPU threads per worker (default: the node's cores split\n"
-           "                      between its workers)\n"
-           "  --grace SECONDS     after a stop signal, wait this long for busy workers\n"
-           "                      (default 20)\n"
-           "  --progress SECONDS  progress line at most this often (default 10)\n"
-           "  --top N             leaderboard rows per sweep at the end (default 10)\n"
-           "  --quiet             only errors and the leaderboard\n"
-           "  --stats             rank 0's cost at the end: time per message and per\n"
-           "                      flushed epoch row, runs per second\n"
-           "\n"
-           "The results file must be on a file system with POSIX write ordering (local\n"
-           "disk, Lustre, GPFS): NFS and SMB are refused unless NNSWEEP_ALLOW_UNSAFE_FS=1\n"
-           "(slurm/README.md says why).\n");
-}
+static const char sweep_about[] =
+    "       mpirun -np N nnsweep sweep ...   (rank 0 schedules, N-1 workers train)\n"
+    "\n"
+    "Runs every run of the sweep files (W&B sweep YAML; `nnsweep expand` lists them)\n"
+    "and records every epoch, the best weights and each run's status in one HDF5\n"
+    "results file. SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 stop it cleanly; --resume\n"
+    "then reruns only the unfinished runs.\n";
 
-static int parse_seconds(const char *v, double *out)
-{
-    char *end;
-    double d = v ? strtod(v, &end) : -1;
-    if (!v || *end || !(d >= 0) || d > 1e6) return 0;
-    *out = d;
-    return 1;
-}
+static const char sweep_epilog[] =
+    "Example: the seed study with a validation split, in the same results file:\n"
+    "  nnsweep sweep jobs/seed_study/*.yaml --set val_split=5000 \\\n"
+    "    --set select_on=val_accuracy --metric val_accuracy --name-suffix _val\n"
+    "\n"
+    "The results file must be on a file system with POSIX write ordering (local\n"
+    "disk, Lustre, GPFS): NFS and SMB are refused unless NNSWEEP_ALLOW_UNSAFE_FS=1\n"
+    "(slurm/README.md says why).\n";
 
-/* Parses the options; returns -1 to go on, else an exit code. Only rank 0
- * prints. */
-static int parse(int argc, char **argv, int rank, SweepJob *job, const char **files, int *top)
+/* Parses the options into job and *top; returns -1 to go on, else an exit
+ * code. Only rank 0 prints. */
+static int parse(int argc, char **argv, int rank, SweepJob *job, SweepOverrides *over,
+                 const char **files, int *top)
 {
+    const CliOption opts[] = {
+        {.name = "out", .kind = CLI_PATH, .dest = &job->out_path, .metavar = "FILE",
+         .help = "results file; new sweeps are added to an existing file"},
+        {.name = "resume", .kind = CLI_FLAG, .dest = &job->resume,
+         .help = "continue the sweeps already in the file"},
+        {.name = "data", .kind = CLI_PATH, .dest = &job->data_dir, .metavar = "DIR",
+         .help = "CIFAR-10 directory (default $CIFAR10_DIR, else data/cifar-10-batches-bin)"},
+        {.name = "threads", .kind = CLI_INT, .dest = &job->threads, .lo = 1, .hi = 100000,
+         .metavar = "N",
+         .help = "CPU threads per worker (default: the node's cores split between its "
+                 "workers)"},
+        {.name = "grace", .kind = CLI_DOUBLE, .dest = &job->grace_seconds, .lo = 0, .hi = 1e6,
+         .metavar = "SECONDS", .help = "after a stop signal, wait this long for busy workers"},
+        {.name = "progress", .kind = CLI_DOUBLE, .dest = &job->progress_seconds, .lo = 0,
+         .hi = 1e6, .metavar = "SECONDS", .help = "progress line at most this often"},
+        {.name = "top", .kind = CLI_INT, .dest = top, .lo = 1, .hi = 100000, .metavar = "N",
+         .help = "leaderboard rows per sweep at the end"},
+        {.name = "quiet", .kind = CLI_FLAG, .dest = &job->quiet,
+         .help = "only errors and the leaderboard"},
+        {.name = "worker-log", .kind = CLI_PATH, .dest = &job->worker_log, .metavar = "DIR",
+         .help = "each worker appends what it trains to DIR/<host>-rank<N>.log: every epoch's "
+                 "metrics and every result as it sends them (which node trained what)"},
+        {.name = "stats", .kind = CLI_FLAG, .dest = &job->stats,
+         .help = "rank 0's cost at the end: time per message and per flushed epoch row, runs "
+                 "per second"},
+    };
+    CliOption more[CLI_N_OVERRIDE_OPTIONS];
+    cli_override_options(over, more);
+    const CliCommand cmd = {.name = "sweep", .args = "FILE...",
+                            .args_what = "at least one sweep file", .min_args = 1,
+                            .max_args = -1, .about = sweep_about, .epilog = sweep_epilog,
+                            .opts = opts, .n_opts = (int)(sizeof opts / sizeof opts[0]),
+                            .more = more, .n_more = CLI_N_OVERRIDE_OPTIONS};
     int n_files = 0;
-    FILE *err = rank == 0 ? stderr : fopen("/dev/null", "w");
-    int code = -1;
-    for (int i = 1; i < argc && code < 0; i++) {
-        const char *a = argv[i];
-        const char *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            if (rank == 0) sweep_help();
-            code = 0;
-        } else if (!strcmp(a, "--resume")) {
-            job->resume = 1;
-        } else if (!strcmp(a, "--quiet")) {
-            job->quiet = 1;
-        } else if (!strcmp(a, "--stats")) {
-            job->stats = 1;
-        } else if (!strncmp(a, "--out", 5)) {
-            if (!(job->out_path = cli_option_value("sweep", argc, argv, &i))) code = 2;
-        } else if (!strncmp(a, "--data", 6)) {
-            if (!(job->data_dir = cli_option_value("sweep", argc, argv, &i))) code = 2;
-        } else if (!strncmp(a, "--threads", 9) || !strncmp(a, "--top", 5)) {
-            v = cli_option_value("sweep", argc, argv, &i);
-            char *end;
-            long t = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end || t < 1 || t > 100000) {
-                fprintf(err, "nnsweep sweep: %.9s: expected an integer >= 1\n", a);
-                code = 2;
-            } else if (a[2] == 't' && a[3] == 'h') {
-                job->threads = (int)t;
-            } else {
-                *top = (int)t;
-            }
-        } else if (!strncmp(a, "--grace", 7) || !strncmp(a, "--progress", 10)) {
-            v = cli_option_value("sweep", argc, argv, &i);
-            double *dst = a[2] == 'g' ? &job->grace_seconds : &job->progress_seconds;
-            if (!parse_seconds(v, dst)) {
-                fprintf(err, "nnsweep sweep: %s: expected a number of seconds\n", a);
-                code = 2;
-            }
-        } else if (a[0] == '-') {
-            fprintf(err, "nnsweep sweep: unknown option '%s' (see --help)\n", a);
-            code = 2;
-        } else {
-            files[n_files++] = a;
-        }
-    }
-    if (code < 0 && n_files == 0) {
-        fprintf(err, "nnsweep sweep: expected at least one sweep file (see --help)\n");
-        code = 2;
-    }
+    int code = cli_parse(&cmd, argc, argv, files, &n_files, rank != 0);
     job->files = files;
     job->n_files = n_files;
-    if (err != stderr) fclose(err);
+    job->overrides = over;
     return code;
 }
 
@@ -115,18 +80,22 @@ int cli_sweep(int argc, char **argv)
     nn_set_abort_hook(cli_mpi_abort);
 
     const char **files = nn_calloc((size_t)argc + 1, sizeof *files);
-    SweepJob job = {.out_path = "results.h5", .grace_seconds = 20, .progress_seconds = 10};
+    SweepJob job = {.command = "sweep", .out_path = "results.h5", .grace_seconds = 20,
+                    .progress_seconds = 10};
+    SweepOverrides over = {0};
     int top = 10;
-    int code = parse(argc, argv, rank, &job, files, &top);
+    int code = parse(argc, argv, rank, &job, &over, files, &top);
     if (code < 0) {
-        code = dist_run_sweep(&job);
-        if (rank == 0 && code == 0) {
+        code = sched_run_job(&job);
+        /* a stop before the start writes nothing: no leaderboard then */
+        if (rank == 0 && code == 0 && access(job.out_path, F_OK) == 0) {
             NnError err = {{0}};
             NnStatus st = cli_print_leaderboard(job.out_path, NULL, top, stdout, &err);
             if (st != NN_OK) code = cli_fail("sweep", st, &err);
         }
     }
     free(files);
+    sweep_overrides_free(&over);
     MPI_Finalize();
     return code;
 }

@@ -1,4 +1,5 @@
-/* core.c - errors, checked allocation, clock, number formatting, buffers. */
+/* core.c - errors, checked allocation, clock, number formatting, buffers,
+ * "did you mean", hashing. */
 #include "nnsweep/core.h"
 
 #include <errno.h>
@@ -94,7 +95,12 @@ double nn_now(void)
 void nn_format_double(char *buf, size_t size, double v)
 {
     if (!buf || size == 0) return;
-    for (int prec = 1; prec <= 17; prec++) {
+    /* the shortest precision that reads back as v: a value that needs more
+     * than 15 digits (a random draw) is known after two or three tries, not
+     * seventeen (sweep expansion formats every drawn number) */
+    snprintf(buf, size, "%.15g", v);
+    int from = strtod(buf, NULL) == v ? 1 : 16, to = from == 1 ? 15 : 17;
+    for (int prec = from; prec <= to; prec++) {
         snprintf(buf, size, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) break;
     }
@@ -154,6 +160,50 @@ NnStatus nn_buf_read_file(NnBuf *b, const char *path, NnError *err)
     fclose(f);
     if (bad) return nn_error_set(err, NN_ERR_INPUT, "%s: cannot read: %s", path, strerror(bad));
     return NN_OK;
+}
+
+void nn_suggest_init(NnSuggest *s, const char *word)
+{
+    s->word = word;
+    s->best = NULL;
+    s->best_distance = 0;
+}
+
+static int same_char(char a, char b)
+{
+    return a == b || ((a == '-' || a == '_') && (b == '-' || b == '_'));
+}
+
+/* Levenshtein distance of a and b ('-' == '_'); 99 for strings of 64 or
+ * more characters. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 63 || nb > 63) return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            int sub = d[i - 1][j - 1] + !same_char(a[i - 1], b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[na][nb];
+}
+
+void nn_suggest_offer(NnSuggest *s, const char *name)
+{
+    size_t nw = strlen(s->word), nn = strlen(name), common = 0;
+    while (common < nw && common < nn && same_char(s->word[common], name[common])) common++;
+    int d = edit_distance(s->word, name);
+    int limit = 1 + (int)(nw / 4);
+    if (limit > 3) limit = 3;
+    int prefix = common >= 3 && (common == nw || common == nn);
+    if ((d <= limit || prefix) && (!s->best || d < s->best_distance)) {
+        s->best = name;
+        s->best_distance = d;
+    }
 }
 
 uint64_t nn_hash64(const void *data, size_t n, uint64_t seed)

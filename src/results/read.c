@@ -226,7 +226,10 @@ NnStatus results_list_sweeps(ResultsFile *rf, ResultsSweep **sweeps, int *n, NnE
         l.s[i].method = rs_read_str_attr(s, "method");
         l.s[i].metric = rs_read_str_attr(s, "metric");
         l.s[i].goal = rs_read_str_attr(s, "goal");
-        if (!l.s[i].spec || !l.s[i].method || !l.s[i].metric || !l.s[i].goal)
+        int has_overrides = H5Aexists(s, "overrides") > 0;
+        if (has_overrides) l.s[i].overrides = rs_read_str_attr(s, "overrides");
+        if (!l.s[i].spec || !l.s[i].method || !l.s[i].metric || !l.s[i].goal ||
+            (has_overrides && !l.s[i].overrides))
             st = rs_h5err(err, rf->path, "read the attributes of /sweeps/%s", l.s[i].name);
         H5Gclose(s);
     }
@@ -249,6 +252,7 @@ void results_sweeps_free(ResultsSweep *sweeps, int n)
         free(sweeps[i].method);
         free(sweeps[i].metric);
         free(sweeps[i].goal);
+        free(sweeps[i].overrides);
     }
     free(sweeps);
 }

@@ -57,6 +57,30 @@ NnStatus results_add_sweep(ResultsFile *rf, const char *name, const char *spec_y
     return st;
 }
 
+NnStatus results_set_sweep_overrides(ResultsFile *rf, const char *name, const char *overrides,
+                                     NnError *err)
+{
+    check_structural(rf, "results_set_sweep_overrides");
+    NnStatus st = refuse_if_broken(rf, err);
+    if (st != NN_OK) return st;
+    char p[96];
+    snprintf(p, sizeof p, "sweeps/%s", name ? name : "");
+    htri_t exists = name && rs_valid_sweep_name(name) ? H5Lexists(rf->file, p, H5P_DEFAULT) : 0;
+    if (exists < 0) return broken(rf, rs_h5err(err, rf->path, "look up /%s", p), err);
+    if (!exists)
+        return nn_error_set(err, NN_ERR_INPUT, "%s: no sweep \"%s\" in the file", rf->path,
+                            name ? name : "(null)");
+    hid_t g = H5Gopen2(rf->file, p, H5P_DEFAULT);
+    if (g < 0) return broken(rf, rs_h5err(err, rf->path, "open /%s", p), err);
+    htri_t had = H5Aexists(g, "overrides");
+    if (had < 0 || (had && H5Adelete(g, "overrides") < 0) ||
+        rs_attr_str(g, "overrides", overrides) < 0)
+        st = broken(rf, rs_h5err(err, rf->path, "write the overrides of /%s", p), err);
+    if (H5Gclose(g) < 0 && st == NN_OK)
+        st = broken(rf, rs_h5err(err, rf->path, "close /%s", p), err);
+    return st;
+}
+
 /* ---- runs ----------------------------------------------------------------- */
 
 static int cmp_offset(const void *a, const void *b)

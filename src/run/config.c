@@ -248,22 +248,14 @@ static NnStatus set_value(RunConfig *c, const KeyDef *k, const YNode *v, const c
 
 static NnStatus unknown_key(const char *key, const char *where, NnError *err)
 {
-    /* suggest the key with the longest common prefix */
-    int best = -1;
-    size_t best_len = 0;
-    for (int i = 0; i < N_KEYS; i++) {
-        size_t n = 0;
-        while (key[n] && key[n] == keys[i].info.name[n]) n++;
-        if (n > best_len) {
-            best_len = n;
-            best = i;
-        }
-    }
-    if (best >= 0 && best_len >= 3)
+    NnSuggest near;
+    nn_suggest_init(&near, key);
+    for (int i = 0; i < N_KEYS; i++) nn_suggest_offer(&near, keys[i].info.name);
+    if (near.best)
         return nn_error_set(err, NN_ERR_INPUT,
                             "%s: unknown key '%s' (did you mean '%s'? `nnsweep train --help` "
                             "lists every key)",
-                            where, key, keys[best].info.name);
+                            where, key, near.best);
     return nn_error_set(err, NN_ERR_INPUT,
                         "%s: unknown key '%s' (`nnsweep train --help` lists every key)", where,
                         key);

@@ -32,9 +32,7 @@ void run_host_free(RunHost *h)
     memset(h, 0, sizeof *h);
 }
 
-/* The dataset in be's memory: the host arrays, or the GPU copy, uploaded
- * by the first run that needs it and kept for every later one. */
-static NnStatus host_data(RunHost *h, const Backend *be, TrainData *out, NnError *err)
+NnStatus run_host_data(RunHost *h, const Backend *be, TrainData *out, NnError *err)
 {
     out->host = &h->data;
     if (be->host_memory) {
@@ -75,8 +73,10 @@ static void execute_train(RunHost *h, const RunRequest *req, const RunHooks *hoo
     if (st == NN_OK) st = run_plan_create(&c, &plan, &err);
     const Backend *be = NULL;
     if (st == NN_OK) {
+        out->s.n_params = (int64_t)plan.mplan->n_params;
+        out->s.n_state = (int64_t)plan.mplan->n_state;
         be = backend_for_device(c.device, &err);
-        st = be ? host_data(h, be, &data, &err) : NN_ERR_RUN;
+        st = be ? run_host_data(h, be, &data, &err) : NN_ERR_RUN;
     }
     if (st != NN_OK) {
         run_summary_message(&out->s, "%.500s", err.msg);

@@ -173,10 +173,19 @@ static void run_label(const Sweep *sw, int j, NnBuf *out)
     nn_buf_append(out, ")", 1);
 }
 
-/* A sweep already in the file: its runs there must be exactly its runs. */
-static NnStatus compare_sweep(const Sweep *sw, const IdTable *ids, const SchedPrior *prior,
-                              size_t n_prior, const char *path, NnError *err)
+/* A sweep already in the file (have): the same metric and goal, and its
+ * runs there exactly its runs. */
+static NnStatus compare_sweep(const Sweep *sw, const SchedFileSweep *have, const IdTable *ids,
+                              const SchedPrior *prior, size_t n_prior, const char *path,
+                              NnError *err)
 {
+    const char *metric = sweep_metric_name(sw->metric), *goal = sweep_goal_name(sw->goal);
+    if (strcmp(have->metric, metric) != 0 || strcmp(have->goal, goal) != 0)
+        return nn_error_set(err, NN_ERR_INPUT,
+                            "%s: sweep '%s' differs from the one in %s: its metric is %s (%s) "
+                            "there, %s (%s) here; resume with the sweep file and options "
+                            "(--metric) that made it",
+                            sw->file, sw->name, path, have->metric, have->goal, metric, goal);
     size_t in_file = 0;
     for (size_t i = 0; i < n_prior; i++) in_file += !strcmp(prior[i].sweep, sw->name);
     for (size_t i = 0; i < n_prior; i++) {
@@ -237,7 +246,7 @@ static void mark_prior_finished(SchedCore *c, int r, const RunSummary *s)
     note_best(c, r);
 }
 
-NnStatus sched_core_reconcile(SchedCore *c, const char *const *file_sweeps, int n_file_sweeps,
+NnStatus sched_core_reconcile(SchedCore *c, const SchedFileSweep *file_sweeps, int n_file_sweeps,
                               const SchedPrior *prior, size_t n_prior, int resume,
                               const char *path, SchedPlan *plan, NnError *err)
 {
@@ -250,8 +259,9 @@ NnStatus sched_core_reconcile(SchedCore *c, const char *const *file_sweeps, int 
     int cap_new = 0, cap_reset = 0;
     for (int k = 0; k < n_sweeps && st == NN_OK; k++) {
         Sweep *sw = &c->set->sweeps[k];
-        int exists = 0;
-        for (int i = 0; i < n_file_sweeps && !exists; i++) exists = !strcmp(file_sweeps[i], sw->name);
+        const SchedFileSweep *exists = NULL;
+        for (int i = 0; i < n_file_sweeps && !exists; i++)
+            if (!strcmp(file_sweeps[i].name, sw->name)) exists = &file_sweeps[i];
         if (!exists) {
             plan->new_sweeps[plan->n_new_sweeps++] = k;
             continue;
@@ -263,7 +273,7 @@ NnStatus sched_core_reconcile(SchedCore *c, const char *const *file_sweeps, int 
                               sw->file, sw->name, path);
             break;
         }
-        if (!sw->open) st = compare_sweep(sw, &ids, prior, n_prior, path, err);
+        if (!sw->open) st = compare_sweep(sw, exists, &ids, prior, n_prior, path, err);
         for (int j = 0; j < sw->n_runs && st == NN_OK; j++) {
             const SchedPrior *p = ids_find(&ids, prior, sw->runs[j].id);
             int r = core_run_of(c, k, j);

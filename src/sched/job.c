@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "proto.h"
+#include "session.h"
 
 int sched_run_job(const SweepJob *job)
 {
@@ -27,10 +28,10 @@ int sched_run_job(const SweepJob *job)
     SweepSet loaded = {0}, *set = job->set;
     if (!set) {
         NnError err = {{0}};
-        NnStatus st = sweep_load_files(&loaded, job->files, job->n_files,
+        NnStatus st = sweep_load_files(&loaded, job->files, job->n_files, job->overrides,
                                        job->quiet ? NULL : stderr, &err);
         if (st != NN_OK) {
-            fprintf(stderr, "nnsweep sweep: %s\n", err.msg);
+            fprintf(stderr, "nnsweep %s: %s\n", job_command(job), err.msg);
             if (size > 1)
                 for (int w = 1; w < size; w++) MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD);
             return nn_status_exit_code(st);

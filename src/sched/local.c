@@ -13,6 +13,7 @@
 typedef struct LocalRun {
     Session *s;
     const SchedAssignment *a;
+    FILE *log; /* --worker-log, or NULL */
 } LocalRun;
 
 static RunVerdict local_on_epoch(const EpochMetrics *m, void *user)
@@ -20,6 +21,7 @@ static RunVerdict local_on_epoch(const EpochMetrics *m, void *user)
     LocalRun *l = user;
     const SweepJob *job = l->s->job;
     SchedVerdict v = sched_core_on_epoch(l->s->core, l->a->worker, m);
+    worklog_epoch(l->log, l->a->sr->id, m);
     if (job->on_epoch) job->on_epoch(m, job->user);
     sched_core_progress(l->s->core, 0);
     if (sched_stop_signal) sched_core_stop(l->s->core, sched_stop_signal);
@@ -40,14 +42,14 @@ int sched_local(const SweepJob *job, SweepSet *set)
     /* the dataset first: a job that cannot train touches no results file */
     NnStatus st = run_host_init(&host, job->data_dir, -1, &err);
     if (st != NN_OK) {
-        fprintf(stderr, "nnsweep: %s\n", err.msg);
+        fprintf(stderr, "nnsweep %s: %s\n", job_command(job), err.msg);
         return nn_status_exit_code(st);
     }
     backend_cpu_set_threads(job->threads > 0 ? job->threads : 0);
     Session s;
     st = session_open(&s, job, set, 1, &err);
     if (st != NN_OK) {
-        fprintf(stderr, "nnsweep: %s\n", err.msg);
+        fprintf(stderr, "nnsweep %s: %s\n", job_command(job), err.msg);
         run_host_free(&host);
         return nn_status_exit_code(st);
     }
@@ -55,23 +57,26 @@ int sched_local(const SweepJob *job, SweepSet *set)
     gethostname(me.host, sizeof me.host - 1);
     snprintf(me.device, sizeof me.device, "%s", host.device);
     sched_core_worker(s.core, 0, &me);
+    FILE *log = worklog_open(job->worker_log, me.host, 0);
     session_banner(&s, 1);
 
     SchedAssignment a;
     for (;;) {
         if (sched_stop_signal) sched_core_stop(s.core, sched_stop_signal);
         if (!sched_core_assign(s.core, &a)) break;
-        LocalRun l = {&s, &a};
+        LocalRun l = {&s, &a, log};
         RunHooks hooks = {local_on_epoch, local_should_cancel, &l};
         RunRequest req = {RUN_KIND_TRAIN, a.sr->id, a.sr->json};
         RunOutcome o;
         run_execute(&host, &req, &hooks, &o);
+        worklog_result(log, a.sr->id, &o.s);
         sched_core_on_result(s.core, 0, &o.s, o.best_state);
         if (job->on_result) job->on_result(a.sr, &o.s, job->user);
         run_outcome_free(&o);
         sched_core_progress(s.core, 0);
     }
     int code = session_close(&s, 0);
+    if (log) fclose(log);
     run_host_free(&host);
     return code;
 }

@@ -34,6 +34,7 @@
 #include <mpi.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "nnsweep/outcome.h"
 #include "nnsweep/sched.h"
@@ -92,6 +93,12 @@ void sched_install_signals(void);
 int sched_mpi_rank0(const SweepJob *job, SweepSet *set, int size);
 int sched_mpi_worker(const SweepJob *job, MPI_Comm workers);
 int sched_local(const SweepJob *job, SweepSet *set);
+
+/* A worker's log (worklog.c; all accept a NULL file): opened in dir (NULL:
+ * none) as <host>-rank<rank>.log, appended to. */
+FILE *worklog_open(const char *dir, const char *host, int rank);
+void worklog_epoch(FILE *f, const char *id, const EpochMetrics *m);
+void worklog_result(FILE *f, const char *id, const RunSummary *s);
 
 /* Threads of a CPU worker that shares its node with n_local workers:
  * `requested` when > 0; else the whole affinity mask when the launcher

@@ -37,7 +37,8 @@ static NnStatus rec_finished(void *self, const Sweep *sw, const SweepRun *r, con
 {
     Session *s = self;
     if (sum->status == RUN_FAILED && !s->job->quiet)
-        fprintf(stderr, "nnsweep: run %s/%s failed: %s\n", sw->name, r->id, sum->message);
+        fprintf(stderr, "nnsweep %s: run %s/%s failed: %s\n", job_command(s->job), sw->name, r->id,
+                sum->message);
     if (!s->rf) return NN_OK;
     return results_finish_run(s->rf, r->id, sum, best_state, err);
 }
@@ -53,6 +54,8 @@ static NnStatus apply_plan(ResultsFile *rf, const SweepSet *set, const SchedPlan
         const Sweep *sw = &set->sweeps[p->new_sweeps[i]];
         st = results_add_sweep(rf, sw->name, sw->spec, sweep_method_name(sw->method),
                                sweep_metric_name(sw->metric), sweep_goal_name(sw->goal), err);
+        if (st == NN_OK && sw->overrides)
+            st = results_set_sweep_overrides(rf, sw->name, sw->overrides, err);
         for (int j = 0; j < sw->n_runs && st == NN_OK; j++) {
             const SweepRun *r = &sw->runs[j];
             st = results_add_run(rf, r->id, sw->name, &r->config, r->n_params, r->tensors,
@@ -80,9 +83,10 @@ static NnStatus prepare_file(Session *s, NnError *err)
     size_t n_rows = 0;
     NnStatus st = results_list_sweeps(s->rf, &have, &n_have, err);
     if (st == NN_OK) st = results_read_summary(s->rf, &rows, &n_rows, err);
-    const char **names = nn_calloc((size_t)n_have + 1, sizeof *names);
+    SchedFileSweep *names = nn_calloc((size_t)n_have + 1, sizeof *names);
     SchedPrior *prior = nn_calloc(n_rows + 1, sizeof *prior);
-    for (int i = 0; i < n_have; i++) names[i] = have[i].name;
+    for (int i = 0; i < n_have; i++)
+        names[i] = (SchedFileSweep){have[i].name, have[i].metric, have[i].goal};
     for (size_t i = 0; i < n_rows; i++) {
         const ResultsRow *r = &rows[i];
         prior[i].run_id = r->run_id;
@@ -173,13 +177,13 @@ int session_close(Session *s, int abandoned)
         NnStatus cst = results_close(s->rf, st == NN_OK ? &err : NULL);
         if (st == NN_OK) st = cst;
         if (st != NN_OK && sched_core_error(s->core, NULL) == NN_OK)
-            fprintf(stderr, "nnsweep: %s\n", err.msg);
+            fprintf(stderr, "nnsweep %s: %s\n", job_command(job), err.msg);
         if (st != NN_OK) s->close_failed = 1;
         s->rf = NULL;
     }
     sched_core_progress(s->core, 1);
     NnStatus sink_st = sched_core_error(s->core, &err);
-    if (sink_st != NN_OK) fprintf(stderr, "nnsweep: %s: the sweep was stopped\n", err.msg);
+    if (sink_st != NN_OK) fprintf(stderr, "nnsweep %s: %s: the sweep was stopped\n", job_command(job), err.msg);
     int sig = sched_core_stop_signal(s->core);
     if (sched_core_stopping(s->core) && job->out_path) {
         SchedCounts n;
@@ -201,7 +205,7 @@ int session_close(Session *s, int abandoned)
     }
     if (abandoned) {
         fflush(stdout);
-        fprintf(stderr, "nnsweep: %d worker%s did not stop within %.0f s\n", abandoned,
+        fprintf(stderr, "nnsweep %s: %d worker%s did not stop within %.0f s\n", job_command(job), abandoned,
                 abandoned == 1 ? "" : "s", job->grace_seconds);
     }
     int code = (sink_st != NN_OK || s->close_failed || abandoned) ? 1 : 0;

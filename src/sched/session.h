@@ -19,6 +19,12 @@ typedef struct Session {
     double t_messages, t_epoch_rows;
 } Session;
 
+/* The command a job's messages name ("nnsweep sweep: ..."). */
+static inline const char *job_command(const SweepJob *job)
+{
+    return job->command ? job->command : "sweep";
+}
+
 /* The core for set with n_workers, and the results file prepared: opened,
  * resume reconciled (finished runs skipped, unfinished reset, a differing
  * sweep refused), new sweeps and runs added, SWMR started. On error

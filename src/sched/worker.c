@@ -27,6 +27,8 @@ int sched_worker_threads(int requested, int n_local)
 
 typedef struct WorkerRun {
     int run;
+    const char *id;
+    FILE *log; /* --worker-log, or NULL */
     int n_decide;
     const int32_t *decide; /* (n_decide) ascending */
     int next_decide;
@@ -71,6 +73,7 @@ static RunVerdict worker_on_epoch(const EpochMetrics *m, void *user)
     WorkerRun *w = user;
     MsgEpoch msg = {.run = w->run, .m = *m};
     MPI_Send(&msg, sizeof msg, MPI_BYTE, 0, TAG_EPOCH, MPI_COMM_WORLD);
+    worklog_epoch(w->log, w->id, m);
     while (w->next_decide < w->n_decide && w->decide[w->next_decide] < m->epoch) w->next_decide++;
     if (w->next_decide < w->n_decide && w->decide[w->next_decide] == m->epoch)
         return wait_verdict(w);
@@ -87,7 +90,7 @@ static int worker_should_cancel(void *user)
 }
 
 /* Runs the RUN message in buf (bytes long) and sends RESULT (+ WEIGHTS). */
-static void worker_run(RunHost *host, char *buf, int bytes)
+static void worker_run(RunHost *host, FILE *log, char *buf, int bytes)
 {
     MsgRunHead head;
     NN_CHECK((size_t)bytes >= sizeof head, "worker: short RUN message (%d bytes)", bytes);
@@ -98,7 +101,8 @@ static void worker_run(RunHost *host, char *buf, int bytes)
     int32_t *decide = nn_malloc(dec + sizeof(int32_t));
     memcpy(decide, buf + sizeof head, dec);
     head.id[sizeof head.id - 1] = 0;
-    WorkerRun w = {.run = head.run, .n_decide = head.n_decide, .decide = decide};
+    WorkerRun w = {.run = head.run, .id = head.id, .log = log, .n_decide = head.n_decide,
+                   .decide = decide};
     RunHooks hooks = {worker_on_epoch, worker_should_cancel, &w};
     RunRequest req = {RUN_KIND_TRAIN, head.id, buf + sizeof head + dec};
     RunOutcome o;
@@ -111,6 +115,7 @@ static void worker_run(RunHost *host, char *buf, int bytes)
                      .worker_stopping = sched_stop_signal != 0,
                      .s = o.s};
     MPI_Send(&msg, sizeof msg, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
+    worklog_result(log, head.id, &o.s);
     if (msg.has_weights)
         MPI_Send(o.best_state, (int)o.s.n_state, MPI_FLOAT, 0, TAG_WEIGHTS, MPI_COMM_WORLD);
     run_outcome_free(&o);
@@ -190,6 +195,7 @@ int sched_mpi_worker(const SweepJob *job, MPI_Comm workers)
         }
     }
     MPI_Send(&hello, sizeof hello, MPI_BYTE, 0, TAG_HELLO, MPI_COMM_WORLD);
+    FILE *log = have_host ? worklog_open(job->worker_log, hello.host, rank) : NULL;
 
     for (;;) {
         MPI_Status status;
@@ -214,9 +220,10 @@ int sched_mpi_worker(const SweepJob *job, MPI_Comm workers)
         char *buf = nn_malloc((size_t)bytes + 1);
         MPI_Recv(buf, bytes, MPI_BYTE, 0, TAG_RUN, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         buf[bytes] = '\0';
-        worker_run(&host, buf, bytes);
+        worker_run(&host, log, buf, bytes);
         free(buf);
     }
     if (have_host) run_host_free(&host);
+    if (log) fclose(log);
     return 0;
 }

@@ -77,7 +77,7 @@ static NnStatus apply_random(RunConfig *c, const SweepDoc *doc, uint64_t hash, u
         case PARAM_VALUES: {
             int n = param_n_values(p), k = (int)(u * n);
             if (k >= n) k = n - 1;
-            st = config_set_node(c, p->key, param_value(p, k), doc->file, err);
+            st = param_apply(c, p, k, doc->file, err);
             break;
         }
         case PARAM_UNIFORM:
@@ -107,7 +107,7 @@ static NnStatus apply_grid(RunConfig *c, const SweepDoc *doc, long index, NnErro
     for (int j = doc->n_params - 1; j >= 0; j--) {
         const ParamSpec *p = &doc->params[j];
         int n = param_n_values(p);
-        NnStatus st = config_set_node(c, p->key, param_value(p, (int)(index % n)), doc->file, err);
+        NnStatus st = param_apply(c, p, (int)(index % n), doc->file, err);
         if (st != NN_OK) return st;
         index /= n;
     }
@@ -165,13 +165,15 @@ void sweep_runs_free(SweepRun *runs, int n)
 }
 
 /* Plans run r once (the config's checks and the model's shapes) and keeps
- * what rank 0 needs later: the cost and the state layout. */
-static NnStatus plan_run(SweepRun *r, NnError *err)
+ * what rank 0 needs later: the cost and the state layout; the model's
+ * description goes to describe when not NULL. */
+static NnStatus plan_run(SweepRun *r, NnBuf *describe, NnError *err)
 {
     RunPlan plan;
     NnStatus st = run_plan_create(&r->config, &plan, err);
     if (st != NN_OK) return st;
     const ModelPlan *mp = plan.mplan;
+    if (describe) model_plan_describe(mp, describe);
     r->cost = mp->train_flops_per_image * r->config.epochs * sweep_train_images(&r->config);
     r->n_params = mp->n_params;
     r->n_state = mp->n_state;
@@ -221,7 +223,7 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
             continue;
         }
         r->json = json.data; /* owned by the run from here */
-        if ((st = plan_run(r, err)) != NN_OK) {
+        if ((st = plan_run(r, NULL, err)) != NN_OK) {
             run_error(doc, &r->config, a + 1, st, err);
             n_runs++;
             break;
@@ -261,5 +263,36 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
         out->params[j].line = doc->params[j].line;
     }
     mark_varying(out);
+    return NN_OK;
+}
+
+NnStatus sweep_set_add_one(SweepSet *set, const char *name, const char *spec, const RunConfig *c,
+                           NnBuf *describe, NnError *err)
+{
+    SweepRun *r = nn_calloc(1, sizeof *r);
+    r->config = *c;
+    NnStatus st = plan_run(r, describe, err);
+    if (st != NN_OK) {
+        sweep_runs_free(r, 1);
+        return st;
+    }
+    NnBuf json = {0};
+    config_to_json(c, &json);
+    r->json = json.data;
+    config_run_id(c, name, r->id);
+    set->sweeps = nn_realloc(set->sweeps, (size_t)(set->n_sweeps + 1) * sizeof *set->sweeps);
+    Sweep *sw = &set->sweeps[set->n_sweeps++];
+    memset(sw, 0, sizeof *sw);
+    sw->name = nn_strdup(name);
+    sw->file = nn_strdup("<command line>");
+    sw->spec = nn_strdup(spec);
+    sw->method = SWEEP_GRID;
+    sw->metric = c->select_on == SELECT_VAL_ACCURACY ? SWEEP_VAL_ACCURACY : SWEEP_TEST_ACCURACY;
+    sw->goal = SWEEP_MAXIMIZE;
+    sw->runs = r;
+    sw->n_runs = 1;
+    sw->open = 1;
+    sw->strategy = sweep_list_strategy(sw);
+    set->n_runs++;
     return NN_OK;
 }

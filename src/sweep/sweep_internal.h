@@ -26,12 +26,15 @@ typedef struct ParamSpec {
     ParamKind kind;
     const YNode *one;  /* PARAM_VALUES from `value` */
     const YNode *list; /* PARAM_VALUES from `values` (a non-empty list) */
+    const char *text;  /* PARAM_VALUES from --set: one value as flag text
+                          (config_set_text), borrowed from the overrides */
     double min, max;   /* distributions; integers exactly for int_uniform */
 } ParamSpec;
 
-/* Number of values of a PARAM_VALUES parameter, and the i-th. */
+/* Number of values of a PARAM_VALUES parameter; sets the i-th in c
+ * (messages name `file`, or the --set option). */
 int param_n_values(const ParamSpec *p);
-const YNode *param_value(const ParamSpec *p, int i);
+NnStatus param_apply(RunConfig *c, const ParamSpec *p, int i, const char *file, NnError *err);
 
 /* One sweep document after parsing and checks, before expansion. */
 typedef struct SweepDoc {
@@ -56,6 +59,15 @@ typedef struct SweepDoc {
 NnStatus sweep_doc_parse(const YNode *root, const char *file, const char *default_name,
                          FILE *notices, SweepDoc *doc, NnError *err);
 void sweep_doc_free(SweepDoc *doc); /* accepts NULL */
+
+/* 1 when s is a valid sweep name (sweep.h). */
+int sweep_name_valid(const char *s);
+
+/* Applies the overrides to a parsed document (sweep_override.c): --set
+ * values replace or join its parameters, --metric its metric, the suffix
+ * goes on its name. NN_ERR_INPUT naming file:line when the suffixed name is
+ * not valid. */
+NnStatus sweep_doc_override(SweepDoc *doc, const SweepOverrides *o, NnError *err);
 
 /* Expands a parsed document into out->runs (and out->params, n_duplicates);
  * `hash` keys random draws. Fills only the fields named; the caller sets the

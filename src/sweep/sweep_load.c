@@ -1,6 +1,6 @@
 /* sweep_load.c - sweep files into a SweepSet: documents, their exact text
  * (libyaml's document marks), names (given or derived, unique in the set),
- * the random-search hash, and the set's lifetime (sweep.h). */
+ * the random-search hash, the overrides, and the set's lifetime (sweep.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +97,7 @@ static void sweep_free_one(Sweep *s)
     free(s->file);
     free(s->spec);
     free(s->description);
+    free(s->overrides);
     for (int j = 0; j < s->n_params; j++) free(s->params[j].key);
     free(s->params);
     sweep_runs_free(s->runs, s->n_runs);
@@ -122,10 +123,11 @@ static const Sweep *find_name(const SweepSet *set, const Sweep *fresh, int n, co
     return NULL;
 }
 
-/* Parses, checks and expands document `root`, filling *s. */
+/* Parses, checks, overrides and expands document `root`, filling *s. */
 static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_sweeps,
                          const YNode *root, const char *file, const char *stem, const char *spec,
-                         size_t spec_len, FILE *notices, Sweep *s, NnError *err)
+                         size_t spec_len, const SweepOverrides *over, FILE *notices, Sweep *s,
+                         NnError *err)
 {
     char default_name[SWEEP_NAME_MAX + 16];
     if (n_sweeps > 1)
@@ -136,6 +138,21 @@ static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_s
     NnStatus st = sweep_doc_parse(root, file, default_name, notices, &doc, err);
     if (st != NN_OK) return st;
 
+    /* random draws are keyed by the name and the document's values as
+     * written, before any override */
+    NnBuf json = {0};
+    ynode_to_json(root, &json);
+    uint64_t hash = nn_hash64(doc.name, strlen(doc.name) + 1, 0x6e6e7377656570ull);
+    hash = nn_hash64(json.data, json.len, hash);
+    nn_buf_free(&json);
+
+    NnBuf over_text = {0};
+    if (over) sweep_overrides_text(over, &over_text);
+    if (over && (st = sweep_doc_override(&doc, over, err)) != NN_OK) {
+        sweep_doc_free(&doc);
+        return st;
+    }
+
     const Sweep *other = find_name(set, fresh, k, doc.name);
     if (other) {
         int given = ynode_get(root, "name") != NULL;
@@ -145,15 +162,9 @@ static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_s
                           file, doc.name_line, doc.name, given ? "" : " (from the file name)",
                           other->file, other->line, given ? "" : "; give this sweep a name:");
         sweep_doc_free(&doc);
+        nn_buf_free(&over_text);
         return st;
     }
-
-    /* random draws are keyed by the name and the document's values */
-    NnBuf json = {0};
-    ynode_to_json(root, &json);
-    uint64_t hash = nn_hash64(doc.name, strlen(doc.name) + 1, 0x6e6e7377656570ull);
-    hash = nn_hash64(json.data, json.len, hash);
-    nn_buf_free(&json);
 
     memset(s, 0, sizeof *s);
     st = sweep_doc_expand(&doc, hash, notices, s, err);
@@ -172,13 +183,16 @@ static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_s
         s->metric = doc.metric;
         s->goal = doc.goal;
         s->strategy = sweep_list_strategy(s);
+        s->overrides = over_text.len ? over_text.data : NULL;
+        over_text.data = NULL;
     }
+    nn_buf_free(&over_text);
     sweep_doc_free(&doc);
     return st;
 }
 
 NnStatus sweep_load_text(SweepSet *set, const char *text, size_t len, const char *file,
-                         FILE *notices, NnError *err)
+                         const SweepOverrides *over, FILE *notices, NnError *err)
 {
     YNode **docs = NULL;
     int n_docs = 0, n_ends = 0, n_sweeps = 0, k = 0;
@@ -206,7 +220,7 @@ NnStatus sweep_load_text(SweepSet *set, const char *text, size_t len, const char
         size_t from = d ? ends[d - 1] : 0, to = d == n_docs - 1 ? len : ends[d];
         if (to < from) to = from;
         st = load_doc(set, fresh, k, n_sweeps, docs[d], file, stem, text + from, to - from,
-                      notices, &fresh[k], err);
+                      over, notices, &fresh[k], err);
         if (st != NN_OK) goto done;
         k++;
     }
@@ -225,22 +239,23 @@ done:
     return st;
 }
 
-NnStatus sweep_load_file(SweepSet *set, const char *path, FILE *notices, NnError *err)
+NnStatus sweep_load_file(SweepSet *set, const char *path, const SweepOverrides *over,
+                         FILE *notices, NnError *err)
 {
     NnBuf text = {0};
     NnStatus st = nn_buf_read_file(&text, path, err);
     if (st == NN_OK)
-        st = sweep_load_text(set, text.data ? text.data : "", text.len, path, notices, err);
+        st = sweep_load_text(set, text.data ? text.data : "", text.len, path, over, notices, err);
     nn_buf_free(&text);
     return st;
 }
 
-NnStatus sweep_load_files(SweepSet *set, const char *const *paths, int n_paths, FILE *notices,
-                          NnError *err)
+NnStatus sweep_load_files(SweepSet *set, const char *const *paths, int n_paths,
+                          const SweepOverrides *over, FILE *notices, NnError *err)
 {
     memset(set, 0, sizeof *set);
     for (int i = 0; i < n_paths; i++) {
-        NnStatus st = sweep_load_file(set, paths[i], notices, err);
+        NnStatus st = sweep_load_file(set, paths[i], over, notices, err);
         if (st != NN_OK) {
             sweep_set_free(set);
             return st;

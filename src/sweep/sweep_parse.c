@@ -35,7 +35,15 @@ void sweep_error_path(NnError *err, const char *file, int line, const char *key,
 
 int param_n_values(const ParamSpec *p) { return p->list ? p->list->n : 1; }
 
-const YNode *param_value(const ParamSpec *p, int i) { return p->list ? p->list->items[i] : p->one; }
+NnStatus param_apply(RunConfig *c, const ParamSpec *p, int i, const char *file, NnError *err)
+{
+    if (p->text) {
+        char where[128];
+        snprintf(where, sizeof where, "--set %s", p->key);
+        return config_set_text(c, p->key, p->text, where, err);
+    }
+    return config_set_node(c, p->key, p->list ? p->list->items[i] : p->one, file, err);
+}
 
 /* Index of key in a mapping node, or -1. */
 static int key_index(const YNode *map, const char *key)
@@ -59,30 +67,13 @@ static int name_char(char ch, int first)
     return !first && (ch == '.' || ch == '-');
 }
 
-static int valid_name(const char *s)
+int sweep_name_valid(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > SWEEP_NAME_MAX) return 0;
     for (size_t i = 0; i < n; i++)
         if (!name_char(s[i], i == 0)) return 0;
     return 1;
-}
-
-/* Edit distance of two short strings (for "did you mean"). */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t na = strlen(a), nb = strlen(b);
-    if (na > 63 || nb > 63) return 99;
-    int d[64][64];
-    for (size_t i = 0; i <= na; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= nb; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= na; i++)
-        for (size_t j = 1; j <= nb; j++) {
-            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-    return d[na][nb];
 }
 
 /* The seed study's W&B parameter names and what nnsweep calls them. */
@@ -103,19 +94,14 @@ static NnStatus unknown_param(const char *file, int line, const char *key, NnErr
             return failf(err, file, line,
                          "parameters.%s: unknown run config key (nnsweep's name for it is %s)",
                          key, wandb_aliases[i][1]);
-    int best = -1, best_d = 4;
-    for (int i = 0; i < config_n_keys(); i++) {
-        int d = edit_distance(key, config_key(i)->name);
-        if (d < best_d) {
-            best_d = d;
-            best = i;
-        }
-    }
-    if (best >= 0)
+    NnSuggest near;
+    nn_suggest_init(&near, key);
+    for (int i = 0; i < config_n_keys(); i++) nn_suggest_offer(&near, config_key(i)->name);
+    if (near.best)
         return failf(err, file, line,
                      "parameters.%s: unknown run config key (did you mean '%s'? `nnsweep train "
                      "--help` lists every key)",
-                     key, config_key(best)->name);
+                     key, near.best);
     return failf(err, file, line,
                  "parameters.%s: unknown run config key (`nnsweep train --help` lists every key)",
                  key);
@@ -390,7 +376,7 @@ static NnStatus parse_top(const YNode *root, const char *file, const char *defau
     if (i >= 0) {
         const YNode *v = root->items[i];
         const char *s = v->kind == YNODE_SCALAR ? v->value : NULL;
-        if (!valid_name(s))
+        if (!sweep_name_valid(s))
             return failf(err, file, v->line,
                          "name: expected at most %d letters, digits, '_', '.' or '-', not "
                          "starting with '.' or '-' (it names an HDF5 group), found %s",

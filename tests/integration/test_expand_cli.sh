@@ -5,7 +5,9 @@
 # on stderr that names "FILE:LINE: " (LINE from its "# line: N" second line)
 # and contains the text of its "# expect: ..." first line, and nothing on
 # stdout. The good files and every job must exit 0; the seed study must
-# expand to its known counts; nothing may be written in the working folder.
+# expand to its known counts, and with the validation overrides to the runs
+# of tests/sweeps/seed_study_val.expected; nothing may be written in the
+# working folder.
 set -u
 nnsweep=$1
 case $nnsweep in /*) ;; */*) nnsweep=$(pwd)/$nnsweep ;; esac
@@ -37,7 +39,7 @@ echo "$n bad sweep files: exit 2 with file:line and the expected message"
 # dataset: expand touches neither data nor results)
 src=$(pwd)
 mkdir "$tmp/cwd"
-for f in tests/sweeps/good/*.yaml jobs/*.yaml jobs/seed_study/*.yaml jobs/seed_study_val/*.yaml; do
+for f in tests/sweeps/good/*.yaml jobs/*.yaml jobs/seed_study/*.yaml; do
     (cd "$tmp/cwd" && CIFAR10_DIR=/nonexistent "$nnsweep" expand "$src/$f" >"$tmp/out" 2>"$tmp/err")
     rc=$?
     [ $rc -eq 0 ] || bad "$f: exit code $rc: $(cat "$tmp/err")"
@@ -47,7 +49,6 @@ done
 
 total() { "$nnsweep" expand "$@" 2>/dev/null | sed -n 's/^total: \([0-9]*\) runs.*/\1/p'; }
 [ "$(total jobs/seed_study/*.yaml)" = 172 ] || bad "seed study: $(total jobs/seed_study/*.yaml) runs, expected 172"
-[ "$(total jobs/seed_study_val/*.yaml)" = 172 ] || bad "seed study (val): $(total jobs/seed_study_val/*.yaml) runs"
 [ "$(total jobs/seed_study/mlp_sgd.yaml)" = 64 ] || bad "MLP_SGD: $(total jobs/seed_study/mlp_sgd.yaml) runs, expected 64"
 [ "$(total jobs/seed_study/cnn_sgd.yaml)" = 48 ] || bad "CNN_SGD: $(total jobs/seed_study/cnn_sgd.yaml) runs, expected 48"
 
@@ -62,6 +63,45 @@ grep -q 'wandb.yaml:3: notice: program: ignored' "$tmp/err" || bad "no notice fo
 [ "$(grep -c '^ *{"activation":.*"batchnorm":true' "$tmp/out")" -eq 8 ] || bad "--json: not 8 configs"
 # one line per run: id and the varying parameter
 [ "$(grep -c '^ *[0-9]*  [0-9a-f]\{12\} .* learning_rate=' "$tmp/out")" -eq 8 ] || bad "run lines"
+
+# the validation variant of the seed study from the same files: exactly the
+# runs of the hand-made copy it replaced (tests/sweeps/seed_study_val.expected)
+val="--set val_split=5000 --set select_on=val_accuracy --metric val_accuracy --name-suffix _val"
+# expand's output without file:line and cost estimates, the config JSON lines
+# as one sha256 (as the expected file was made)
+cut_expand() {
+    sed -e '/^ *{/d' -e 's/^\(sweep [^ ]*\)  [^ ]*:[0-9]*  /\1  /' \
+        -e 's/, [^ ]* training flops$//' -e 's/  [^ ]* training flops$//' \
+        -e 's/^\( *[0-9]*  [0-9a-f]\{12\}\)  *[^ ]* /\1 /' "$1"
+    echo "config json sha256 $(grep '^ *{' "$1" | sha256sum | cut -d' ' -f1)"
+}
+"$nnsweep" expand --json $val jobs/seed_study/*.yaml >"$tmp/val" 2>"$tmp/err" || bad "seed study $val: $(cat "$tmp/err")"
+grep -v '^#' tests/sweeps/seed_study_val.expected >"$tmp/want"
+cut_expand "$tmp/val" >"$tmp/got"
+if cmp -s "$tmp/want" "$tmp/got"; then
+    echo "seed study with $val: the runs of tests/sweeps/seed_study_val.expected"
+else
+    bad "seed study with $val differs from tests/sweeps/seed_study_val.expected: $(diff "$tmp/want" "$tmp/got" | head -5)"
+fi
+[ "$(grep -c '^ *{.*"select_on":"val_accuracy".*"val_split":5000' "$tmp/val")" -eq 172 ] || bad "--set: not in every run"
+# the expected file is not empty of content: the test can fail
+[ "$(grep -c '^ *[0-9]*  [0-9a-f]\{12\} ' "$tmp/want")" -eq 172 ] || bad "seed_study_val.expected: not 172 runs"
+# without the overrides the runs differ (names, ids, configs)
+"$nnsweep" expand --json jobs/seed_study/*.yaml >"$tmp/plain" 2>/dev/null
+cut_expand "$tmp/plain" | cmp -s - "$tmp/want" && bad "the seed study without overrides matches the val runs"
+# overrides: the last value of a key wins; a bad value names the option
+"$nnsweep" expand --json --set val_split=100 --set val-split=200 jobs/demo.yaml >"$tmp/out" 2>"$tmp/err" || bad "--set twice: $(cat "$tmp/err")"
+[ "$(grep -c '"val_split":200' "$tmp/out")" -eq "$(grep -c '^ *{' "$tmp/out")" ] || bad "--set twice: the last value does not win"
+"$nnsweep" expand --metric val_accuracy jobs/demo.yaml >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q 'jobs/demo.yaml:[0-9]*: metric.name: val_accuracy needs a validation split' "$tmp/err" || bad "--metric val_accuracy without val_split: $(cat "$tmp/err")"
+"$nnsweep" expand --set val_split=50000 jobs/demo.yaml >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q '^nnsweep expand: --set val_split: expected an integer in 0..49999, found "50000"$' "$tmp/err" || bad "--set out of range: $(cat "$tmp/err")"
+"$nnsweep" expand --set learning_rte=0.1 jobs/demo.yaml >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "unknown key 'learning_rte' (did you mean 'learning_rate'" "$tmp/err" || bad "--set unknown key: $(cat "$tmp/err")"
+"$nnsweep" expand --name-suffix "_$(printf '%060d' 0)" jobs/demo.yaml >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q 'jobs/demo.yaml:[0-9]*: name: sweep name .* with --name-suffix .*: expected at most 64 characters' "$tmp/err" || bad "--name-suffix too long: $(cat "$tmp/err")"
+"$nnsweep" expand --metric val_accuracy:minimize --set val_split=10 jobs/demo.yaml >"$tmp/out" 2>&1 || bad "--metric NAME:GOAL: $(cat "$tmp/out")"
+grep -q '^sweep .*metric val_accuracy (minimize)' "$tmp/out" || bad "--metric NAME:GOAL: $(head -1 "$tmp/out")"
 
 # usage errors and names used twice
 "$nnsweep" expand --help >"$tmp/out" 2>&1 && grep -q 'usage: nnsweep expand' "$tmp/out" || bad "--help"

@@ -6,7 +6,7 @@ read with h5py:
 
   exactly_once  slurm/cpu.sbatch runs a sweep with srun --mpi=pmix, rank 0
                 and 2 workers: every run done exactly once, the file's
-                metrics equal what the workers sent (NNSWEEP_WORKER_TRACE),
+                metrics equal what the workers sent (--worker-log),
                 the file closed cleanly
   requeue       `scontrol requeue` while runs are in flight (what preemption
                 does: SIGTERM to every process, SIGKILL KillWait later): the
@@ -391,11 +391,13 @@ def check_exactly_once(path, n_runs, what):
 
 
 def read_trace(path):
-    """[(kind, run_id, ...)] from NNSWEEP_WORKER_TRACE."""
+    """[(kind, run_id, ...)] from the workers' logs in directory path
+    (`nnsweep sweep --worker-log`)."""
     out = []
-    if os.path.exists(path):
-        with open(path) as f:
-            out = [line.split() for line in f if line.strip()]
+    if os.path.isdir(path):
+        for name in sorted(os.listdir(path)):
+            with open(os.path.join(path, name)) as f:
+                out += [line.split() for line in f if line.strip()]
     return out
 
 
@@ -418,10 +420,10 @@ def case_exactly_once(c):
     sweep = c.path("jobs", "once.yaml")
     sweep_yaml(sweep, "once", 3, 2, 800)
     out = c.path("jobs", "once.h5")
-    trace = c.path("jobs", "once.trace")
+    trace = c.path("jobs", "once.logs")
     job, log = c.sbatch("once", "cpu.sbatch", CPU_OPTS,
-                        [sweep, "--out", out, "--data", DATA, "--progress", "1"],
-                        env={"NNSWEEP_WORKER_TRACE": trace})
+                        [sweep, "--out", out, "--data", DATA, "--progress", "1",
+                         "--worker-log", trace])
     info = c.wait_job(job, 180)
     text = read(log)
     say(text[-2500:])
@@ -457,10 +459,10 @@ def start_long(c, name):
     sweep = c.path("jobs", f"{name}.yaml")
     sweep_yaml(sweep, name, 4, 3, 8000, widths="[[256], [128, 64]]")
     out = c.path("jobs", f"{name}.h5")
-    trace = c.path("jobs", f"{name}.trace")
+    trace = c.path("jobs", f"{name}.logs")
     job, log = c.sbatch(name, "cpu.sbatch", CPU_OPTS,
-                        [sweep, "--out", out, "--data", DATA, "--progress", "2"],
-                        env={"NNSWEEP_WORKER_TRACE": trace})
+                        [sweep, "--out", out, "--data", DATA, "--progress", "2",
+                         "--worker-log", trace])
     return job, log, out, trace
 
 

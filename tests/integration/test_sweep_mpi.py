@@ -3,9 +3,16 @@
 small machines), against the results file read with h5py:
 
   exactly_once   every run of a sweep runs exactly once, the file's metrics
-                 equal what the workers sent (NNSWEEP_WORKER_TRACE), a run
+                 equal what the workers sent (their --worker-log), a run
                  with a huge learning rate is recorded `diverged` while the
                  others finish, and one plain process gives the same schema
+  device_policy  one device policy on every path (mpirun, one process,
+                 nnsweep train): device cuda without a usable GPU fails the
+                 run with the reason and is recorded as cuda; auto and cpu
+                 train on the cpu
+  signal_before_start
+                 a stop signal while rank 0 waits for the workers' hellos
+                 (one blocked on a FIFO): exit 0, said, nothing written
   kill_worker    kill -9 of a worker mid-sweep, then --resume: the sweep
                  completes, no duplicate run or epoch row; h5py and h5dump
                  read the file
@@ -16,6 +23,11 @@ small machines), against the results file read with h5py:
   resume_guard   --resume with a sweep file whose runs differ is refused with
                  a message naming the difference, the file byte-for-byte
                  unchanged; a new sweep can be added to an existing file
+  overrides      --set, --metric and --name-suffix: the results file records
+                 them beside the spec; a --resume without them (or with
+                 others) is refused, the file byte-for-byte unchanged
+  options        under mpirun, a bad option or --help prints once (rank 0),
+                 not once per rank
   bad_corpus     every file of tests/sweeps/bad: `nnsweep sweep` (alone, and
                  one under mpirun) gives its file:line message and exit 2,
                  and an existing results file is left byte-for-byte unchanged
@@ -39,8 +51,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sweep_files import sweep_yaml  # noqa: E402
 
 NNSWEEP, DATA = sys.argv[1], sys.argv[2]
-CASES = sys.argv[3:] or ["exactly_once", "kill_worker", "kill_rank0", "signal", "resume_guard",
-                         "bad_corpus"]
+CASES = sys.argv[3:] or ["exactly_once", "device_policy", "signal_before_start", "kill_worker",
+                         "kill_rank0", "signal", "resume_guard",
+                         "overrides", "options", "bad_corpus"]
 BAD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "bad")
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
@@ -162,9 +175,8 @@ parameters:
   test_images: {value: 300}
 """)
     out = os.path.join(tmp, "once.h5")
-    trace = os.path.join(tmp, "trace.txt")
-    env = dict(ENV, NNSWEEP_WORKER_TRACE=trace)
-    code, so, se = run(mpirun(4, [sweep, "--out", out]), env=env)
+    logs = os.path.join(tmp, "worker-logs")
+    code, so, se = run(mpirun(4, [sweep, "--out", out, "--worker-log", logs]))
     print(so[-1500:], se[-1500:])
     check(code == 0, f"mpirun -np 4 exits 0 (got {code})")
     rows = check_no_duplicates(out, 8, "exactly_once")
@@ -177,20 +189,25 @@ parameters:
     check(len(div) == 1 and div[0]["status"] == "diverged" and "loss became" in div[0]["message"],
           "the lr 1e5 run is recorded diverged with its message")
     check(sum(1 for s in status.values() if s == "done") == 7, "the 7 other runs are done")
-    # the trace: each run trained once; the file holds exactly what was sent
+    # the workers' logs: each run trained once; the file holds exactly what
+    # was sent
     sent = {}
     results = {}
     dup = []
-    with open(trace) as f:
-        for line in f:
-            p = line.split()
-            if p[0] == "epoch":
-                key = (p[1], int(p[2]))
-                if key in sent:
-                    dup.append(key)
-                sent[key] = [float(x) for x in p[3:]]
-            else:
-                results[p[1]] = results.get(p[1], 0) + 1
+    lines = []
+    for name in sorted(os.listdir(logs)):
+        with open(os.path.join(logs, name)) as f:
+            lines += f.readlines()
+    check(len(os.listdir(logs)) == 3, f"one log per worker ({sorted(os.listdir(logs))})")
+    for line in lines:
+        p = line.split()
+        if p[0] == "epoch":
+            key = (p[1], int(p[2]))
+            if key in sent:
+                dup.append(key)
+            sent[key] = [float(x) for x in p[3:]]
+        else:
+            results[p[1]] = results.get(p[1], 0) + 1
     check(not dup, f"no epoch sent twice ({dup[:3]})")
     check(sorted(results) == sorted(status) and all(v == 1 for v in results.values()),
           "every run was trained by exactly one worker, once")
@@ -326,6 +343,66 @@ def case_resume_guard(tmp):
           "no side files left")
 
 
+def case_overrides(tmp):
+    print("overrides")
+    sweep = os.path.join(tmp, "over.yaml")
+    sweep_yaml(sweep, "over", 2, 1, 500)
+    out = os.path.join(tmp, "over.h5")
+    base = [NNSWEEP, "sweep", sweep, "--out", out, "--data", DATA, "--threads", "2", "--quiet"]
+    sets = ["--set", "val_split=100", "--set", "select_on=val_accuracy"]
+    metric, suffix = ["--metric", "val_accuracy"], ["--name-suffix", "_val"]
+    code, _, se = run(base + sets + metric + suffix)
+    check(code == 0, f"a sweep with overrides ({se[-300:]})")
+    code, so, _ = run([NNSWEEP, "expand", sweep] + sets + metric + suffix)
+    expanded = {line.split()[1] for line in so.splitlines() if line.startswith("  ")}
+    rows = check_no_duplicates(out, 4, "with overrides")
+    check({r["run_id"] for r in rows} == expanded and {r["sweep"] for r in rows} == {"over_val"},
+          "the runs of `nnsweep expand` with the same overrides, in sweep over_val")
+    with open(sweep) as f:
+        text = f.read()
+    with open_swmr(out) as f:
+        g = f["sweeps/over_val"]
+        attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in g.attrs.items()}
+        configs = [json.loads(f["runs"][r["run_id"]].attrs["config"]) for r in rows]
+    check(attrs.get("spec") == text and attrs.get("metric") == "val_accuracy" and
+          attrs.get("overrides") == "--set val_split=100 --set select_on=val_accuracy "
+                                    "--metric val_accuracy --name-suffix _val",
+          f"/sweeps/over_val: the YAML as written and the overrides ({attrs.get('overrides')!r})")
+    check(all(c["val_split"] == 100 and c["select_on"] == "val_accuracy" for c in configs),
+          "every run has val_split 100 and select_on val_accuracy")
+    check(all(np.isfinite(r["best_val_accuracy"]) for r in rows), "val accuracies recorded")
+    digest = sha(out)
+    # a resume must be given the same overrides
+    code, _, se = run(base + ["--resume"] + metric + suffix + ["--set", "val_split=200",
+                                                               "--set", "select_on=val_accuracy"])
+    check(code == 2 and "differs" in se and "is not in the sweep file" in se,
+          f"--resume with another --set value refused: {se.strip()}")
+    code, _, se = run(base + ["--resume"] + metric + suffix + ["--set", "val_split=100"])
+    check(code == 2 and "differs" in se and "is not in the sweep file" in se,
+          f"--resume without one --set refused: {se.strip()}")
+    code, _, se = run(base + ["--resume"] + sets + suffix)
+    check(code == 2 and "differs" in se and "its metric is val_accuracy (maximize) there, "
+          "test_accuracy (maximize) here" in se, f"--resume without --metric refused: {se.strip()}")
+    check(sha(out) == digest, "the file is byte-for-byte unchanged")
+    code, _, se = run(base + ["--resume"] + sets + metric + suffix)
+    check(code == 0, f"--resume with the same overrides ({se[-300:]})")
+    check_no_duplicates(out, 4, "resumed with the same overrides")
+
+
+def case_options(tmp):
+    print("options")
+    sweep = os.path.join(tmp, "opt.yaml")
+    sweep_yaml(sweep, "opt", 1, 1, 300)
+    code, so, se = run(mpirun(3, [sweep, "--resme", "--out", os.path.join(tmp, "opt.h5")]),
+                       timeout=120)
+    check(code != 0 and se.count("unknown option '--resme' (did you mean --resume?") == 1 and
+          not os.path.exists(os.path.join(tmp, "opt.h5")),
+          f"mpirun -np 3 with a misspelled option: one message, from rank 0 ({se.strip()[:300]!r})")
+    code, so, se = run(mpirun(3, ["--help"]), timeout=120)
+    check(code == 0 and so.count("usage: nnsweep sweep") == 1,
+          f"mpirun -np 3 --help: one usage (exit {code}, {so.count('usage:')} usages)")
+
+
 def case_bad_corpus(tmp):
     print("bad_corpus")
     sweep = os.path.join(tmp, "base.yaml")
@@ -357,6 +434,90 @@ def case_bad_corpus(tmp):
           f"under mpirun too: exit {code}, {se.strip()[:200]!r}")
 
 
+def case_device_policy(tmp):
+    """One device policy on every path: `device: cuda` where no GPU can be
+    used fails the run with the reason and records device "cuda" (never a
+    silent CPU run recorded "cpu"); `auto` trains on the CPU and says so;
+    the same under mpirun and in one plain process, and for nnsweep train."""
+    print("device_policy")
+    if gpu_usable():
+        check(True, "a GPU is usable here: the no-GPU policy is not observable (skipped)")
+        return
+    sweep = os.path.join(tmp, "devices.yaml")
+    with open(sweep, "w") as f:
+        f.write("name: devices\nmethod: grid\nparameters:\n"
+                "  device: {values: [cuda, auto, cpu]}\n  hidden_layers: {value: [16]}\n"
+                "  epochs: {value: 1}\n  train_images: {value: 500}\n  test_images: {value: 200}\n")
+    for how, cmd in (("mpirun -np 2", mpirun(2, [sweep, "--out", os.path.join(tmp, "dev2.h5")])),
+                     ("one process", [NNSWEEP, "sweep", sweep, "--data", DATA, "--threads", "1",
+                                      "--out", os.path.join(tmp, "dev1.h5")])):
+        out = cmd[cmd.index("--out") + 1]
+        code, so, se = run(cmd)
+        check(code == 0, f"{how}: the sweep exits 0 with a failed run ({se.strip()[-300:]})")
+        rows = summary(out)
+        with open_swmr(out) as f:
+            dev = {json.loads(f["runs"][r["run_id"]].attrs["config"])["device"]: r for r in rows}
+        c = dev["cuda"]
+        check(c["status"] == "failed" and "device: cuda was asked for" in c["message"]
+              and c["device"] == "cuda",
+              f"{how}: device cuda without a GPU fails, says why and is recorded as cuda "
+              f"({c['status']}, {c['device']!r}, {c['message'][:120]!r})")
+        for key in ("auto", "cpu"):
+            r = dev[key]
+            check(r["status"] == "done" and r["device"] == "cpu",
+                  f"{how}: device {key} trains on the cpu ({r['status']}, {r['device']!r})")
+    code, so, se = run([NNSWEEP, "train", "--data", DATA, "--device", "cuda", "--epochs", "1",
+                        "--hidden-layers", "16", "--train-images", "500", "--test-images", "200"])
+    check(code == 1 and "status failed" in so and "device: cuda was asked for" in so,
+          f"nnsweep train --device cuda without a GPU: the run fails with the reason, exit 1 "
+          f"(exit {code}, {so.strip()[-200:]!r})")
+
+
+def gpu_usable():
+    """Whether this nnsweep can use a GPU here (then device cuda would train)."""
+    try:
+        code = subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=30).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return code == 0
+
+
+def case_signal_before_start(tmp):
+    """A stop signal while rank 0 still waits for the workers' hellos: it
+    says so, writes nothing and exits 0 - a clean stop, not bad input."""
+    print("signal_before_start")
+    data = os.path.join(tmp, "slow-data")
+    os.makedirs(data, exist_ok=True)
+    for name in os.listdir(DATA):
+        os.symlink(os.path.join(DATA, name), os.path.join(data, name))
+    fifo = os.path.join(data, "data_batch_1.bin")
+    os.unlink(fifo)
+    os.mkfifo(fifo)  # a worker reading the dataset blocks here until it is fed
+    sweep = os.path.join(tmp, "early.yaml")
+    sweep_yaml(sweep, "early", 2, 1, 500)
+    out = os.path.join(tmp, "early.h5")
+    cmd = mpirun(2, [sweep, "--out", out])
+    cmd[cmd.index("--data") + 1] = data
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+    time.sleep(3)  # rank 0 waits for the hello of a worker stuck on the FIFO
+    p.send_signal(signal.SIGUSR2)
+    time.sleep(1)
+    try:  # let the worker go on: a short file, it cannot train
+        with open(fifo, "wb") as f:
+            f.write(b"\0" * 100)
+    except BrokenPipeError:
+        pass  # it read what it needed (the size check) and closed
+    try:
+        so, _ = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, _ = p.communicate()
+    print(so[-800:])
+    check(p.returncode == 0 and "before the sweep started; nothing was written" in so,
+          f"a signal before the start: exit 0 and said (exit {p.returncode})")
+    check(not os.path.exists(out), "nothing was written")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
@@ -370,8 +531,16 @@ def main():
                 case_signal(tmp)
             elif case == "resume_guard":
                 case_resume_guard(tmp)
+            elif case == "overrides":
+                case_overrides(tmp)
+            elif case == "options":
+                case_options(tmp)
             elif case == "bad_corpus":
                 case_bad_corpus(tmp)
+            elif case == "device_policy":
+                case_device_policy(tmp)
+            elif case == "signal_before_start":
+                case_signal_before_start(tmp)
             else:
                 sys.exit(f"unknown case {case}")
     if failures:

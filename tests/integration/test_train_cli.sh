@@ -32,7 +32,8 @@ d=(--data "$fake")
 
 expect 2 "--learning-rate: expected a number" -- "${d[@]}" --learning-rate fast
 expect 2 "--epochs: expected an integer in 1..100000" -- "${d[@]}" --epochs -3
-expect 2 "unknown key 'learning_rte'" -- "${d[@]}" --learning-rte 0.1
+expect 2 "unknown option '--learning-rte' (did you mean --learning-rate?" -- "${d[@]}" --learning-rte 0.1
+expect 2 "--threads: expected an integer in 1..1024" -- "${d[@]}" --threads 0
 expect 2 "--activation: expected one of relu" -- "${d[@]}" --activation swish
 expect 2 "--hidden-layers: expected a list" -- "${d[@]}" --hidden-layers 64,abc
 expect 2 "--dropout: expected a number in [0, 1)" -- "${d[@]}" --dropout 1.5

@@ -385,6 +385,9 @@ static void extend(void)
     OK(results_open_write(path, 0, &rf, E));
     CHECK(!results_was_repaired(rf), "a clean file needs no repair");
     OK(results_add_sweep(rf, "s2", "name: s2\n", "random", "val_accuracy", "maximize", E));
+    OK(results_set_sweep_overrides(rf, "s2", "--set epochs=2", E));
+    OK(results_set_sweep_overrides(rf, "s2", "--set val_split=100 --name-suffix _v", E));
+    FAILS(results_set_sweep_overrides(rf, "nope", "--set epochs=2", E), NN_ERR_INPUT, "no sweep");
     add_runs(rf, "s2", 3, 4);
     OK(results_reset_run(rf, ids[2], E));
     FAILS(results_reset_run(rf, "nope", E), NN_ERR_INPUT, "no run");
@@ -418,6 +421,9 @@ static void extend(void)
     OK(results_list_sweeps(rf, &sw, &nsw, E));
     CHECK(nsw == 2 && strcmp(sw[1].name, "s2") == 0 && strcmp(sw[1].method, "random") == 0,
           "two sweeps");
+    CHECK(nsw == 2 && !sw[0].overrides && sw[1].overrides &&
+              !strcmp(sw[1].overrides, "--set val_split=100 --name-suffix _v"),
+          "overrides: only s2's, the last one written");
     results_sweeps_free(sw, nsw);
     OK(results_close(rf, E));
 

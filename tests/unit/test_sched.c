@@ -228,7 +228,7 @@ static void load(SweepSet *set, const char *yaml)
 {
     NnError err = {{0}};
     memset(set, 0, sizeof *set);
-    NnStatus st = sweep_load_text(set, yaml, strlen(yaml), "test.yaml", NULL, &err);
+    NnStatus st = sweep_load_text(set, yaml, strlen(yaml), "test.yaml", NULL, NULL, &err);
     CHECK(st == NN_OK, "load: %s", err.msg);
 }
 
@@ -359,7 +359,7 @@ static void test_resume(void)
         prior[j].summary.best_epoch = 1;
         prior[j].summary.best_test_accuracy = 0.1 * j;
     }
-    const char *names[] = {"small"};
+    const SchedFileSweep names[] = {{"small", "test_accuracy", "maximize"}};
     Mem *mem = calloc(1, sizeof *mem);
     Sim s;
     NnError err = {{0}};
@@ -585,6 +585,8 @@ static int fake_add_run(Sweep *sw, int k)
     SweepRun *r = &sw->runs[sw->n_runs];
     *r = sw->runs[0];
     r->config.learning_rate = 0.001 * (k + 1);
+    r->tensors = malloc((size_t)r->n_tensors * sizeof *r->tensors); /* owned by each run */
+    memcpy(r->tensors, sw->runs[0].tensors, (size_t)r->n_tensors * sizeof *r->tensors);
     NnBuf json = {0};
     config_to_json(&r->config, &json);
     r->json = json.data;

@@ -1,6 +1,6 @@
 /* test_sweep.c - sweep files: the seed study's exact run counts and values
- * (and its validation variant), grid order, random search determinism and
- * the shapes of its distributions, duplicates, several documents per file
+ * (and its validation variant through overrides), grid order, random search
+ * determinism and the shapes of its distributions, overrides, duplicates, several documents per file
  * and their exact text, ids, costs, notices, and every file of the bad
  * corpus (tests/sweeps/bad: "# expect: ..." and "# line: N" on its first
  * two lines) through the library.
@@ -38,14 +38,28 @@ static char *read_text(const char *path, size_t *len)
     return b.data ? b.data : calloc(1, 1);
 }
 
-/* Loads one file under src_dir; notices (if wanted) into a malloc'd string. */
-static NnStatus load_rel(SweepSet *set, const char *rel, char **notices, NnError *err)
+/* The overrides that make the seed study's validation variant (jobs/README.md). */
+static void val_overrides(SweepOverrides *o)
+{
+    NnError err = {{0}};
+    memset(o, 0, sizeof *o);
+    CHECK(sweep_overrides_set(o, "val_split=5000", &err) == NN_OK &&
+              sweep_overrides_set(o, "select_on=val_accuracy", &err) == NN_OK &&
+              sweep_overrides_metric(o, "val_accuracy", &err) == NN_OK &&
+              sweep_overrides_name_suffix(o, "_val", &err) == NN_OK,
+          "val overrides: %s", err.msg);
+}
+
+/* Loads one file under src_dir (with overrides over, may be NULL); notices
+ * (if wanted) into a malloc'd string. */
+static NnStatus load_over(SweepSet *set, const char *rel, const SweepOverrides *over,
+                          char **notices, NnError *err)
 {
     char *p = path_of(rel);
     size_t size = 0;
     char *text = NULL;
     FILE *mem = notices ? open_memstream(&text, &size) : NULL;
-    NnStatus st = sweep_load_files(set, (const char *const *)&p, 1, mem, err);
+    NnStatus st = sweep_load_files(set, (const char *const *)&p, 1, over, mem, err);
     if (mem) {
         fclose(mem);
         *notices = text;
@@ -54,13 +68,18 @@ static NnStatus load_rel(SweepSet *set, const char *rel, char **notices, NnError
     return st;
 }
 
+static NnStatus load_rel(SweepSet *set, const char *rel, char **notices, NnError *err)
+{
+    return load_over(set, rel, NULL, notices, err);
+}
+
 static NnStatus load_str(SweepSet *set, const char *text, const char *file, char **notices,
                          NnError *err)
 {
     size_t size = 0;
     char *notes = NULL;
     FILE *mem = notices ? open_memstream(&notes, &size) : NULL;
-    NnStatus st = sweep_load_text(set, text, strlen(text), file, mem, err);
+    NnStatus st = sweep_load_text(set, text, strlen(text), file, NULL, mem, err);
     if (mem) {
         fclose(mem);
         *notices = notes;
@@ -179,16 +198,17 @@ static void test_seed_study(void)
         {"batchnorm.yaml", 2, {4, 4}},    {"adam.yaml", 2, {9, 9}},
     };
     int total = 0;
+    SweepOverrides over;
+    val_overrides(&over);
     for (size_t f = 0; f < sizeof want / sizeof want[0]; f++) {
-        char rel[128], rel_val[128];
+        char rel[128];
         snprintf(rel, sizeof rel, "jobs/seed_study/%s", want[f].file);
-        snprintf(rel_val, sizeof rel_val, "jobs/seed_study_val/%s", want[f].file);
         SweepSet set = {0}, val = {0};
         NnError err = {{0}};
         NnStatus st = load_rel(&set, rel, NULL, &err);
         CHECK(st == NN_OK, "%s: %s", rel, err.msg);
-        st = load_rel(&val, rel_val, NULL, &err);
-        CHECK(st == NN_OK, "%s: %s", rel_val, err.msg);
+        st = load_over(&val, rel, &over, NULL, &err);
+        CHECK(st == NN_OK, "%s with the val overrides: %s", rel, err.msg);
         CHECK(set.n_sweeps == want[f].n_sweeps && val.n_sweeps == want[f].n_sweeps,
               "%s: %d and %d sweeps, expected %d", want[f].file, set.n_sweeps, val.n_sweeps,
               want[f].n_sweeps);
@@ -204,6 +224,13 @@ static void test_seed_study(void)
             char vname[80];
             snprintf(vname, sizeof vname, "%s_val", s->name);
             CHECK(strcmp(v->name, vname) == 0, "val sweep %s, expected %s", v->name, vname);
+            CHECK(!s->overrides && v->overrides &&
+                      strcmp(v->overrides, "--set val_split=5000 --set select_on=val_accuracy "
+                                           "--metric val_accuracy --name-suffix _val") == 0,
+                  "%s: overrides %s", v->name, v->overrides ? v->overrides : "(none)");
+            CHECK(strcmp(s->spec, v->spec) == 0 && v->n_params == s->n_params + 1,
+                  "%s: the spec as written, val_split added to %d parameters", v->name,
+                  s->n_params);
             check_seed_sweep(want[f].file, s);
             check_seed_sweep(want[f].file, v);
             for (int r = 0; r < s->n_runs && r < v->n_runs; r++) {
@@ -229,6 +256,7 @@ static void test_seed_study(void)
         sweep_set_free(&set);
         sweep_set_free(&val);
     }
+    sweep_overrides_free(&over);
     CHECK(total == 64 + 48 + 18 + 16 + 8 + 18, "seed study: %d runs", total);
 }
 
@@ -284,20 +312,35 @@ static void check_planned(const SweepRun *run, int epochs, double images)
 static void test_ids_and_costs(void)
 {
     static const char *files[] = {"mlp_sgd", "cnn_sgd", "l2", "dropout", "batchnorm", "adam"};
-    char *paths[12];
-    for (int i = 0; i < 12; i++) {
+    char *paths[6];
+    for (int i = 0; i < 6; i++) {
         char rel[128];
-        snprintf(rel, sizeof rel, "jobs/%s/%s.yaml", i < 6 ? "seed_study" : "seed_study_val",
-                 files[i % 6]);
+        snprintf(rel, sizeof rel, "jobs/seed_study/%s.yaml", files[i]);
         paths[i] = path_of(rel);
     }
-    SweepSet a = {0}, b = {0};
+    /* the study and its validation variant, one set as one results file
+     * would hold them */
+    SweepOverrides over;
+    val_overrides(&over);
+    SweepSet a = {0}, b = {0}, val = {0};
     NnError err = {{0}};
-    CHECK(sweep_load_files(&a, (const char *const *)paths, 12, NULL, &err) == NN_OK, "%s",
+    CHECK(sweep_load_files(&a, (const char *const *)paths, 6, NULL, NULL, &err) == NN_OK, "%s",
           err.msg);
-    CHECK(sweep_load_files(&b, (const char *const *)paths, 12, NULL, &err) == NN_OK, "%s",
+    CHECK(sweep_load_files(&val, (const char *const *)paths, 6, &over, NULL, &err) == NN_OK,
+          "%s", err.msg);
+    a.sweeps = realloc(a.sweeps, (size_t)(a.n_sweeps + val.n_sweeps) * sizeof *a.sweeps);
+    memcpy(a.sweeps + a.n_sweeps, val.sweeps, (size_t)val.n_sweeps * sizeof *a.sweeps);
+    a.n_sweeps += val.n_sweeps;
+    a.n_runs += val.n_runs;
+    free(val.sweeps); /* the sweeps moved into a */
+    CHECK(sweep_load_files(&b, (const char *const *)paths, 6, NULL, NULL, &err) == NN_OK, "%s",
           err.msg);
-    CHECK(a.n_sweeps == 24 && a.n_runs == 2 * 172, "%d sweeps, %d runs", a.n_sweeps, a.n_runs);
+    for (int i = 0; i < 6; i++) {
+        CHECK(sweep_load_file(&b, paths[i], &over, NULL, &err) == NN_OK, "%s", err.msg);
+    }
+    sweep_overrides_free(&over);
+    CHECK(a.n_sweeps == 24 && a.n_runs == 2 * 172 && b.n_sweeps == 24,
+          "%d sweeps, %d runs", a.n_sweeps, a.n_runs);
     int n = 0;
     const SweepRun **all = calloc((size_t)a.n_runs, sizeof *all);
     for (int i = 0; i < a.n_sweeps && i < b.n_sweeps; i++) {
@@ -329,7 +372,7 @@ static void test_ids_and_costs(void)
     sweep_set_free(&a);
     sweep_set_free(&b);
     sweep_set_free(NULL);
-    for (int i = 0; i < 12; i++) free(paths[i]);
+    for (int i = 0; i < 6; i++) free(paths[i]);
 }
 
 static void test_random(void)
@@ -430,6 +473,81 @@ static void test_random(void)
     sweep_set_free(&small);
     sweep_set_free(&a);
     sweep_set_free(&b);
+}
+
+/* Overrides: --set replaces a parameter in place (the other parameters of a
+ * random sweep draw what they drew) or adds one; a grid parameter set to
+ * one value leaves one run per other combination; --metric, the suffix and
+ * their errors. */
+static void test_overrides(void)
+{
+    SweepSet a = {0}, b = {0};
+    SweepOverrides o = {0};
+    NnError err = {{0}};
+    CHECK(sweep_overrides_set(&o, "learning_rate=0.01", &err) == NN_OK, "%s", err.msg);
+    CHECK(sweep_overrides_set(&o, "label-smoothing=0.1", &err) == NN_OK, "%s", err.msg);
+    CHECK(sweep_overrides_metric(&o, "test_accuracy:minimize", &err) == NN_OK, "%s", err.msg);
+    CHECK(load_rel(&a, "tests/sweeps/good/random.yaml", NULL, &err) == NN_OK, "%s", err.msg);
+    CHECK(load_over(&b, "tests/sweeps/good/random.yaml", &o, NULL, &err) == NN_OK, "%s",
+          err.msg);
+    if (a.n_sweeps == 1 && b.n_sweeps == 1) {
+        const Sweep *x = &a.sweeps[0], *y = &b.sweeps[0];
+        CHECK(y->n_runs == x->n_runs && y->goal == SWEEP_MINIMIZE && x->goal == SWEEP_MAXIMIZE &&
+                  strcmp(y->name, x->name) == 0 && y->n_params == x->n_params + 1,
+              "random with overrides: %d runs, %d params", y->n_runs, y->n_params);
+        for (int r = 0; r < x->n_runs && r < y->n_runs; r++) {
+            RunConfig c = x->runs[r].config;
+            c.learning_rate = 0.01;
+            c.label_smoothing = 0.1;
+            NnBuf json = {0};
+            config_to_json(&c, &json);
+            CHECK(strcmp(json.data, y->runs[r].json) == 0, "draw %d: %s, expected %s", r,
+                  y->runs[r].json, json.data);
+            nn_buf_free(&json);
+        }
+        for (int j = 0; j < y->n_params; j++)
+            CHECK(!strcmp(y->params[j].key, "learning_rate") ? !y->params[j].varies : 1,
+                  "learning_rate still varies");
+        CHECK(strcmp(y->overrides, "--set learning_rate=0.01 --set label_smoothing=0.1 "
+                                   "--metric test_accuracy:minimize") == 0,
+              "overrides text %s", y->overrides);
+    }
+    sweep_set_free(&a);
+    sweep_set_free(&b);
+
+    /* a grid parameter set to one value: the grid shrinks */
+    CHECK(load_over(&a, "jobs/seed_study/mlp_sgd.yaml", &o, NULL, &err) == NN_OK, "%s",
+          err.msg);
+    CHECK(a.n_runs == 16, "mlp_sgd with one learning rate: %d runs, expected 16", a.n_runs);
+    sweep_set_free(&a);
+
+    /* option text: quoted for a shell where needed; the last value wins */
+    SweepOverrides q = {0};
+    CHECK(sweep_overrides_set(&q, "hidden_layers=64, 64", &err) == NN_OK, "%s", err.msg);
+    CHECK(sweep_overrides_set(&q, "epochs=2", &err) == NN_OK, "%s", err.msg);
+    CHECK(sweep_overrides_set(&q, "epochs=3", &err) == NN_OK, "%s", err.msg);
+    NnBuf text = {0};
+    sweep_overrides_text(&q, &text);
+    CHECK(text.data && strcmp(text.data, "--set 'hidden_layers=64, 64' --set epochs=3") == 0,
+          "text %s", text.data);
+    nn_buf_free(&text);
+
+    /* errors name the option, and o stays as it was */
+    CHECK(sweep_overrides_set(&q, "epochs=0", &err) == NN_ERR_INPUT &&
+              strstr(err.msg, "--set epochs: expected an integer in 1..100000, found \"0\""),
+          "range: %s", err.msg);
+    CHECK(sweep_overrides_set(&q, "=3", &err) == NN_ERR_INPUT && strstr(err.msg, "KEY=VALUE"),
+          "no key: %s", err.msg);
+    CHECK(sweep_overrides_set(&q, "epoch=3", &err) == NN_ERR_INPUT &&
+              strstr(err.msg, "did you mean 'epochs'"), "unknown key: %s", err.msg);
+    CHECK(sweep_overrides_metric(&q, "val_accuracy:max", &err) == NN_ERR_INPUT, "bad goal");
+    CHECK(sweep_overrides_name_suffix(&q, "a/b", &err) == NN_ERR_INPUT, "suffix with /");
+    CHECK(sweep_overrides_name_suffix(&q, "", &err) == NN_ERR_INPUT, "empty suffix");
+    CHECK(q.n_set == 2 && !q.has_metric && !q.name_suffix && !strcmp(q.set_values[1], "3"),
+          "overrides changed by errors");
+    sweep_overrides_free(&q);
+    sweep_overrides_free(&o);
+    sweep_overrides_free(NULL);
 }
 
 static void test_duplicates_and_notices(void)
@@ -618,7 +736,7 @@ static void test_corpus(void)
         CHECK(expect[0] && line[0], "%s: no '# expect:' and '# line:' lines", rel);
         SweepSet set = {0};
         NnError err = {{0}};
-        NnStatus st = sweep_load_files(&set, (const char *const *)&path, 1, NULL, &err);
+        NnStatus st = sweep_load_files(&set, (const char *const *)&path, 1, NULL, NULL, &err);
         char prefix[600];
         snprintf(prefix, sizeof prefix, "%s:%s: ", path, line);
         CHECK(st == NN_ERR_INPUT && set.n_sweeps == 0, "%s: loaded", rel);
@@ -642,7 +760,7 @@ static void test_corpus(void)
         char *path = path_of(unreadable[i][0]);
         SweepSet set = {0};
         NnError err = {{0}};
-        NnStatus st = sweep_load_files(&set, (const char *const *)&path, 1, NULL, &err);
+        NnStatus st = sweep_load_files(&set, (const char *const *)&path, 1, NULL, NULL, &err);
         char want[600];
         snprintf(want, sizeof want, "%s%s", path, unreadable[i][1]);
         CHECK(st == NN_ERR_INPUT && set.n_sweeps == 0 && strcmp(err.msg, want) == 0,
@@ -670,6 +788,7 @@ int main(int argc, char **argv)
     test_grid_order();
     test_ids_and_costs();
     test_random();
+    test_overrides();
     test_duplicates_and_notices();
     test_multi_document();
     test_set_rules();
