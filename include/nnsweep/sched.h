@@ -41,6 +41,62 @@
  *
  * Ownership: the core borrows the SweepSet and the sink (both must outlive
  * it) and owns nothing else that the caller sees.
+ *
+ * ======================================================================
+ * The drivers (src/sched/local.c, mpi.c, worker.c): sched_run_job below
+ * ======================================================================
+ * In-process (one plain process, and `nnsweep train`): the process is rank
+ * 0 and its only worker; each run goes through run_execute (run.h) and the
+ * hooks call the core directly.
+ *
+ * MPI (DESIGN.md, MPI protocol and scheduling): rank 0 schedules and is the
+ * only process that touches the results file; ranks 1..N are workers
+ * (core worker w = rank w + 1). All messages on MPI_COMM_WORLD:
+ *   worker -> 0  HELLO    once, after reading the dataset: host, device,
+ *                         threads, and ok = 0 with a message when the worker
+ *                         cannot train (dataset unreadable, GPUs missing):
+ *                         rank 0 then gives it no work and says why.
+ *   0 -> worker  RUN      a run: its index, id, canonical config JSON and the
+ *                         epochs after which its sweep's stopping rule decides.
+ *   0 -> worker  STOP     no more work: the worker finalizes and exits 0.
+ *   worker -> 0  EPOCH    each epoch's metrics as it ends (epoch 0 first);
+ *                         rank 0 appends and flushes them.
+ *   0 -> worker  VERDICT  after an EPOCH of a decision epoch, and only then:
+ *                         the worker waits for it there; stop ends the run
+ *                         `stopped`, keeping its best weights.
+ *   worker -> 0  RESULT   the run's RunSummary, then its best weights (one
+ *                         MPI_FLOAT message) when it has them. Then the worker
+ *                         waits for the next RUN or STOP.
+ *   0 -> worker  CANCEL   stop the current run at the next batch: it ends
+ *                         `interrupted` and its RESULT is sent as usual.
+ * Structs go as MPI_BYTE (every rank runs the same binary on the same
+ * architecture), weights as MPI_FLOAT (src/sched/proto.h has them).
+ *
+ * Scheduling: the core's (above): most expensive first across sweeps,
+ * one run at a time to whichever worker is free. A run that fails in a
+ * worker (diverged, out of memory, no GPU, any error) is recorded with its
+ * message and the worker gets the next run. Workers use GPU
+ * local_rank % n_gpus (MPI_Comm_split_type, honouring CUDA_VISIBLE_DEVICES);
+ * CPU workers split the node's cores (sched_worker_threads).
+ *
+ * Termination: when the core is finished rank 0 sends STOP to every
+ * worker, closes the results file and the caller prints the leaderboard.
+ * On SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 (Slurm's warning before the time
+ * limit or preemption), received by rank 0 or by any worker, rank 0 stops
+ * handing out runs, sends CANCEL to the busy workers, records what they
+ * report within the grace period, marks runs still unfinished
+ * `interrupted`, closes the file cleanly and exits 0 (after MPI_Abort only
+ * if a worker did not answer within the grace period: exit 1). A signal
+ * before every worker said hello writes nothing and exits 0. `--resume`
+ * reruns every run that is not final (pending, running, interrupted);
+ * nothing is ever recorded twice.
+ *
+ * Failure rules: a worker that dies takes the job down (Open MPI's default
+ * error handler); rank 0's file stays readable (results.h) and `--resume`
+ * continues; a result in flight when rank 0 dies may be computed again. A
+ * results-file error on rank 0 stops the sweep as a signal does and exits 1.
+ * Bad input (a sweep file, a sweep that differs from the file's on resume,
+ * no worker that can train) exits 2 with nothing written.
  */
 #ifndef NNSWEEP_SCHED_H
 #define NNSWEEP_SCHED_H

@@ -1,33 +1,10 @@
-/* proto.h - the MPI protocol between rank 0 and the workers (private to
- * src/sched), and the stop-signal flag.
+/* proto.h - the structs of the MPI protocol between rank 0 and the workers
+ * (sched.h describes the protocol, its termination and failure rules), the
+ * stop-signal flag and what the driver files share. Private to src/sched.
  *
- * Messages (all on MPI_COMM_WORLD, rank 0 <-> worker):
- *   worker -> 0  HELLO    once, after reading the dataset: host, device,
- *                         threads, and ok = 0 with a message when the worker
- *                         cannot train (dataset unreadable, GPUs missing):
- *                         rank 0 then gives it no work and says why.
- *   0 -> worker  RUN      MsgRunHead, then n_decide int32 (the epochs after
- *                         which the sweep's stopping rule decides), then the
- *                         canonical config JSON (not NUL-terminated).
- *   0 -> worker  STOP     no more work: the worker exits its loop.
- *   worker -> 0  EPOCH    MsgEpoch, as each epoch ends (epoch 0 first).
- *   0 -> worker  VERDICT  MsgVerdict, after an EPOCH of a decision epoch
- *                         (and only then): the worker waits for it there
- *                         before it trains on; stop = 1 ends the run,
- *                         `stopped`.
- *   worker -> 0  RESULT   MsgResult: the run's RunSummary; has_weights
- *                         says whether a WEIGHTS message (n_state floats,
- *                         the best state) follows at once. Then the worker
- *                         waits for the next RUN or STOP.
- *   0 -> worker  CANCEL   stop the current run at the next batch (or while
- *                         it waits for a verdict): it ends `interrupted` and
- *                         its RESULT is sent as usual. A CANCEL or VERDICT
- *                         that arrives after its run ended is dropped.
- * Structs go as MPI_BYTE (every rank runs the same binary on the same
- * architecture), weights as MPI_FLOAT.
- *
- * Termination and failures: sched.h's drivers (job.c) and slurm/README.md.
- */
+ * A RUN message is MsgRunHead, then n_decide int32 (the decision epochs),
+ * then the canonical config JSON (not NUL-terminated). A CANCEL or VERDICT
+ * that arrives after its run ended is dropped by the worker. */
 #ifndef NNSWEEP_SCHED_PROTO_H
 #define NNSWEEP_SCHED_PROTO_H
 

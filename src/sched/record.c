@@ -185,7 +185,7 @@ int session_close(Session *s, int abandoned)
     NnStatus sink_st = sched_core_error(s->core, &err);
     if (sink_st != NN_OK) fprintf(stderr, "nnsweep %s: %s: the sweep was stopped\n", job_command(job), err.msg);
     int sig = sched_core_stop_signal(s->core);
-    if (sched_core_stopping(s->core) && job->out_path) {
+    if (sched_core_stopping(s->core) && job->out_path && !job->quiet) {
         SchedCounts n;
         sched_core_counts(s->core, &n);
         int left = n.n_todo - n.n_finished + n.by_status[RUN_INTERRUPTED];

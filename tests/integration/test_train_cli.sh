@@ -72,5 +72,35 @@ if [[ $code -ne 0 || $lines -ne 3 || "$out" != *"status done"* || "$out" != *'"l
   fails=$((fails + 1))
 fi
 
+# --out: a sweep of one run ("train", open): runs accumulate in the file, the
+# same run again is refused (exit 2, the file unchanged), a stop signal ends
+# the run `interrupted` and leaves the file closed cleanly
+quick=("${d[@]}" --epochs 1 --hidden-layers 16 --train-images 500 --test-images 200 --threads 1)
+"$nnsweep" train "${quick[@]}" --out "$tmp/r.h5" --quiet >/dev/null 2>&1 || { echo "FAIL: --out run 1"; fails=$((fails + 1)); }
+"$nnsweep" train "${quick[@]}" --seed 7 --out "$tmp/r.h5" --quiet >/dev/null 2>&1 || { echo "FAIL: --out run 2"; fails=$((fails + 1)); }
+board=$("$nnsweep" inspect "$tmp/r.h5" 2>&1)
+if [[ "$board" != *"sweep train"*"2 runs: 2 done"* ]]; then
+  echo "FAIL: two train --out runs accumulate in sweep train: $board"
+  fails=$((fails + 1))
+fi
+sum_before=$(md5sum < "$tmp/r.h5")
+expect 2 "already recorded there (status done)" -- "${quick[@]}" --out "$tmp/r.h5"
+[[ "$(md5sum < "$tmp/r.h5")" == "$sum_before" ]] || { echo "FAIL: the refused run changed the file"; fails=$((fails + 1)); }
+"$nnsweep" train "${d[@]}" --epochs 50 --hidden-layers 64 --train-images 5000 --threads 1 \
+  --out "$tmp/sig.h5" > "$tmp/sig.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '^ *1  ' "$tmp/sig.out" && break; sleep 0.2; done
+kill -TERM $pid
+wait $pid
+code=$?
+board=$("$nnsweep" inspect "$tmp/sig.h5" 2>&1)
+if [[ $code -ne 1 || "$(cat "$tmp/sig.out")" != *"status interrupted"* || "$board" != *"1 interrupted"* ]]; then
+  echo "FAIL: SIGTERM to train --out: exit $code, $(tail -3 "$tmp/sig.out"), $board"
+  fails=$((fails + 1))
+else
+  echo "ok: SIGTERM to train --out: exit 1, the run interrupted and recorded so"
+fi
+h5dump -H "$tmp/sig.h5" >/dev/null 2>&1 || { echo "FAIL: the stopped train left its file open"; fails=$((fails + 1)); }
+
 if [[ $fails -ne 0 ]]; then echo "FAILED: $fails"; exit 1; fi
 echo "ok"
