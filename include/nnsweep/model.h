@@ -73,7 +73,9 @@ typedef struct ModelSpec {
 } ModelSpec;
 
 /* The shape inference of a spec, computed once: read-only for its users,
- * owned by whoever created it (model_plan_free). */
+ * owned by whoever created it (model_plan_free). The conv workspace is not
+ * in it: its size depends on the backend and on which fused ops that
+ * backend has, so model_create sizes it from the plan's shapes. */
 typedef struct ModelPlan {
     int n_layers;
     struct Layer *layers;    /* (n_layers) kinds and shapes, private to nn
