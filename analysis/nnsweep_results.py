@@ -214,6 +214,13 @@ class ResultsFile:
             rows.append({"name": name, **{k: _str(g.attrs.get(k, "")) for k in cols}})
         return pd.DataFrame(rows, columns=["name"] + cols)
 
+    def has_run(self, run_id):
+        """Whether run run_id has its group /runs/<id> (that resolves): every
+        run of the summary in a sound file; a damaged one may lack some."""
+        self._fresh()
+        run_id = str(run_id)
+        return "/" not in run_id and run_id in self._f["runs"]
+
     def config(self, run_id):
         """The run's config as a dict (from its canonical JSON). KeyError for
         an unknown run; ResultsFileError when the stored config cannot be
@@ -265,9 +272,8 @@ class ResultsFile:
         grouped on). A run whose group is missing has None there."""
         board = self.summary()
         configs = []
-        groups = self._f["runs"]
         for run_id in board["run_id"]:
-            cfg = self.config(run_id) if run_id in groups else {}
+            cfg = self.config(run_id) if self.has_run(run_id) else {}
             configs.append({k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
         keys = []
         for cfg in configs:

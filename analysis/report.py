@@ -53,15 +53,18 @@ provisional).
 Exit status: 0 written; 2 the input is missing, not an nnsweep results file
 or damaged, or bad arguments; 1 the report could not be written. Errors are
 one line on stderr. Needs Debian's python3-h5py, python3-numpy,
-python3-pandas and python3-matplotlib (Agg backend, no display). Other
-programs (tests) import it: load() reads a file into a Study, and
-build_figures(study) returns the figures as matplotlib Figure objects
-without writing anything (report_figures.py holds the figure code).
+python3-pandas and python3-matplotlib (Agg backend, no display).
+
+Three modules on top of nnsweep_results.py (the one reader of the schema):
+study.py reads a file into a Study and selects the runs each section
+compares, figures.py draws them, and this file writes the tables, the page
+and runs.csv. Other programs (tests) import it: load() (from study.py)
+reads a file into a Study, and build_figures(study) (from figures.py)
+returns the figures as matplotlib Figure objects without writing anything.
 """
 
 import argparse
 import base64
-import datetime
 import html
 import math
 import os
@@ -73,12 +76,10 @@ if _HERE not in sys.path:
 
 try:
     import numpy as np
-    import pandas as pd
 
-    from nnsweep_results import ResultsFile, ResultsFileError
-    from report_figures import (SECTIONS, UNFINISHED, Figureset, best_runs, build_figures,
-                                fmt, is_finite, label, plain, relevant_config, seed_groups,
-                                sweep_order, varying_keys)
+    from figures import SECTIONS, Figureset, build_figures
+    from study import (ReportInputError, Study, best_runs, fmt, is_finite, is_missing, label,
+                       load, plain, seed_groups, sweep_order, varying_keys)
 except ImportError as _e:  # pragma: no cover - depends on the machine
     sys.stderr.write(f"report.py: Python module {_e.name!r} is missing: install Debian's "
                      "python3-h5py python3-numpy python3-pandas python3-matplotlib "
@@ -87,130 +88,6 @@ except ImportError as _e:  # pragma: no cover - depends on the machine
 
 __all__ = ["Study", "Figureset", "load", "build_figures", "write_report", "render_html", "main",
            "SECTIONS", "ReportInputError"]
-
-
-class ReportInputError(Exception):
-    """The results file cannot be read (missing, foreign, damaged)."""
-
-
-# ---------------------------------------------------------------------------
-# Loading
-# ---------------------------------------------------------------------------
-
-def _missing(v):
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def _provisional_best(m, select_on):
-    """(test accuracy, epoch) at the epoch the select_on metric picks among
-    the rows written so far; (nan, -1) when there is none."""
-    col = "val_accuracy" if select_on == "val_accuracy" else "test_accuracy"
-    if m is None or len(m) == 0 or col not in m:
-        return math.nan, -1
-    v = m[col].to_numpy(dtype=float)
-    if not np.isfinite(v).any():
-        return math.nan, -1
-    i = int(np.nanargmax(np.where(np.isfinite(v), v, -np.inf)))
-    return float(m["test_accuracy"].iloc[i]), int(m["epoch"].iloc[i])
-
-
-class Study:
-    """Everything the report shows, read from one results file (in memory;
-    the file is closed). runs: one row per run (summary columns, config
-    columns, and family, depth, width, arch, rel (the relevant config as a
-    dict), acc, acc_epoch, provisional, n_rows); metrics: run_id -> per
-    epoch DataFrame; config_keys: the config columns of runs."""
-
-    def __init__(self, path, attrs, sweeps, runs, metrics, config_keys, read_at):
-        self.path = path
-        self.attrs = attrs
-        self.sweeps = sweeps
-        self.runs = runs
-        self.metrics = metrics
-        self.config_keys = config_keys
-        self.read_at = read_at
-
-    @property
-    def n_unfinished(self):
-        return int(self.runs["status"].isin(UNFINISHED).sum())
-
-
-def _arch(row):
-    hidden = row.get("hidden_layers")
-    hidden = "-".join(str(w) for w in hidden) if isinstance(hidden, tuple) and hidden else "none"
-    if row.get("model") == "cnn":
-        conv = row.get("conv_layers")
-        conv = "-".join(str(w) for w in conv) if isinstance(conv, tuple) else "?"
-        return (f"CNN conv {conv} k{row.get('kernel_size')} p{row.get('padding')} "
-                f"pool{row.get('pool_size')}, fc {hidden}")
-    if row.get("model") == "mlp":
-        return f"MLP fc {hidden}"
-    return "?"
-
-
-def _width_label(layers):
-    if not layers:
-        return "0"
-    if all(w == layers[0] for w in layers):
-        return str(layers[0])
-    return "-".join(str(w) for w in layers)
-
-
-def load(path):
-    """Reads path (SWMR read) into a Study. Raises ReportInputError with a
-    one-line message naming the file when it is missing, not an nnsweep
-    results file or cannot be read."""
-    if not os.path.exists(path):
-        raise ReportInputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise ReportInputError(f"{path}: is a directory, not a results file")
-    try:
-        with ResultsFile(path) as r:
-            attrs = r.attrs
-            sweeps = r.sweeps()
-            runs = r.runs()
-            summary_cols = set(r.summary().columns)
-            groups = r._f["runs"]
-            metrics = {run_id: r.metrics(run_id) if run_id in groups else None
-                       for run_id in runs["run_id"]}
-    except ResultsFileError as e:
-        raise ReportInputError(str(e)) from e
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError,
-            AttributeError) as e:
-        # h5py's errors on a damaged file (KeyError quotes its message; an
-        # unresolvable link reads as None)
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        msg = str(msg).strip().splitlines()[0] if str(msg).strip() else type(e).__name__
-        raise ReportInputError(f"{path}: damaged results file: {msg}") from e
-    read_at = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    config_keys = [c for c in runs.columns if c not in summary_cols] + ["epochs"]
-    config_keys = sorted(set(config_keys))
-
-    derived = {k: [] for k in ("family", "depth", "width", "arch", "cfg", "rel", "acc",
-                               "acc_epoch", "provisional", "n_rows")}
-    for _, row in runs.iterrows():
-        cfg = {k: plain(row[k]) for k in config_keys if k in row and not _missing(plain(row[k]))}
-        family = cfg.get("model", "unknown")
-        layers = cfg.get("conv_layers" if family == "cnn" else "hidden_layers", ())
-        m = metrics.get(row["run_id"])
-        derived["family"].append(family)
-        derived["depth"].append(len(layers) if isinstance(layers, tuple) else -1)
-        derived["width"].append(_width_label(layers) if isinstance(layers, tuple) else "?")
-        derived["arch"].append(_arch(cfg))
-        derived["cfg"].append(cfg)
-        derived["rel"].append(relevant_config(cfg) if "model" in cfg else {})
-        derived["n_rows"].append(0 if m is None else len(m))
-        acc, ep = float(row["best_test_accuracy"]), int(row["best_epoch"])
-        prov = False
-        if not math.isfinite(acc):
-            acc, ep = _provisional_best(m, cfg.get("select_on"))
-            prov = math.isfinite(acc)
-        derived["acc"].append(acc)
-        derived["acc_epoch"].append(ep)
-        derived["provisional"].append(prov)
-    for k, v in derived.items():
-        runs[k] = v if len(runs) else pd.Series([], dtype=object)
-    return Study(path, attrs, sweeps, runs, metrics, config_keys, read_at)
 
 
 # ---------------------------------------------------------------------------
@@ -393,7 +270,7 @@ def _runs_csv(st):
     df = df.rename(columns={"acc": "test_accuracy_used", "acc_epoch": "epoch_used"})
     for k in st.config_keys:
         if k in st.runs and k not in df:
-            df[k] = [fmt(plain(v)) if not _missing(plain(v)) else "" for v in st.runs[k]]
+            df[k] = [fmt(plain(v)) if not is_missing(plain(v)) else "" for v in st.runs[k]]
     return df.to_csv(index=False)
 
 

@@ -91,8 +91,9 @@ void nn_buf_free(NnBuf *b);
 NnStatus nn_buf_read_file(NnBuf *b, const char *path, NnError *err);
 
 /* "Did you mean": offer the known names one by one; best is the closest
- * to word, or NULL when none is close. Close: an edit distance (with '-'
- * and '_' equal) of at most 1 + strlen(word) / 4 (at most 3), or one being a
+ * to word, or NULL when none is close. Close: an edit distance (a
+ * character inserted, deleted, replaced, or two neighbours swapped; '-' and
+ * '_' equal) of at most 1 + strlen(word) / 4 (at most 3), or one being a
  * prefix of the other with at least 3 characters in common. Ties keep the
  * first offered. The strings are borrowed. The one helper behind every
  * "did you mean" (run config keys, sweep parameters, command-line options). */

@@ -89,8 +89,9 @@ typedef struct CliCommand {
 
 /* Parses argv[1..argc) (argv[0] is the command's name) into the options'
  * destinations and the arguments into args (room for max_args entries, or
- * argc when max_args is -1; *n_args of them). Returns -1 to go on, 0 after printing the usage (--help), 2
- * after an error message. quiet: prints nothing (MPI ranks other than 0). */
+ * argc when max_args is -1; *n_args of them). Returns -1 to go on, 0 after
+ * printing the usage (--help), 2 after an error message. quiet: prints
+ * nothing (MPI ranks other than 0). */
 int cli_parse(const CliCommand *cmd, int argc, char **argv, const char **args, int *n_args,
               int quiet);
 

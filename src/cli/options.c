@@ -95,7 +95,8 @@ static void unknown_option(const CliCommand *cmd, const char *arg, NnError *err)
     word[len] = '\0';
     NnSuggest near;
     nn_suggest_init(&near, word);
-    for (int i = 0; i < cmd->n_opts + cmd->n_more; i++) nn_suggest_offer(&near, option_at(cmd, i)->name);
+    for (int i = 0; i < cmd->n_opts + cmd->n_more; i++)
+        nn_suggest_offer(&near, option_at(cmd, i)->name);
     nn_suggest_offer(&near, "help");
     if (near.best) {
         char best[64];
@@ -176,7 +177,7 @@ int cli_parse(const CliCommand *cmd, int argc, char **argv, const char **args, i
 
 /* ---- usage ---------------------------------------------------------------- */
 
-/* "--name METAVAR" of option o (the name with dashes). */
+/* "--name METAVAR" (the name with dashes). */
 static void left_column(const char *name, const char *metavar, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "--%s%s%s", name, metavar ? " " : "", metavar ? metavar : "");

@@ -118,7 +118,8 @@ static int parse(int argc, char **argv, RunConfig *c, const char **data_dir,
         .about = "\n"
                  "Trains one MLP or CNN on CIFAR-10 and prints one line per epoch. Every run\n"
                  "config key can be given as a flag (underscores or dashes) or in a YAML file\n"
-                 "(--config; flags win). Lists are comma-separated: --hidden-layers 256,256,256.\n"};
+                 "(--config; flags win). Lists are comma-separated: --hidden-layers "
+                 "256,256,256.\n"};
     int n_args = 0;
     int code = cli_parse(&cmd, argc, argv, NULL, &n_args, 0);
     NnError err = {{0}};

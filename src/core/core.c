@@ -174,8 +174,9 @@ static int same_char(char a, char b)
     return a == b || ((a == '-' || a == '_') && (b == '-' || b == '_'));
 }
 
-/* Levenshtein distance of a and b ('-' == '_'); 99 for strings of 64 or
- * more characters. */
+/* Edit distance of a and b (insertions, deletions, substitutions and
+ * swaps of two neighbours: optimal string alignment; '-' == '_'); 99 for
+ * strings of 64 or more characters. */
 static int edit_distance(const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);
@@ -188,6 +189,9 @@ static int edit_distance(const char *a, const char *b)
             int sub = d[i - 1][j - 1] + !same_char(a[i - 1], b[j - 1]);
             int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
             d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && same_char(a[i - 1], b[j - 2]) &&
+                same_char(a[i - 2], b[j - 1]) && d[i - 2][j - 2] + 1 < d[i][j])
+                d[i][j] = d[i - 2][j - 2] + 1;
         }
     return d[na][nb];
 }

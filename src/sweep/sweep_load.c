@@ -150,6 +150,7 @@ static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_s
     if (over) sweep_overrides_text(over, &over_text);
     if (over && (st = sweep_doc_override(&doc, over, err)) != NN_OK) {
         sweep_doc_free(&doc);
+        nn_buf_free(&over_text);
         return st;
     }
 

@@ -1,6 +1,7 @@
 /* test_config.c - run config: defaults, parsing from text/YAML/JSON, error
- * messages, canonical JSON, run ids; the run plan (checks, shapes, sizes,
- * flops); learning-rate schedules. */
+ * messages (and the "did you mean" helper behind them), canonical JSON, run
+ * ids; the run plan (checks, shapes, sizes, flops); learning-rate
+ * schedules. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,8 +277,35 @@ static void test_lr_schedules(void)
           optim_lr_at(&c, 999, 100));
 }
 
+/* The closest of names to word, or "" (nn_suggest). */
+static const char *suggest(const char *word, const char *const *names)
+{
+    NnSuggest near;
+    nn_suggest_init(&near, word);
+    for (int i = 0; names[i]; i++) nn_suggest_offer(&near, names[i]);
+    return near.best ? near.best : "";
+}
+
+static void test_suggest(void)
+{
+    static const char *const opts[] = {"out", "resume", "threads", "top", "name-suffix", NULL};
+    CHECK(!strcmp(suggest("thread", opts), "threads"), "thread");
+    CHECK(!strcmp(suggest("resme", opts), "resume"), "resme");
+    CHECK(!strcmp(suggest("outfoo", opts), "out"), "a longer word with a name as prefix");
+    CHECK(!strcmp(suggest("name_sufix", opts), "name-suffix"), "'_' = '-'");
+    CHECK(!strcmp(suggest("tpo", opts), "top"), "tpo");
+    CHECK(!strcmp(suggest("x", opts), ""), "nothing close to x: %s", suggest("x", opts));
+    CHECK(!strcmp(suggest("quiet", opts), ""), "nothing close to quiet");
+    CHECK(!strcmp(suggest("th", opts), ""), "2 characters are no prefix");
+    CHECK(!strcmp(suggest("to", opts), "top"), "one letter off");
+    static const char *const keys[] = {"learning_rate", "lr_gamma", "label_smoothing", NULL};
+    CHECK(!strcmp(suggest("learn", keys), "learning_rate"), "a prefix of a key");
+    CHECK(!strcmp(suggest("lr_gama", keys), "lr_gamma"), "lr_gama");
+}
+
 int main(void)
 {
+    test_suggest();
     test_table_sorted();
     test_defaults_and_text();
     test_yaml_file();

@@ -1,9 +1,9 @@
 /* test_sweep.c - sweep files: the seed study's exact run counts and values
  * (and its validation variant through overrides), grid order, random search
- * determinism and the shapes of its distributions, overrides, duplicates, several documents per file
- * and their exact text, ids, costs, notices, and every file of the bad
- * corpus (tests/sweeps/bad: "# expect: ..." and "# line: N" on its first
- * two lines) through the library.
+ * determinism and the shapes of its distributions, overrides, duplicates,
+ * several documents per file and their exact text, ids, costs, notices, and
+ * every file of the bad corpus (tests/sweeps/bad: "# expect: ..." and
+ * "# line: N" on its first two lines) through the library.
  *
  * usage: test_sweep SOURCE_DIR (the repository root: jobs/ and tests/sweeps/) */
 #include <dirent.h>
