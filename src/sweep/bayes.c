@@ -132,6 +132,7 @@ static void design_point(const Bayes *b, int j, double *u)
 typedef struct Model {
     Gp gp;        /* on observations and pending points */
     double fbest; /* best standardized observed y */
+    int exploit;  /* the acquisition is -mean instead of log EI */
     double *work; /* (gp.n) */
 } Model;
 
@@ -214,7 +215,7 @@ static void model_build(const Bayes *b, const double *const *pending, int n_pend
     for (int s = 0; s < 3; s++) {
         double *t = starts + (size_t)s * p;
         for (int d = 0; d < D; d++)
-            t[d] = s == 0 ? -0.6931471805599453
+            t[d] = s == 0 ? 0 /* the prior's median, l = 1 */
                           : -3 + 3.7 * urand(b, R_STARTS, state, (uint64_t)(s * p + d)); /* l in [0.05, 2] */
         t[D] = s == 0 ? 0 : -1 + 2 * urand(b, R_STARTS, state, (uint64_t)(s * p + D));
         t[D + 1] = s == 0 ? -9.210340371976184 /* log 1e-4 */
@@ -250,11 +251,13 @@ static void model_free(Model *mo)
     free(mo->work);
 }
 
-/* log EI at x (standardized units). */
+/* log EI at x (standardized units), or -mean when exploiting. */
 static double acquisition(const Model *mo, const double *x)
 {
     double mu, var;
     gp_predict(&mo->gp, x, &mu, &var, mo->work);
+    if (mo->exploit)
+        return -mu;
     double sigma = sqrt(var);
     return det_log(sigma) + det_log_ei_h((mo->fbest - mu) / sigma);
 }
@@ -324,24 +327,11 @@ static int top_k(const double *v, int n, int k, int *top)
     return m;
 }
 
-void bayes_propose(Bayes *b, const double *const *pending, int n_pending, double *u_out)
+/* The acquisition's maximizer into u_out: candidates uniform and around
+ * the best observations, the best few refined by pattern search. */
+static void maximize(const Bayes *b, const Model *mo, uint64_t state, double *u_out)
 {
     int D = b->n_dims, n = b->n;
-    uint64_t state = (uint64_t)n << 20 | (uint64_t)n_pending;
-    if (n + n_pending < b->n_init) {
-        design_point(b, n + n_pending, u_out);
-        return;
-    }
-    if (n < 2) { /* more pending than the design: nothing to model yet */
-        for (int d = 0; d < D; d++)
-            u_out[d] = urand(b, R_FALLBACK, state, (uint64_t)d);
-        snap(b, u_out);
-        return;
-    }
-    Model mo;
-    model_build(b, pending, n_pending, &mo);
-
-    /* candidates: uniform, then around the best observations */
     int n_top_obs = n < BAYES_N_TOP ? n : BAYES_N_TOP;
     int n_c = b->n_cand + n_top_obs * BAYES_N_LOCAL;
     double *C = nn_malloc(sizeof(double) * (size_t)n_c * D), *val = nn_malloc(sizeof(double) * n_c);
@@ -368,7 +358,7 @@ void bayes_propose(Bayes *b, const double *const *pending, int n_pending, double
                     int k = b->dims[d].n_levels;
                     *x = r2 < 1.0 / (D > 2 ? D : 2) ? (floor(r * k) + 0.5) / k : xo[d];
                 } else {
-                    double l = det_exp(mo.gp.theta[d]);
+                    double l = det_exp(mo->gp.theta[d]);
                     *x = xo[d] + (2 * r - 1) * s * (l < 1 ? l : 1);
                 }
             }
@@ -376,17 +366,15 @@ void bayes_propose(Bayes *b, const double *const *pending, int n_pending, double
     }
     for (int c = 0; c < n_c; c++) {
         snap(b, C + (size_t)c * D);
-        val[c] = acquisition(&mo, C + (size_t)c * D);
+        val[c] = acquisition(mo, C + (size_t)c * D);
     }
-
-    /* refine the best few; keep the best end point */
     int top[BAYES_N_REFINE];
     int n_ref = top_k(val, n_c, BAYES_N_REFINE, top);
     double *x = nn_malloc(sizeof(double) * (size_t)D * 2), best_v = -INFINITY;
     for (int r = 0; r < n_ref; r++) {
         memcpy(x, C + (size_t)top[r] * D, sizeof(double) * (size_t)D);
         double v = val[top[r]];
-        refine(b, &mo, x, &v, x + D);
+        refine(b, mo, x, &v, x + D);
         if (v > best_v || r == 0) {
             best_v = v;
             memcpy(u_out, x, sizeof(double) * (size_t)D);
@@ -395,5 +383,44 @@ void bayes_propose(Bayes *b, const double *const *pending, int n_pending, double
     free(x);
     free(C);
     free(val);
+}
+
+/* Whether u is within 1e-3 (max norm) of a pending point. */
+static int near_pending(const Bayes *b, const double *u, const double *const *pending, int n_pending)
+{
+    for (int j = 0; j < n_pending; j++) {
+        double dmax = 0;
+        for (int d = 0; d < b->n_dims; d++)
+            dmax = fmax(dmax, fabs(u[d] - pending[j][d]));
+        if (dmax < 1e-3)
+            return 1;
+    }
+    return 0;
+}
+
+void bayes_propose(Bayes *b, const double *const *pending, int n_pending, double *u_out)
+{
+    int D = b->n_dims, n = b->n;
+    uint64_t state = (uint64_t)n << 20 | (uint64_t)n_pending;
+    if (n + n_pending < b->n_init) {
+        design_point(b, n + n_pending, u_out);
+        return;
+    }
+    if (n < 2) { /* more pending than the design: nothing to model yet */
+        for (int d = 0; d < D; d++)
+            u_out[d] = urand(b, R_FALLBACK, state, (uint64_t)d);
+        snap(b, u_out);
+        return;
+    }
+    Model mo;
+    model_build(b, pending, n_pending, &mo);
+    /* every second proposal exploits (bayes.h); the posterior mean ignores
+     * pending points, so one that sits on a pending point gives way to EI */
+    mo.exploit = (n + n_pending - b->n_init) % 2 == 1;
+    maximize(b, &mo, state, u_out);
+    if (mo.exploit && near_pending(b, u_out, pending, n_pending)) {
+        mo.exploit = 0;
+        maximize(b, &mo, state, u_out);
+    }
     model_free(&mo);
 }

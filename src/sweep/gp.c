@@ -9,12 +9,13 @@
 #include "sweep/detmath.h"
 
 /* Priors and box of the hyperparameters (inputs in [0, 1], targets
- * standardized). The lengthscale prior's median 0.5 with a factor-e spread
- * spans "one bump over the cube" to "nearly linear"; the box keeps l in
+ * standardized). The lengthscale prior's median 1 with a factor-e spread
+ * spans "a few bumps over the cube" to "nearly linear" (median 0.5 wasted
+ * early proposals on the cube's corners: bench/README.md); the box keeps l in
  * [0.01, 30] (beyond 30 a dimension is flat), sf2 in [0.01, 100], sn2 in
  * [1e-8, 1]: a noise floor of 1e-4 standard deviations resolves the last
  * 1% of a smooth optimum, and jitter covers the conditioning. */
-#define GP_LOG_LS_MU (-0.6931471805599453) /* log 0.5 */
+#define GP_LOG_LS_MU 0.0 /* log 1 */
 #define GP_LOG_LS_SD 1.0
 #define GP_LOG_SF2_SD 1.0
 #define GP_LOG_SN2_MU (-9.210340371976184) /* log 1e-4 */

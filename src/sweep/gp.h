@@ -47,9 +47,8 @@ typedef struct Gp {
 /* MAP objective: log p(y | X, theta) + log prior(theta), and its gradient
  * into grad (GP_N_THETA doubles; may be NULL). Returns -inf when the
  * kernel matrix cannot be factored even with jitter. The priors (gp.c):
- * log l_d ~ N(GP_LOG_LS_MU, GP_LOG_LS_SD^2), log sf2 ~ N(0, 1),
- * log sn2 ~ N(log 1e-4, 2^2) - weak, they keep the fit finite on 3 points
- * and on constant data. */
+ * log l_d ~ N(0, 1), log sf2 ~ N(0, 1), log sn2 ~ N(log 1e-4, 2^2) - weak,
+ * they keep the fit finite on 3 points and on constant data. */
 double gp_objective(const GpData *d, const double *theta, double *grad);
 
 /* Box of theta: lower and upper bounds for index i (gp_fit clips to it). */
