@@ -3,10 +3,13 @@
  * per (function, method, seed): the evaluation at which the best value
  * first came within 1% of the optimum (|f - f*| <= 0.01 |f*|; -1: never),
  * the best value after 20 and after n evaluations, and the mean and
- * largest wall time of one proposal in ms.
+ * largest CPU time of one proposal in ms (CPU, not wall time: the search
+ * is single-threaded, and a shared machine's load does not count).
  *
  *   bench_search [-n evals] [-s seeds] [-f branin,hartmann6,mixed]
  *                [-m bayes,random,bayes_async4]
+ *   bench_search -c     cost of one proposal after 50, 200 and 500 random
+ *                       observations of Hartmann-6 (3 repeats each)
  *
  * Functions (values in each parameter's own units, through sweep_dist.h's
  * maps from the unit cube, as a sweep would give them):
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nnsweep/core.h"
 #include "nnsweep/rng.h"
@@ -122,6 +126,13 @@ static void make_funcs(Func *fs)
     fs[2].f = mixed;
 }
 
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
 static double eval_unit(const Func *fn, const double *u)
 {
     double v[MAX_DIMS];
@@ -153,13 +164,13 @@ static Result run(const Func *fn, const char *method, uint64_t seed, int n_evals
     double best = INFINITY, t_sum = 0;
     if (strcmp(method, "random") == 0) {
         for (int i = 0; i < n_evals; i++) {
-            double t0 = nn_now(), v[MAX_DIMS];
+            double t0 = cpu_ms(), v[MAX_DIMS];
             for (int d = 0; d < D; d++) {
                 uint32_t w[4];
                 rng_philox(seed, rng_stream(RNG_STREAM_TEST, (uint64_t)d), (uint64_t)i, w);
                 v[d] = dist_sample(&fn->spec[d], dist_u01(w[0], w[1]));
             }
-            double dt = (nn_now() - t0) * 1e3;
+            double dt = cpu_ms() - t0;
             t_sum += dt;
             r.ms_max = fmax(r.ms_max, dt);
             record(fn, i, fn->f(v), &best, &r);
@@ -181,9 +192,9 @@ static Result run(const Func *fn, const char *method, uint64_t seed, int n_evals
             const double *pend[8];
             for (int j = 0; j < n_q; j++)
                 pend[j] = queue[j];
-            double t0 = nn_now();
+            double t0 = cpu_ms();
             bayes_propose(b, pend, n_q, queue[n_q]);
-            double dt = (nn_now() - t0) * 1e3;
+            double dt = cpu_ms() - t0;
             t_sum += dt;
             r.ms_max = fmax(r.ms_max, dt);
             n_q++;
@@ -209,8 +220,41 @@ static int listed(const char *list, const char *name)
     return 0;
 }
 
+/* Wall time of bayes_propose after n random observations of fn. */
+static void cost(const Func *fn, int n)
+{
+    BayesDim dims[MAX_DIMS];
+    for (int d = 0; d < fn->n_dims; d++)
+        dist_bayes_dim(&fn->spec[d], &dims[d]);
+    Bayes *b = bayes_create(dims, fn->n_dims, 1, NULL);
+    for (int i = 0; i < n; i++) {
+        double u[MAX_DIMS];
+        for (int d = 0; d < fn->n_dims; d++)
+            u[d] = rng_uniform_at(7, rng_stream(RNG_STREAM_TEST, (uint64_t)d), (uint64_t)i);
+        bayes_observe(b, u, eval_unit(fn, u));
+    }
+    printf("%s\tpropose_after_%d", fn->name, n);
+    for (int r = 0; r < 3; r++) {
+        double u[MAX_DIMS], t0 = cpu_ms();
+        bayes_propose(b, NULL, 0, u);
+        printf("\t%.1f ms", cpu_ms() - t0);
+    }
+    printf("\n");
+    bayes_free(b);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "-c") == 0) {
+        Func fs[3];
+        make_funcs(fs);
+        for (int n = 50; n <= 500; n = n == 50 ? 200 : 500) {
+            cost(&fs[1], n);
+            if (n == 500)
+                break;
+        }
+        return 0;
+    }
     int n_evals = 60, n_seeds = 10;
     const char *funcs = "branin,hartmann6,mixed", *methods = "bayes,random,bayes_async4";
     for (int i = 1; i + 1 < argc; i += 2) {

@@ -10,7 +10,10 @@ README's markdown table.
   python3 bench/search_peers.py --table ours.tsv peers.tsv
 
 The functions, their parameters and optima are those of bench_search.c's
-header comment; "within 1%" is |f - f*| <= 0.01 |f*|.
+header comment; "within 1%" is |f - f*| <= 0.01 |f*|. Times are the
+process's CPU time per proposal (all its threads: numpy's BLAS may use
+several), as bench_search reports, so that a loaded machine does not
+inflate them.
 """
 import argparse
 import math
@@ -85,9 +88,9 @@ def run_wandb(f, params, seed, n, in_flight):
     done, queue, ys, times = [], [], [], []
     while len(done) < n:
         while len(queue) < in_flight and len(done) + len(queue) < n:
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             run = next_run(config, done + queue)
-            times.append(time.perf_counter() - t0)
+            times.append(time.process_time() - t0)
             run.state = RunState.running
             queue.append(run)
         run = queue.pop(0)
@@ -108,10 +111,10 @@ def run_optuna(f, params, seed, n, sampler_name):
     study = optuna.create_study(sampler=sampler, direction="minimize")
     ys, times = [], []
     for _ in range(n):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         trial = study.ask()
         p = optuna_params(trial, params)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
         y = f(p)
         study.tell(trial, y)
         ys.append(y)

@@ -235,6 +235,9 @@ static void model_build(const Bayes *b, const double *const *pending, int n_pend
             memcpy(xp, pending[j], sizeof(double) * (size_t)D);
             snap(b, xp);
             gp_predict(&mo->gp, xp, &y[n + j], &v, mo->work);
+            /* believed, so the incumbent too: else EI at a pending point
+             * below the best y is its whole (believed) improvement */
+            mo->fbest = fmin(mo->fbest, y[n + j]);
         }
         gp_free(&mo->gp);
         GpData ad = {n_all, D, X, y, b->cat};

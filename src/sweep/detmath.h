@@ -7,7 +7,7 @@
  * point proposed. These use only +, -, *, / and frexp/ldexp (exact), in a
  * file compiled with -ffp-contract=off, so each result is the same on every
  * IEEE-754 machine. Accuracy: relative error below 1e-15 for exp and log;
- * for det_norm_cdf below 1e-14 at |x| < 10 and growing as x^2 ulp in the
+ * for det_norm_cdf below 5e-14 at |x| < 10 and growing as x^2 ulp in the
  * lower tail (1e-13 at -37: the rounding of x^2 / 2 inside the exp)
  * (tests/unit/test_search.c checks against libm). */
 #ifndef NNSWEEP_SWEEP_DETMATH_H
