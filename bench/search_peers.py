@@ -145,21 +145,22 @@ def table(paths):
     groups = {}
     for r in rows:
         groups.setdefault((r[0], r[1]), []).append(r)
-    print("| function | method | seeds within 1% | evals to 1% (median, range; never = -) "
-          "| best after 20 (median, range) | best after n | ms per proposal (median, max) |")
+    print("| function | method | seeds within 1% | evaluations to 1%: median [range] "
+          "| best after 20: median [range] | best after n | CPU ms per proposal: median (max) |")
     print("|---|---|---|---|---|---|---|")
     for (fname, method), rs in groups.items():
         hits = sorted(int(r[3]) for r in rs if int(r[3]) > 0)
-        # median over all seeds, a seed that never got there counting as infinite
+        # median over all seeds, a seed that never got there counting as
+        # infinite ("never" when that is the median); the range over hits
         allh = sorted(int(r[3]) if int(r[3]) > 0 else math.inf for r in rs)
         med = statistics.median(allh)
-        evals = ("%s (%d-%d)" % ("%g" % med if med != math.inf else "-", hits[0], hits[-1])
-                 if hits else "-")
+        evals = ("%s [%d, %d]" % ("%g" % med if med != math.inf else "never", hits[0], hits[-1])
+                 if hits else "never")
         b20 = [float(r[4]) for r in rs]
         bn = [float(r[5]) for r in rs]
         ms = [float(r[6]) for r in rs]
         msx = [float(r[7]) for r in rs]
-        print("| %s | %s | %d of %d | %s | %.4g (%.4g-%.4g) | %.4g (%.4g-%.4g) | %.3g (%.3g) |" % (
+        print("| %s | %s | %d of %d | %s | %.4g [%.4g, %.4g] | %.4g [%.4g, %.4g] | %.3g (%.3g) |" % (
             fname, method, len(hits), len(rs), evals, statistics.median(b20), min(b20), max(b20),
             statistics.median(bn), min(bn), max(bn), statistics.median(ms), max(msx)))
 

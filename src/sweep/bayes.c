@@ -183,7 +183,6 @@ static int fit_subset(const Bayes *b, int *idx)
 static void model_build(const Bayes *b, const double *const *pending, int n_pending, Model *mo)
 {
     int n = b->n, D = b->n_dims, p = GP_N_THETA(D), n_all = n + n_pending;
-    uint64_t state = (uint64_t)n << 20 | (uint64_t)n_pending;
     double mean = 0, var = 0;
     for (int i = 0; i < n; i++)
         mean += b->y[i];
@@ -202,7 +201,9 @@ static void model_build(const Bayes *b, const double *const *pending, int n_pend
         mo->fbest = fmin(mo->fbest, y[i]);
     }
 
-    /* hyperparameters: MAP from a default and two random starts */
+    /* hyperparameters: MAP from the prior's median and two random starts,
+     * drawn by the observations' count only: pending points do not change
+     * the fit */
     int *idx = nn_malloc(sizeof(int) * (size_t)n);
     int m = fit_subset(b, idx);
     double *Xf = nn_malloc(sizeof(double) * (size_t)m * D), *yf = nn_malloc(sizeof(double) * m);
@@ -216,10 +217,10 @@ static void model_build(const Bayes *b, const double *const *pending, int n_pend
         double *t = starts + (size_t)s * p;
         for (int d = 0; d < D; d++)
             t[d] = s == 0 ? 0 /* the prior's median, l = 1 */
-                          : -3 + 3.7 * urand(b, R_STARTS, state, (uint64_t)(s * p + d)); /* l in [0.05, 2] */
-        t[D] = s == 0 ? 0 : -1 + 2 * urand(b, R_STARTS, state, (uint64_t)(s * p + D));
+                          : -3 + 3.7 * urand(b, R_STARTS, (uint64_t)n << 20, (uint64_t)(s * p + d)); /* l in [0.05, 2] */
+        t[D] = s == 0 ? 0 : -1 + 2 * urand(b, R_STARTS, (uint64_t)n << 20, (uint64_t)(s * p + D));
         t[D + 1] = s == 0 ? -9.210340371976184 /* log 1e-4 */
-                          : -13.8 + 9.2 * urand(b, R_STARTS, state, (uint64_t)(s * p + D + 1));
+                          : -13.8 + 9.2 * urand(b, R_STARTS, (uint64_t)n << 20, (uint64_t)(s * p + D + 1));
     }
     gp_fit(&fd, starts, 3, BAYES_FIT_ITER, theta);
     free(Xf);

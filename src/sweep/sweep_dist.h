@@ -130,7 +130,8 @@ double dist_from_unit(const DistSpec *spec, double u);
 
 /* How the Bayesian search models the parameter: *dim is filled and 1
  * returned, or 0 for a constant (no dimension). int_uniform is BAYES_LEVELS
- * with max - min + 1 levels; categorical kinds BAYES_CATEGORICAL with
+ * with max - min + 1 levels (BAYES_CONTINUOUS beyond 10^6 levels, which
+ * dist_from_unit still rounds); categorical kinds BAYES_CATEGORICAL with
  * n_values levels (1 value: no dimension); everything else
  * BAYES_CONTINUOUS (quantized kinds are rounded after the map back). */
 int dist_bayes_dim(const DistSpec *spec, BayesDim *dim);
