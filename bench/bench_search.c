@@ -7,7 +7,7 @@
  * is single-threaded, and a shared machine's load does not count).
  *
  *   bench_search [-n evals] [-s seeds] [-f branin,hartmann6,mixed]
- *                [-m bayes,random,bayes_async4]
+ *                [-m bayes,random,bayes_async4] [-i n_init]
  *   bench_search -c     cost of one proposal after 50, 200 and 500 random
  *                       observations of Hartmann-6 (3 repeats each)
  *
@@ -157,7 +157,7 @@ static void record(const Func *fn, int i, double y, double *best, Result *r)
     r->best_n = *best;
 }
 
-static Result run(const Func *fn, const char *method, uint64_t seed, int n_evals)
+static Result run(const Func *fn, const char *method, uint64_t seed, int n_evals, int n_init)
 {
     Result r = {-1, NAN, NAN, 0, 0};
     int D = fn->n_dims;
@@ -183,7 +183,8 @@ static Result run(const Func *fn, const char *method, uint64_t seed, int n_evals
     for (int d = 0; d < D; d++)
         nd += dist_bayes_dim(&fn->spec[d], &dims[nd]);
     NN_CHECK(nd == D, "bench: every parameter must be a dimension");
-    Bayes *b = bayes_create(dims, D, seed, NULL);
+    BayesOptions opt = {.n_init = n_init};
+    Bayes *b = bayes_create(dims, D, seed, &opt);
     int in_flight = strcmp(method, "bayes_async4") == 0 ? 5 : 1;
     double queue[8][MAX_DIMS]; /* runs in flight, oldest first */
     int n_q = 0, n_done = 0, n_prop = 0;
@@ -255,7 +256,7 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    int n_evals = 60, n_seeds = 10;
+    int n_evals = 60, n_seeds = 10, n_init = 0;
     const char *funcs = "branin,hartmann6,mixed", *methods = "bayes,random,bayes_async4";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "-n") == 0)
@@ -266,8 +267,11 @@ int main(int argc, char **argv)
             funcs = argv[i + 1];
         else if (strcmp(argv[i], "-m") == 0)
             methods = argv[i + 1];
+        else if (strcmp(argv[i], "-i") == 0)
+            n_init = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: %s [-n evals] [-s seeds] [-f funcs] [-m methods]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-n evals] [-s seeds] [-f funcs] [-m methods] [-i n_init]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -286,7 +290,7 @@ int main(int argc, char **argv)
             if (!listed(methods, all_methods[m]) || (m == 2 && f != 0))
                 continue;
             for (int s = 0; s < n_seeds; s++) {
-                Result r = run(&fs[f], all_methods[m], (uint64_t)s + 1, n_evals);
+                Result r = run(&fs[f], all_methods[m], (uint64_t)s + 1, n_evals, n_init);
                 printf("%s\t%s\t%d\t%d\t%.6g\t%.6g\t%.3f\t%.3f\n", fs[f].name, all_methods[m], s,
                        r.hit, r.best20, r.best_n, r.ms_mean, r.ms_max);
                 fflush(stdout);
