@@ -31,6 +31,7 @@ enum {
     RNG_STREAM_AUGMENT = 4, /* flip/crop: hi = stream | epoch << 32 | batch */
     RNG_STREAM_SWEEP = 5,   /* random search: hi = stream | sweep hash */
     RNG_STREAM_TEST = 6,    /* tests and benchmarks */
+    RNG_STREAM_BAYES = 7,   /* Bayesian search: hi = stream | purpose << 48 | state (bayes.c) */
 };
 
 /* Builds the high counter word: the stream tag in the top byte, sub in the
