@@ -39,6 +39,7 @@ HEADERS = {
     "data.h": "data",
     "model.h": "nn", "optim.h": "nn",
     "config.h": "run", "train.h": "run", "outcome.h": "run", "run.h": "run",
+    "program.h": "run",
     "sweep.h": "sweep",
     "results.h": "results",
     "sched.h": SCHED,

@@ -130,5 +130,7 @@ void config_to_json(const RunConfig *c, NnBuf *out);
 
 /* Run id: 12 hex digits of a hash of sweep name + canonical JSON. */
 void config_run_id(const RunConfig *c, const char *sweep, char id[13]);
+/* The same of a config's JSON text (len bytes): program runs' ids. */
+void config_run_id_text(const char *json, size_t len, const char *sweep, char id[13]);
 
 #endif

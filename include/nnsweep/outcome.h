@@ -48,6 +48,20 @@ typedef struct EpochMetrics {
     double seconds; /* wall time of this epoch (train + evaluation) */
 } EpochMetrics;
 
+/* One row that a program run logged (program.h: its channel): a step and
+ * named numbers, in the order the program wrote them. Names are 1 ..
+ * RUN_METRIC_NAME_MAX bytes of UTF-8 without control characters, not
+ * "step" (the readers' step column), distinct within a row; values may be
+ * NaN or infinite. step >= 0 grows strictly from row to row of a run. The
+ * pointers are borrowed for the call that passes the row. */
+#define RUN_METRIC_NAME_MAX 63
+typedef struct RunRow {
+    int64_t step;
+    int n;
+    const char *const *names; /* (n) */
+    const double *values;     /* (n) */
+} RunRow;
+
 #define RUN_DEVICE_LEN 16
 #define RUN_MESSAGE_LEN 512
 
@@ -58,6 +72,10 @@ typedef struct RunSummary {
     int32_t epochs_done; /* last completed epoch */
     int32_t best_epoch;  /* -1 when it has none */
     double best_val_accuracy, best_test_accuracy; /* at best_epoch (NaN: none) */
+    /* the best value of the sweep's metric and its step (train runs: its
+     * epoch); -1 and NaN when not known (run_summary_init) */
+    int64_t best_step;
+    double best_value;
     double wall_seconds;
     int64_t n_params;    /* trainable parameters (0 when the model was not built) */
     int64_t n_state;     /* floats of the best-weights vector (params + buffers) */
@@ -66,7 +84,8 @@ typedef struct RunSummary {
                                       interrupted; empty when done */
 } RunSummary;
 
-/* A summary with nothing known yet: status, best_epoch -1, NaN accuracies. */
+/* A summary with nothing known yet: status, best_epoch and best_step -1,
+ * NaN accuracies and best_value. */
 void run_summary_init(RunSummary *s, RunStatus status);
 /* Sets the message from a printf format, cut to fit. */
 void run_summary_message(RunSummary *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -78,8 +97,12 @@ typedef struct RunOutcome {
      * owned by the outcome (run_outcome_free); NULL when the run has none
      * (save_weights_min_accuracy not reached, or it failed first). */
     float *best_state;
+    /* What a program reported for the whole run (program.h: its summary
+     * values and artifacts) as a JSON object, owned by the outcome; NULL
+     * when nothing (always for the built-in trainer). */
+    char *outputs;
 } RunOutcome;
 
-void run_outcome_free(RunOutcome *o); /* frees best_state; accepts NULL */
+void run_outcome_free(RunOutcome *o); /* frees best_state and outputs; accepts NULL */
 
 #endif

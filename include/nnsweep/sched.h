@@ -21,6 +21,12 @@
  *   sched_core_on_epoch    a run finished an epoch: recorded, and the sweep's
  *                          stopping rule asked at its decision epochs; the
  *                          answer says whether the run goes on.
+ *   sched_core_on_row      a program's run logged a row (outcome.h: RunRow):
+ *                          recorded, and the stopping rule asked at its
+ *                          decision points, which for programs count the
+ *                          rows that carry the sweep metric (a finite
+ *                          value): "epoch" k is the (k+1)-th such row, as
+ *                          W&B's hyperband counts a run's metric history.
  *   sched_core_on_result   a run ended (its RunSummary and best weights).
  *   sched_core_worker_lost a worker died: its run ends `interrupted`.
  *   sched_core_stop        a stop signal: nothing more is handed out; the
@@ -56,17 +62,31 @@
  *                         threads, and ok = 0 with a message when the worker
  *                         cannot train (dataset unreadable, GPUs missing):
  *                         rank 0 then gives it no work and says why.
- *   0 -> worker  RUN      a run: its index, id, canonical config JSON and the
- *                         epochs after which its sweep's stopping rule decides.
+ *   0 -> worker  RUN      a run: its index, kind, id, request JSON (run.h:
+ *                         the canonical config, or a program request) and
+ *                         the epochs after which its sweep's stopping rule
+ *                         decides.
  *   0 -> worker  STOP     no more work: the worker finalizes and exits 0.
  *   worker -> 0  EPOCH    each epoch's metrics as it ends (epoch 0 first);
  *                         rank 0 appends and flushes them.
+ *   worker -> 0  ROWS     a program run's rows, as many as one read of its
+ *                         channel held, sent synchronously (MPI_Ssend: a
+ *                         worker has one batch in flight, so a rank 0 that
+ *                         cannot keep up slows the programs down through
+ *                         their pipes instead of queueing rows in memory);
+ *                         rank 0 appends and flushes each row.
  *   0 -> worker  VERDICT  after an EPOCH of a decision epoch, and only then:
  *                         the worker waits for it there; stop ends the run
- *                         `stopped`, keeping its best weights.
+ *                         `stopped`, keeping its best weights. For a
+ *                         program run only a stop is sent, after the ROWS
+ *                         that held the decision row; the worker does not
+ *                         wait, it polls and ends the program when it
+ *                         comes (SIGTERM, then SIGKILL after the grace).
  *   worker -> 0  RESULT   the run's RunSummary, then its best weights (one
- *                         MPI_FLOAT message) when it has them. Then the worker
- *                         waits for the next RUN or STOP.
+ *                         MPI_FLOAT message) when it has them, then a
+ *                         program's outputs (OUTPUTS, JSON text) when it has
+ *                         them. Then the worker waits for the next RUN or
+ *                         STOP.
  *   0 -> worker  CANCEL   stop the current run at the next batch: it ends
  *                         `interrupted` and its RESULT is sent as usual.
  * Structs go as MPI_BYTE (every rank runs the same binary on the same
@@ -129,9 +149,18 @@ typedef struct SchedSink {
                         const SchedWorkerInfo *w, const char *device, NnError *err);
     NnStatus (*epoch)(void *self, const Sweep *sw, const SweepRun *r, const EpochMetrics *m,
                       NnError *err);
-    /* best_state: s->n_state floats in model_state layout, or NULL */
+    /* best_state: s->n_state floats in model_state layout, or NULL; s's
+     * best_step and best_value are the sweep metric's (the core fills them
+     * for the built-in trainer's runs from best_epoch) */
     NnStatus (*finished)(void *self, const Sweep *sw, const SweepRun *r, const RunSummary *s,
                          const float *best_state, NnError *err);
+    /* a program's run logged a row */
+    NnStatus (*row)(void *self, const Sweep *sw, const SweepRun *r, const RunRow *row,
+                    NnError *err);
+    /* a program's run reported its outputs (RunOutcome.outputs), before
+     * its end */
+    NnStatus (*outputs)(void *self, const Sweep *sw, const SweepRun *r, const char *json,
+                        NnError *err);
 } SchedSink;
 
 typedef struct SchedOptions {
@@ -219,6 +248,14 @@ typedef enum SchedVerdict {
 /* Worker w's run finished an epoch (epoch 0 first, in order). */
 SchedVerdict sched_core_on_epoch(SchedCore *c, int worker, const EpochMetrics *m);
 
+/* Worker w's program run logged a row (in order). SCHED_NO_VERDICT but at
+ * a decision point of the sweep's stopping rule (see above). */
+SchedVerdict sched_core_on_row(SchedCore *c, int worker, const RunRow *row);
+
+/* Worker w's program run reported what it has for the whole run (json:
+ * RunOutcome.outputs); call before its result. Passed to the sink. */
+void sched_core_on_outputs(SchedCore *c, int worker, const char *json);
+
 /* Worker w's run ended; best_state (s->n_state floats, or NULL) is passed
  * to the sink. The worker is free again. */
 void sched_core_on_result(SchedCore *c, int worker, const RunSummary *s, const float *best_state);
@@ -285,6 +322,7 @@ typedef struct SweepJob {
     int quiet;                /* rank 0 prints only errors and the end */
     int stats;                /* rank 0 prints its own cost at the end */
     const char *worker_log;   /* directory of the workers' logs (worklog.c), or NULL */
+    ProgramLimits program;    /* program runs' time limit and grace (program.h) */
     /* observers of the in-process driver (train prints its table); may be NULL */
     void (*on_epoch)(const EpochMetrics *m, void *user);
     void (*on_result)(const SweepRun *r, const RunSummary *s, void *user);

@@ -38,10 +38,25 @@
  * real-number key (int_uniform an integer or real one); lists, names and
  * booleans take value/values only. Method grid takes value/values only.
  *
- * W&B's program, command, project and entity are accepted and ignored with a
- * notice; any other key (early_terminate, method bayes, nested parameters,
+ * W&B's project and entity are accepted and ignored with a notice; any
+ * other key (early_terminate, method bayes, nested parameters,
  * probabilities, W&B's log_uniform whose min/max are exponents, ...) is an
- * error that names it.
+ * error that names it - in sweeps of the built-in trainer.
+ *
+ * Program sweeps. A document with `program` or `command` (program.h says
+ * how they run) sweeps the user's program instead of the built-in
+ * trainer: its parameters are the program's own (any names; nested groups
+ * with `parameters`, passed as W&B passes them), each a W&B distribution
+ * (value, values, categorical with probabilities, int_uniform, uniform,
+ * log_uniform_values, q_*, normal, beta, ...: sweep_dist.h), checked
+ * against it (method grid: value and values only); metric.name is any
+ * name the program logs (none: no best run, no stopping rule). A run's
+ * config is the JSON of its values (program_value_json: what W&B's agent
+ * would pass as ${args_json}), its id config_run_id_text of it and the
+ * sweep's name, its cost 1 (they go out in expansion order); its RunConfig
+ * is unused and it has no tensors. --set and --metric do not apply to
+ * program sweeps (an error); --name-suffix does. The program and its
+ * executable are checked when the file is loaded (program_check).
  *
  * Expansion. Each run is config_defaults() with the sweep's parameters set
  * in document order (config_set_node, or config_set_text for a drawn
@@ -108,6 +123,7 @@
 #include "nnsweep/config.h"
 #include "nnsweep/core.h"
 #include "nnsweep/outcome.h"
+#include "nnsweep/program.h"
 #include "nnsweep/tensor.h"
 
 #define SWEEP_MAX_RUNS 100000 /* per sweep: grid product or random count */
@@ -217,6 +233,10 @@ struct Sweep {
                          file that the set lacks are kept as they are */
     SweepStrategy *strategy; /* owned; never NULL in a loaded set */
     SweepStopRule *stop;     /* owned; NULL: every run goes to its end */
+    /* a program sweep: its program (owned), and metric.name (owned; NULL:
+     * none); NULL for the built-in trainer's sweeps */
+    ProgramSpec *program;
+    char *metric_name;
 };
 
 typedef struct SweepSet {
@@ -289,9 +309,15 @@ const SweepRun *sweep_set_find_run(const SweepSet *set, const char *id, const Sw
 
 /* The sweep metric of one metrics row, and of a finished run (at its best
  * epoch): the value of the metric the sweep names, NaN when not measured
- * (the one place that says which field a metric is). */
+ * (the one place that says which field a metric is). A program's run:
+ * its best_value; a program's row: the value of the metric's name in it
+ * (NaN when the row lacks it, or is a summary row). */
 double sweep_epoch_metric(const Sweep *sw, const EpochMetrics *m);
 double sweep_run_metric(const Sweep *sw, const RunSummary *s);
+double sweep_row_metric(const Sweep *sw, const RunRow *row);
+/* The name of the sweep's metric: sweep_metric_name's, a program sweep's
+ * metric.name, or "" when a program sweep has none. */
+const char *sweep_metric_label(const Sweep *sw);
 /* 1 when a is better than b for the sweep's goal; a NaN is never better. */
 int sweep_metric_better(const Sweep *sw, double a, double b);
 

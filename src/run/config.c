@@ -451,12 +451,17 @@ void config_to_json(const RunConfig *c, NnBuf *out)
     nn_buf_append(out, "}", 1);
 }
 
+void config_run_id_text(const char *json, size_t len, const char *sweep, char id[13])
+{
+    uint64_t h = nn_hash64(sweep, strlen(sweep) + 1, 0);
+    h = nn_hash64(json, len, h);
+    snprintf(id, 13, "%012llx", (unsigned long long)(h >> 16));
+}
+
 void config_run_id(const RunConfig *c, const char *sweep, char id[13])
 {
     NnBuf json = {0};
     config_to_json(c, &json);
-    uint64_t h = nn_hash64(sweep, strlen(sweep) + 1, 0);
-    h = nn_hash64(json.data, json.len, h);
-    snprintf(id, 13, "%012llx", (unsigned long long)(h >> 16));
+    config_run_id_text(json.data, json.len, sweep, id);
     nn_buf_free(&json);
 }

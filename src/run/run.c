@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nnsweep/config.h"
+#include "nnsweep/program.h"
 #include "nnsweep/train.h"
 
 NnStatus run_host_init(RunHost *h, const char *data_dir, int gpu_index, NnError *err)
@@ -12,14 +13,27 @@ NnStatus run_host_init(RunHost *h, const char *data_dir, int gpu_index, NnError 
     memset(h, 0, sizeof *h);
     NnStatus st = cifar10_load(cifar10_default_dir(data_dir), &h->data, err);
     if (st != NN_OK) return st;
+    h->has_data = 1;
     h->gpu = backend_gpu_usable();
     int gpu = gpu_index >= 0 ? gpu_index : 0;
     if (h->gpu && gpu_index >= 0) backend_cuda_use_device(gpu_index);
-    if (h->gpu)
+    if (h->gpu) {
         snprintf(h->device, sizeof h->device, "cuda:%d", gpu);
-    else
+        program_gpu_label(gpu, h->cuda_visible, sizeof h->cuda_visible);
+    } else {
         snprintf(h->device, sizeof h->device, "cpu");
+    }
     return NN_OK;
+}
+
+void run_host_init_programs(RunHost *h, int gpu_index)
+{
+    memset(h, 0, sizeof *h);
+    snprintf(h->device, sizeof h->device, "cpu");
+    if (gpu_index < 0) return;
+    h->gpu = 1;
+    snprintf(h->device, sizeof h->device, "cuda:%d", gpu_index);
+    program_gpu_label(gpu_index, h->cuda_visible, sizeof h->cuda_visible);
 }
 
 void run_host_free(RunHost *h)
@@ -28,7 +42,7 @@ void run_host_free(RunHost *h)
     const Backend *cuda = backend_get(BACKEND_CUDA);
     if (cuda && h->gpu_images) cuda->free(h->gpu_images);
     if (cuda && h->gpu_labels) cuda->free(h->gpu_labels);
-    cifar10_free(&h->data);
+    if (h->has_data) cifar10_free(&h->data);
     memset(h, 0, sizeof *h);
 }
 
@@ -69,6 +83,11 @@ static void execute_train(RunHost *h, const RunRequest *req, const RunHooks *hoo
     TrainData data;
     NnError err = {{0}};
     config_defaults(&c);
+    if (!h->has_data) {
+        run_summary_message(&out->s, "this worker holds no dataset (it was started for "
+                            "program sweeps only)");
+        return;
+    }
     NnStatus st = config_from_json(&c, req->json, &err);
     if (st == NN_OK) st = run_plan_create(&c, &plan, &err);
     const Backend *be = NULL;
@@ -96,6 +115,7 @@ void run_execute(RunHost *h, const RunRequest *req, const RunHooks *hooks, RunOu
     run_summary_init(&out->s, RUN_FAILED);
     switch (req->kind) {
     case RUN_KIND_TRAIN: execute_train(h, req, hooks, out); break;
+    case RUN_KIND_PROGRAM: program_execute(h, req, hooks, out); break;
     }
     if (out->s.status == RUN_FAILED && out->s.wall_seconds == 0) out->s.wall_seconds = nn_now() - t0;
 }

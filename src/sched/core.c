@@ -16,6 +16,7 @@ typedef struct CoreRun {
     int state;         /* CR_* */
     int worker;        /* while running */
     int next_epoch;    /* the epoch its next metrics row must have */
+    int n_metric;      /* a program's rows that carried the sweep metric */
     int decide_next;   /* position in its stopping rule's epochs */
     RunStatus status;  /* once finished */
     double metric;     /* once finished: the sweep metric of its best epoch */
@@ -162,6 +163,10 @@ static const SchedPrior *ids_find(const IdTable *t, const SchedPrior *prior, con
  * vary in its sweep. */
 static void run_label(const Sweep *sw, int j, NnBuf *out)
 {
+    if (sw->program) { /* a program's config: its JSON */
+        nn_buf_printf(out, "%.200s", sw->runs[j].json);
+        return;
+    }
     nn_buf_append(out, "(", 1);
     int first = 1;
     for (int p = 0; p < sw->n_params; p++) {
@@ -179,7 +184,7 @@ static NnStatus compare_sweep(const Sweep *sw, const SchedFileSweep *have, const
                               const SchedPrior *prior, size_t n_prior, const char *path,
                               NnError *err)
 {
-    const char *metric = sweep_metric_name(sw->metric), *goal = sweep_goal_name(sw->goal);
+    const char *metric = sweep_metric_label(sw), *goal = sweep_goal_name(sw->goal);
     if (strcmp(have->metric, metric) != 0 || strcmp(have->goal, goal) != 0)
         return nn_error_set(err, NN_ERR_INPUT,
                             "%s: sweep '%s' differs from the one in %s: its metric is %s (%s) "
@@ -383,6 +388,7 @@ int sched_core_assign(SchedCore *c, SchedAssignment *out)
     cr->worker = worker;
     cr->next_epoch = 0;
     cr->decide_next = 0;
+    cr->n_metric = 0;
     w->run = r;
     c->counts.n_running++;
     *out = (SchedAssignment){.worker = worker, .run = r, .sweep = sw, .sr = sr, .device = device};
@@ -402,6 +408,19 @@ static CoreRun *worker_run(SchedCore *c, int worker, const char *what)
     int r = c->workers[worker].run;
     NN_CHECK(r >= 0, "%s from worker %d, which has no run", what, worker);
     return &c->runs[r];
+}
+
+/* The stopping rule's verdict on run cr after its decision point k (an
+ * epoch, or a program's k-th metric row) with the sweep metric v. */
+static SchedVerdict ask_rule(Sweep *sw, CoreRun *cr, int k, double v)
+{
+    SweepStopRule *rule = sw->stop;
+    if (!rule) return SCHED_NO_VERDICT;
+    while (cr->decide_next < rule->n_epochs && rule->epochs[cr->decide_next] < k)
+        cr->decide_next++;
+    if (cr->decide_next == rule->n_epochs || rule->epochs[cr->decide_next] != k)
+        return SCHED_NO_VERDICT;
+    return rule->decide(rule, sw, cr->idx, k, v) ? SCHED_STOP_RUN : SCHED_GO_ON;
 }
 
 SchedVerdict sched_core_on_epoch(SchedCore *c, int worker, const EpochMetrics *m)
@@ -424,26 +443,40 @@ SchedVerdict sched_core_on_epoch(SchedCore *c, int worker, const EpochMetrics *m
         cr->credited += part;
         c->done_cost += part;
     }
-    SweepStopRule *rule = sw->stop;
-    if (!rule) return SCHED_NO_VERDICT;
-    while (cr->decide_next < rule->n_epochs && rule->epochs[cr->decide_next] < m->epoch)
-        cr->decide_next++;
-    if (cr->decide_next == rule->n_epochs || rule->epochs[cr->decide_next] != m->epoch)
-        return SCHED_NO_VERDICT;
-    return rule->decide(rule, sw, cr->idx, m->epoch, sweep_epoch_metric(sw, m)) ? SCHED_STOP_RUN
-                                                                                : SCHED_GO_ON;
+    return ask_rule(sw, cr, m->epoch, sweep_epoch_metric(sw, m));
+}
+
+SchedVerdict sched_core_on_row(SchedCore *c, int worker, const RunRow *row)
+{
+    CoreRun *cr = worker_run(c, worker, "a row");
+    Sweep *sw = &c->set->sweeps[cr->sweep];
+    const SweepRun *sr = &sw->runs[cr->idx];
+    NN_CHECK(sw->program, "run %s: a row from a run of the built-in trainer", sr->id);
+    if (c->err_status == NN_OK && c->sink.row) {
+        NnError err;
+        NnStatus st = c->sink.row(c->sink.self, sw, sr, row, &err);
+        if (st != NN_OK) sink_failed(c, st, &err);
+    }
+    double v = sweep_row_metric(sw, row);
+    if (!isfinite(v)) return SCHED_NO_VERDICT;
+    return ask_rule(sw, cr, cr->n_metric++, v);
 }
 
 /* Run r ended with s: recorded, counted, told to its strategy; its worker
  * is free again unless lost. */
-static void finish_run(SchedCore *c, int r, const RunSummary *s, const float *best_state)
+static void finish_run(SchedCore *c, int r, const RunSummary *given, const float *best_state)
 {
     CoreRun *cr = &c->runs[r];
     Sweep *sw = &c->set->sweeps[cr->sweep];
     const SweepRun *sr = &sw->runs[cr->idx];
     CoreWorker *w = &c->workers[cr->worker];
-    NN_CHECK(s->status >= RUN_DONE && s->status < RUN_STATUS_COUNT,
-             "run %s ended with status %d", sr->id, (int)s->status);
+    NN_CHECK(given->status >= RUN_DONE && given->status < RUN_STATUS_COUNT,
+             "run %s ended with status %d", sr->id, (int)given->status);
+    RunSummary filled = *given, *s = &filled;
+    if (!sw->program && s->best_epoch >= 0) { /* the trainer's best epoch is its best step */
+        s->best_step = s->best_epoch;
+        s->best_value = sweep_run_metric(sw, s);
+    }
     if (c->err_status == NN_OK && c->sink.finished) {
         NnError err;
         NnStatus st = c->sink.finished(c->sink.self, sw, sr, s, best_state, &err);
@@ -464,6 +497,16 @@ static void finish_run(SchedCore *c, int r, const RunSummary *s, const float *be
     w->run = -1;
     cr->worker = -1;
     if (!w->lost) c->free[c->n_free++] = (int)(w - c->workers);
+}
+
+void sched_core_on_outputs(SchedCore *c, int worker, const char *json)
+{
+    CoreRun *cr = worker_run(c, worker, "outputs");
+    Sweep *sw = &c->set->sweeps[cr->sweep];
+    if (c->err_status != NN_OK || !c->sink.outputs) return;
+    NnError err;
+    NnStatus st = c->sink.outputs(c->sink.self, sw, &sw->runs[cr->idx], json, &err);
+    if (st != NN_OK) sink_failed(c, st, &err);
 }
 
 void sched_core_on_result(SchedCore *c, int worker, const RunSummary *s, const float *best_state)
@@ -587,7 +630,7 @@ void sched_core_progress(SchedCore *c, int force)
     fprintf(f, "), %d running", n->n_running);
     if (c->best >= 0) {
         const Sweep *sw = sched_core_run_sweep(c, c->best);
-        fprintf(f, " | best %s %.4f (%s/%s)", sweep_metric_name(sw->metric), c->best_value,
+        fprintf(f, " | best %s %.4f (%s/%s)", sweep_metric_label(sw), c->best_value,
                 sw->name, sched_core_run(c, c->best)->id);
     }
     fprintf(f, " | elapsed %s, ETA %s\n", elapsed, n->n_finished == n->n_todo ? "0s" : eta);

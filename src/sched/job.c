@@ -1,5 +1,8 @@
 /* job.c - sched_run_job (sched.h): the sweep files loaded on rank 0, then
- * the MPI driver (rank 0 + workers) or the in-process one. */
+ * the MPI driver (rank 0 + workers) or the in-process one. Under MPI rank 0
+ * first broadcasts what the workers need (an int: 1 the dataset, 0 only
+ * programs, -1 nothing: the sweep files could not be loaded and every rank
+ * exits). */
 #include <mpi.h>
 #include <stdio.h>
 
@@ -20,7 +23,9 @@ int sched_run_job(const SweepJob *job)
     if (size > 1) /* collective over every rank: rank 0 is not among the workers */
         MPI_Comm_split(MPI_COMM_WORLD, rank == 0 ? MPI_UNDEFINED : 1, rank, &workers);
     if (rank != 0) {
-        int code = sched_mpi_worker(job, workers);
+        int needs = -1;
+        MPI_Bcast(&needs, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        int code = needs < 0 ? 0 : sched_mpi_worker(job, workers, needs);
         MPI_Comm_free(&workers);
         return code;
     }
@@ -32,13 +37,22 @@ int sched_run_job(const SweepJob *job)
                                        job->quiet ? NULL : stderr, &err);
         if (st != NN_OK) {
             fprintf(stderr, "nnsweep %s: %s\n", job_command(job), err.msg);
-            if (size > 1)
-                for (int w = 1; w < size; w++) MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD);
+            int none = -1;
+            if (size > 1) MPI_Bcast(&none, 1, MPI_INT, 0, MPI_COMM_WORLD);
             return nn_status_exit_code(st);
         }
         set = &loaded;
     }
+    int needs = sched_set_needs_data(set);
+    if (size > 1) MPI_Bcast(&needs, 1, MPI_INT, 0, MPI_COMM_WORLD);
     int code = size > 1 ? sched_mpi_rank0(job, set, size) : sched_local(job, set);
     sweep_set_free(&loaded);
     return code;
+}
+
+int sched_set_needs_data(const SweepSet *set)
+{
+    for (int k = 0; k < set->n_sweeps; k++)
+        if (!set->sweeps[k].program) return 1;
+    return 0;
 }

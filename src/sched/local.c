@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nnsweep/program.h"
 #include "nnsweep/run.h"
 #include "proto.h"
 #include "session.h"
@@ -35,17 +36,44 @@ static int local_should_cancel(void *user)
     return sched_stop_signal || sched_core_stopping(l->s->core);
 }
 
+static RunVerdict local_on_rows(const RunRow *rows, int n, void *user)
+{
+    LocalRun *l = user;
+    RunVerdict v = RUN_GO_ON;
+    for (int i = 0; i < n; i++)
+        if (sched_core_on_row(l->s->core, l->a->worker, &rows[i]) == SCHED_STOP_RUN)
+            v = RUN_STOP_EARLY;
+    sched_core_progress(l->s->core, 0);
+    if (sched_stop_signal) sched_core_stop(l->s->core, sched_stop_signal);
+    return sched_core_stopping(l->s->core) ? RUN_CANCEL : v;
+}
+
+static RunVerdict local_poll(void *user)
+{
+    LocalRun *l = user;
+    if (sched_stop_signal) sched_core_stop(l->s->core, sched_stop_signal);
+    sched_core_progress(l->s->core, 0);
+    return sched_core_stopping(l->s->core) ? RUN_CANCEL : RUN_GO_ON;
+}
+
 int sched_local(const SweepJob *job, SweepSet *set)
 {
     NnError err = {{0}};
     RunHost host;
-    /* the dataset first: a job that cannot train touches no results file */
-    NnStatus st = run_host_init(&host, job->data_dir, -1, &err);
+    /* the dataset first: a job that cannot train touches no results file
+     * (a job of program sweeps only needs none) */
+    NnStatus st = NN_OK;
+    if (sched_set_needs_data(set)) {
+        st = run_host_init(&host, job->data_dir, -1, &err);
+    } else {
+        int n_gpu = program_gpu_count();
+        run_host_init_programs(&host, n_gpu > 0 ? 0 : -1);
+    }
     if (st != NN_OK) {
         fprintf(stderr, "nnsweep %s: %s\n", job_command(job), err.msg);
         return nn_status_exit_code(st);
     }
-    backend_cpu_set_threads(job->threads > 0 ? job->threads : 0);
+    host.threads = backend_cpu_set_threads(job->threads > 0 ? job->threads : 0);
     Session s;
     st = session_open(&s, job, set, 1, &err);
     if (st != NN_OK) {
@@ -61,20 +89,25 @@ int sched_local(const SweepJob *job, SweepSet *set)
     session_banner(&s, 1);
 
     SchedAssignment a;
+    NnBuf scratch = {0};
     for (;;) {
         if (sched_stop_signal) sched_core_stop(s.core, sched_stop_signal);
         if (!sched_core_assign(s.core, &a)) break;
         LocalRun l = {&s, &a, log};
-        RunHooks hooks = {local_on_epoch, local_should_cancel, &l};
-        RunRequest req = {RUN_KIND_TRAIN, a.sr->id, a.sr->json};
+        RunHooks hooks = {.on_epoch = local_on_epoch, .should_cancel = local_should_cancel,
+                          .on_rows = local_on_rows, .poll = local_poll, .user = &l};
+        RunRequest req = {RUN_KIND_TRAIN, a.sr->id, NULL};
+        req.json = session_request(&s, &a, &req.kind, &scratch);
         RunOutcome o;
         run_execute(&host, &req, &hooks, &o);
         worklog_result(log, a.sr->id, &o.s);
+        if (o.outputs) sched_core_on_outputs(s.core, 0, o.outputs);
         sched_core_on_result(s.core, 0, &o.s, o.best_state);
         if (job->on_result) job->on_result(a.sr, &o.s, job->user);
         run_outcome_free(&o);
         sched_core_progress(s.core, 0);
     }
+    nn_buf_free(&scratch);
     int code = session_close(&s, 0);
     if (log) fclose(log);
     run_host_free(&host);

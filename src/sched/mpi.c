@@ -96,10 +96,12 @@ static void stop_workers(int size)
 }
 
 /* Sends RUN for assignment a to its worker's rank. */
-static void send_run(const SchedAssignment *a)
+static void send_run(Session *s, const SchedAssignment *a, NnBuf *scratch)
 {
-    size_t len = strlen(a->sr->json), dec = (size_t)a->n_decide * sizeof(int32_t);
-    MsgRunHead head = {.run = a->run, .n_decide = a->n_decide};
+    RunKind kind;
+    const char *json = session_request(s, a, &kind, scratch);
+    size_t len = strlen(json), dec = (size_t)a->n_decide * sizeof(int32_t);
+    MsgRunHead head = {.run = a->run, .n_decide = a->n_decide, .kind = kind};
     snprintf(head.id, sizeof head.id, "%s", a->sr->id);
     char *buf = nn_malloc(sizeof head + dec + len);
     memcpy(buf, &head, sizeof head);
@@ -107,7 +109,7 @@ static void send_run(const SchedAssignment *a)
         int32_t e = a->decide[i];
         memcpy(buf + sizeof head + (size_t)i * sizeof e, &e, sizeof e);
     }
-    memcpy(buf + sizeof head + dec, a->sr->json, len);
+    memcpy(buf + sizeof head + dec, json, len);
     MPI_Send(buf, (int)(sizeof head + dec + len), MPI_BYTE, a->worker + 1, TAG_RUN,
              MPI_COMM_WORLD);
     free(buf);
@@ -116,7 +118,63 @@ static void send_run(const SchedAssignment *a)
 static void hand_out(Session *s)
 {
     SchedAssignment a;
-    while (sched_core_assign(s->core, &a)) send_run(&a);
+    NnBuf scratch = {0};
+    while (sched_core_assign(s->core, &a)) send_run(s, &a, &scratch);
+    nn_buf_free(&scratch);
+}
+
+/* A program run's rows (proto.h: MsgRowsHead), each to the core; a stop
+ * of its stopping rule goes back as VERDICT. */
+static void receive_rows(Session *s, int rank, int bytes)
+{
+    char *buf = nn_malloc((size_t)bytes + 1);
+    MPI_Recv(buf, bytes, MPI_BYTE, rank, TAG_ROWS, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    MsgRowsHead h;
+    NN_CHECK((size_t)bytes >= sizeof h, "rank %d: a ROWS message of %d bytes", rank, bytes);
+    memcpy(&h, buf, sizeof h);
+    size_t need = sizeof h + (size_t)h.n_rows * (sizeof(int64_t) + sizeof(int32_t)) +
+                  (size_t)h.n_values * sizeof(double) + (size_t)h.names_bytes;
+    NN_CHECK(h.n_rows >= 0 && h.n_values >= 0 && h.names_bytes >= 0 && need == (size_t)bytes,
+             "rank %d: a ROWS message of %d bytes for %d rows", rank, bytes, h.n_rows);
+    NN_CHECK(h.run == sched_core_worker_run(s->core, rank - 1),
+             "rank %d reported rows of run %d while it had run %d", rank, h.run,
+             sched_core_worker_run(s->core, rank - 1));
+    const char *p = buf + sizeof h;
+    const char *steps = p, *counts = p + (size_t)h.n_rows * sizeof(int64_t);
+    const char *values = counts + (size_t)h.n_rows * sizeof(int32_t);
+    const char *names = values + (size_t)h.n_values * sizeof(double);
+    buf[bytes] = '\0';
+    const char **name_ptr = nn_malloc(((size_t)h.n_values + 1) * sizeof *name_ptr);
+    double *vals = nn_malloc(((size_t)h.n_values + 1) * sizeof *vals);
+    memcpy(vals, values, (size_t)h.n_values * sizeof(double));
+    const char *q = names;
+    for (int i = 0; i < h.n_values; i++) {
+        NN_CHECK(q < buf + bytes, "rank %d: ROWS names end early", rank);
+        name_ptr[i] = q;
+        q += strlen(q) + 1;
+    }
+    int stop = 0, first = 0;
+    double t0 = nn_now();
+    for (int r = 0; r < h.n_rows; r++) {
+        RunRow row;
+        int32_t n;
+        memcpy(&row.step, steps + (size_t)r * sizeof(int64_t), sizeof row.step);
+        memcpy(&n, counts + (size_t)r * sizeof(int32_t), sizeof n);
+        NN_CHECK(n >= 0 && first + n <= h.n_values, "rank %d: ROWS counts", rank);
+        row.n = n;
+        row.names = name_ptr + first;
+        row.values = vals + first;
+        first += n;
+        stop |= sched_core_on_row(s->core, rank - 1, &row) == SCHED_STOP_RUN;
+    }
+    s->n_log_rows += h.n_rows;
+    s->t_log_rows += nn_now() - t0;
+    free(name_ptr);
+    free(vals);
+    free(buf);
+    if (!stop) return;
+    MsgVerdict ans = {.run = h.run, .stop = 1};
+    MPI_Send(&ans, sizeof ans, MPI_BYTE, rank, TAG_VERDICT, MPI_COMM_WORLD);
 }
 
 static void receive_epoch(Session *s, int rank)
@@ -147,6 +205,14 @@ static void receive_result(Session *s, int rank)
     NN_CHECK(m.run == sched_core_worker_run(s->core, rank - 1),
              "rank %d reported run %d while it had run %d", rank, m.run,
              sched_core_worker_run(s->core, rank - 1));
+    if (m.outputs_bytes > 0) {
+        char *json = nn_malloc((size_t)m.outputs_bytes + 1);
+        MPI_Recv(json, m.outputs_bytes, MPI_BYTE, rank, TAG_OUTPUTS, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
+        json[m.outputs_bytes] = '\0';
+        sched_core_on_outputs(s->core, rank - 1, json);
+        free(json);
+    }
     m.s.message[sizeof m.s.message - 1] = m.s.device[sizeof m.s.device - 1] = 0;
     sched_core_on_result(s->core, rank - 1, &m.s, state);
     free(state);
@@ -192,8 +258,13 @@ static int loop(Session *s, int size)
             continue;
         }
         double t0 = nn_now();
+        int bytes = 0;
         switch (st.MPI_TAG) {
         case TAG_EPOCH: receive_epoch(s, st.MPI_SOURCE); break;
+        case TAG_ROWS:
+            MPI_Get_count(&st, MPI_BYTE, &bytes);
+            receive_rows(s, st.MPI_SOURCE, bytes);
+            break;
         case TAG_RESULT:
             receive_result(s, st.MPI_SOURCE);
             cancelled[st.MPI_SOURCE] = 0;

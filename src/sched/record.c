@@ -53,7 +53,7 @@ static NnStatus apply_plan(ResultsFile *rf, const SweepSet *set, const SchedPlan
     for (int i = 0; i < p->n_new_sweeps && st == NN_OK; i++) {
         const Sweep *sw = &set->sweeps[p->new_sweeps[i]];
         st = results_add_sweep(rf, sw->name, sw->spec, sweep_method_name(sw->method),
-                               sweep_metric_name(sw->metric), sweep_goal_name(sw->goal), err);
+                               sweep_metric_label(sw), sweep_goal_name(sw->goal), err);
         if (st == NN_OK && sw->overrides)
             st = results_set_sweep_overrides(rf, sw->name, sw->overrides, err);
         for (int j = 0; j < sw->n_runs && st == NN_OK; j++) {
@@ -120,7 +120,8 @@ NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_work
     s->job = job;
     s->set = set;
     s->t0 = nn_now();
-    SchedSink sink = {s, NULL, NULL, rec_finished};
+    s->run_dirs = session_run_dirs(job->out_path);
+    SchedSink sink = {.self = s, .finished = rec_finished};
     if (job->out_path) {
         sink.started = rec_started;
         sink.epoch = rec_epoch;
@@ -146,6 +147,8 @@ NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_work
         s->rf = NULL;
         sched_core_free(s->core);
         s->core = NULL;
+        free(s->run_dirs);
+        s->run_dirs = NULL;
     }
     return st;
 }
@@ -211,5 +214,7 @@ int session_close(Session *s, int abandoned)
     int code = (sink_st != NN_OK || s->close_failed || abandoned) ? 1 : 0;
     sched_core_free(s->core);
     s->core = NULL;
+    free(s->run_dirs);
+    s->run_dirs = NULL;
     return code;
 }

@@ -4,6 +4,7 @@
 #define NNSWEEP_SCHED_SESSION_H
 
 #include "nnsweep/results.h"
+#include "nnsweep/run.h"
 #include "nnsweep/sched.h"
 
 typedef struct Session {
@@ -11,12 +12,14 @@ typedef struct Session {
     SweepSet *set;
     SchedCore *core;
     ResultsFile *rf;    /* NULL when the job records nothing */
+    char *run_dirs;     /* program runs' directories go in here: the results
+                           file's absolute path + ".runs" (owned) */
     int close_failed;
     double t0;
     /* rank 0's own cost (--stats): messages handled (receive + record +
      * answer) and epoch rows appended and flushed, with their time */
-    long n_messages, n_epoch_rows;
-    double t_messages, t_epoch_rows;
+    long n_messages, n_epoch_rows, n_log_rows;
+    double t_messages, t_epoch_rows, t_log_rows;
 } Session;
 
 /* The command a job's messages name ("nnsweep sweep: ..."). */
@@ -31,6 +34,17 @@ static inline const char *job_command(const SweepJob *job)
  * nothing is held and the file is as it was (NN_ERR_INPUT: bad input). */
 NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_workers,
                       NnError *err);
+
+/* What a worker needs for assignment a (request.c): its kind and its
+ * request JSON - a built-in run's canonical config (the sweep's, borrowed)
+ * or a program request (program.h) written into *scratch. */
+const char *session_request(const Session *s, const SchedAssignment *a, RunKind *kind,
+                            NnBuf *scratch);
+
+/* The directory of program runs' directories for a results file at
+ * out_path (NULL: the working directory's nnsweep.runs), absolute; owned
+ * by the caller (free()). */
+char *session_run_dirs(const char *out_path);
 
 /* "[nnsweep] 2 sweeps, 12 runs: 10 to run, 2 already finished; 3 workers;
  * results in out.h5" (unless quiet or nothing is recorded). */

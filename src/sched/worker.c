@@ -1,7 +1,8 @@
-/* worker.c - a worker rank: reads the dataset once, says hello, then runs
- * what rank 0 sends through run_execute (run.h), streaming every epoch back
- * as it ends and waiting for rank 0's verdict at the stopping rule's
- * decision epochs (proto.h). */
+/* worker.c - a worker rank: reads the dataset once (unless the job runs
+ * programs only), says hello, then runs what rank 0 sends through
+ * run_execute (run.h), streaming every epoch (a program's rows) back as it
+ * ends and waiting for rank 0's verdict at the stopping rule's decision
+ * epochs (a program's verdict is polled for: proto.h). */
 #define _GNU_SOURCE
 #include <mpi.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nnsweep/program.h"
 #include "nnsweep/run.h"
 #include "proto.h"
 
@@ -33,6 +35,8 @@ typedef struct WorkerRun {
     const int32_t *decide; /* (n_decide) ascending */
     int next_decide;
     int cancelled;
+    int stopped;  /* a program's run got a stop verdict */
+    NnBuf rows;   /* a ROWS message being built */
 } WorkerRun;
 
 /* Takes a CANCEL from rank 0 if one is there. */
@@ -80,6 +84,53 @@ static RunVerdict worker_on_epoch(const EpochMetrics *m, void *user)
     return RUN_GO_ON;
 }
 
+/* A program run: a stop signal, CANCEL, or a VERDICT (stop) from rank 0. */
+static RunVerdict worker_poll(void *user)
+{
+    WorkerRun *w = user;
+    if (sched_stop_signal) return RUN_CANCEL;
+    if (!w->cancelled && take_cancel()) w->cancelled = 1;
+    if (w->cancelled) return RUN_CANCEL;
+    int flag = 0;
+    MPI_Iprobe(0, TAG_VERDICT, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    if (flag) {
+        MsgVerdict v;
+        MPI_Recv(&v, sizeof v, MPI_BYTE, 0, TAG_VERDICT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (v.run == w->run && v.stop) w->stopped = 1;
+    }
+    return w->stopped ? RUN_STOP_EARLY : RUN_GO_ON;
+}
+
+/* A program run's rows: one ROWS message, sent synchronously (sched.h). */
+static RunVerdict worker_on_rows(const RunRow *rows, int n, void *user)
+{
+    WorkerRun *w = user;
+    MsgRowsHead head = {.run = w->run, .n_rows = n};
+    size_t names = 0;
+    for (int i = 0; i < n; i++) {
+        head.n_values += rows[i].n;
+        for (int k = 0; k < rows[i].n; k++) names += strlen(rows[i].names[k]) + 1;
+    }
+    NN_CHECK(names < 0x7fffffff, "worker: %zu bytes of names in one batch", names);
+    head.names_bytes = (int32_t)names;
+    NnBuf *b = &w->rows;
+    b->len = 0;
+    nn_buf_append(b, (const char *)&head, sizeof head);
+    for (int i = 0; i < n; i++) nn_buf_append(b, (const char *)&rows[i].step, sizeof(int64_t));
+    for (int i = 0; i < n; i++) {
+        int32_t c = rows[i].n;
+        nn_buf_append(b, (const char *)&c, sizeof c);
+    }
+    for (int i = 0; i < n; i++)
+        nn_buf_append(b, (const char *)rows[i].values, (size_t)rows[i].n * sizeof(double));
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < rows[i].n; k++)
+            nn_buf_append(b, rows[i].names[k], strlen(rows[i].names[k]) + 1);
+    NN_CHECK(b->len < 0x7fffffff, "worker: a ROWS message of %zu bytes", b->len);
+    MPI_Ssend(b->data, (int)b->len, MPI_BYTE, 0, TAG_ROWS, MPI_COMM_WORLD);
+    return worker_poll(w);
+}
+
 /* Per batch: a stop signal here, or CANCEL from rank 0. */
 static int worker_should_cancel(void *user)
 {
@@ -103,21 +154,29 @@ static void worker_run(RunHost *host, FILE *log, char *buf, int bytes)
     head.id[sizeof head.id - 1] = 0;
     WorkerRun w = {.run = head.run, .id = head.id, .log = log, .n_decide = head.n_decide,
                    .decide = decide};
-    RunHooks hooks = {worker_on_epoch, worker_should_cancel, &w};
-    RunRequest req = {RUN_KIND_TRAIN, head.id, buf + sizeof head + dec};
+    RunHooks hooks = {.on_epoch = worker_on_epoch, .should_cancel = worker_should_cancel,
+                      .on_rows = worker_on_rows, .poll = worker_poll, .user = &w};
+    NN_CHECK(head.kind == RUN_KIND_TRAIN || head.kind == RUN_KIND_PROGRAM,
+             "worker: a run of kind %d", head.kind);
+    RunRequest req = {(RunKind)head.kind, head.id, buf + sizeof head + dec};
     RunOutcome o;
     run_execute(host, &req, &hooks, &o);
     free(decide);
+    nn_buf_free(&w.rows);
     take_cancel(); /* a CANCEL that came after the run's last batch */
 
+    size_t out_bytes = o.outputs ? strlen(o.outputs) + 1 : 0;
     MsgResult msg = {.run = head.run,
                      .has_weights = o.best_state != NULL && o.s.n_state <= 0x7fffffff,
                      .worker_stopping = sched_stop_signal != 0,
+                     .outputs_bytes = out_bytes < 0x7fffffff ? (int32_t)out_bytes : 0,
                      .s = o.s};
     MPI_Send(&msg, sizeof msg, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
     worklog_result(log, head.id, &o.s);
     if (msg.has_weights)
         MPI_Send(o.best_state, (int)o.s.n_state, MPI_FLOAT, 0, TAG_WEIGHTS, MPI_COMM_WORLD);
+    if (msg.outputs_bytes)
+        MPI_Send(o.outputs, msg.outputs_bytes, MPI_BYTE, 0, TAG_OUTPUTS, MPI_COMM_WORLD);
     run_outcome_free(&o);
 }
 
@@ -158,7 +217,7 @@ static int gpus_required_ok(const char *host, char *msg, size_t size)
     return 1;
 }
 
-int sched_mpi_worker(const SweepJob *job, MPI_Comm workers)
+int sched_mpi_worker(const SweepJob *job, MPI_Comm workers, int needs_data)
 {
     /* node-local worker count: split the node's cores (and GPUs) between them */
     int rank;
@@ -176,8 +235,15 @@ int sched_mpi_worker(const SweepJob *job, MPI_Comm workers)
     RunHost host;
     memset(&host, 0, sizeof host);
     int have_host = 0;
-    if (!gpus_required_ok(hello.host, hello.error, sizeof hello.error)) hello.ok = 0;
-    if (hello.ok) {
+    if (needs_data && !gpus_required_ok(hello.host, hello.error, sizeof hello.error))
+        hello.ok = 0;
+    if (!needs_data) { /* programs only: no dataset, and CUDA stays untouched */
+        int n_gpu = program_gpu_count();
+        run_host_init_programs(&host, n_gpu > 0 ? local_rank % n_gpu : -1);
+        have_host = 1;
+        hello.gpu = host.gpu;
+        snprintf(hello.device, sizeof hello.device, "%s", host.device);
+    } else if (hello.ok) {
         int n_gpu = backend_gpu_usable() ? backend_cuda_device_count() : 0;
         NnError err = {{0}};
         if (run_host_init(&host, job->data_dir, n_gpu > 0 ? local_rank % n_gpu : -1, &err) ==
@@ -194,6 +260,7 @@ int sched_mpi_worker(const SweepJob *job, MPI_Comm workers)
                      err.msg);
         }
     }
+    host.threads = hello.threads;
     MPI_Send(&hello, sizeof hello, MPI_BYTE, 0, TAG_HELLO, MPI_COMM_WORLD);
     FILE *log = have_host ? worklog_open(job->worker_log, hello.host, rank) : NULL;
 

@@ -14,8 +14,23 @@ double sweep_epoch_metric(const Sweep *sw, const EpochMetrics *m)
 
 double sweep_run_metric(const Sweep *sw, const RunSummary *s)
 {
+    if (sw->program) return s->best_value;
     if (s->best_epoch < 0) return NAN;
     return sw->metric == SWEEP_VAL_ACCURACY ? s->best_val_accuracy : s->best_test_accuracy;
+}
+
+double sweep_row_metric(const Sweep *sw, const RunRow *row)
+{
+    if (!sw->metric_name || row->step < 0) return NAN;
+    for (int i = 0; i < row->n; i++)
+        if (!strcmp(row->names[i], sw->metric_name)) return row->values[i];
+    return NAN;
+}
+
+const char *sweep_metric_label(const Sweep *sw)
+{
+    if (sw->program) return sw->metric_name ? sw->metric_name : "";
+    return sweep_metric_name(sw->metric);
 }
 
 int sweep_metric_better(const Sweep *sw, double a, double b)

@@ -26,13 +26,7 @@ static double draw_u01(uint64_t hash, uint64_t draw, int j)
     return (double)x * 0x1.0p-53;
 }
 
-/* Open addressing over canonical JSON: slot = run index + 1, 0 = empty. */
-typedef struct RunTable {
-    int *slots;
-    size_t mask;
-} RunTable;
-
-static void table_init(RunTable *t, int max_runs)
+void run_table_init(RunTable *t, int max_runs)
 {
     size_t cap = 16;
     while (cap < 2 * (size_t)max_runs) cap *= 2;
@@ -40,12 +34,9 @@ static void table_init(RunTable *t, int max_runs)
     t->mask = cap - 1;
 }
 
-/* Index of the run with this JSON, or -1 after reserving its slot for
- * index `next`. */
-static int table_find_or_add(RunTable *t, const SweepRun *runs, const char *json, size_t len,
-                             int next)
+int run_table_find_or_add(RunTable *t, const SweepRun *runs, const char *json, int next)
 {
-    size_t i = (size_t)nn_hash64(json, len, 0) & t->mask;
+    size_t i = (size_t)nn_hash64(json, strlen(json), 0) & t->mask;
     for (; t->slots[i]; i = (i + 1) & t->mask)
         if (strcmp(runs[t->slots[i] - 1].json, json) == 0) return t->slots[i] - 1;
     t->slots[i] = next + 1;
@@ -187,6 +178,7 @@ static NnStatus plan_run(SweepRun *r, NnBuf *describe, NnError *err)
 NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Sweep *out,
                           NnError *err)
 {
+    if (doc->is_program) return program_doc_expand(doc, hash, notices, out, err);
     long total = 1; /* grid combinations, or random draws allowed */
     int max_runs;
     if (doc->method == SWEEP_GRID) {
@@ -206,7 +198,7 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
 
     SweepRun *runs = nn_calloc((size_t)max_runs, sizeof *runs);
     RunTable table;
-    table_init(&table, max_runs);
+    run_table_init(&table, max_runs);
     int n_runs = 0, n_dup = 0;
     NnStatus st = NN_OK;
     for (long a = 0; a < total && n_runs < max_runs; a++) {
@@ -217,7 +209,7 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
         if (st != NN_OK) break;
         NnBuf json = {0};
         config_to_json(&r->config, &json);
-        if (table_find_or_add(&table, runs, json.data, json.len, n_runs) >= 0) {
+        if (run_table_find_or_add(&table, runs, json.data, n_runs) >= 0) {
             n_dup++;
             nn_buf_free(&json);
             continue;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nnsweep/program.h"
 #include "nnsweep/sweep.h"
 #include "nnsweep/yamltree.h"
 
@@ -36,6 +37,8 @@ typedef struct ParamSpec {
 int param_n_values(const ParamSpec *p);
 NnStatus param_apply(RunConfig *c, const ParamSpec *p, int i, const char *file, NnError *err);
 
+typedef struct ProgramParams ProgramParams; /* sweep_program.c */
+
 /* One sweep document after parsing and checks, before expansion. */
 typedef struct SweepDoc {
     const char *file;
@@ -51,6 +54,12 @@ typedef struct SweepDoc {
     int params_line; /* of the `parameters` key */
     int n_params;
     ParamSpec *params; /* (n_params), owned */
+    /* a program sweep (`program` or `command` given): its spec, its metric's
+     * name (NULL: none) and its free parameters instead of params; owned */
+    int is_program;
+    ProgramSpec *program;
+    char *metric_name;
+    ProgramParams *pparams;
 } SweepDoc;
 
 /* Parses and checks one document (a mapping at root). `default_name` is used
@@ -74,6 +83,28 @@ NnStatus sweep_doc_override(SweepDoc *doc, const SweepOverrides *o, NnError *err
  * rest of *out. On error frees what it allocated. */
 NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Sweep *out,
                           NnError *err);
+
+/* Program sweeps (sweep_program.c): the spec from the document's program
+ * and command keys, checked (program_check: the program and its
+ * executable are found); the free parameters (nested groups included)
+ * checked against their distributions; the expansion, as
+ * sweep_doc_expand; and what the document owns for them. */
+NnStatus program_doc_spec(SweepDoc *doc, const YNode *root, NnError *err);
+NnStatus program_doc_params(SweepDoc *doc, const YNode *params, NnError *err);
+NnStatus program_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Sweep *out,
+                            NnError *err);
+void program_doc_free(SweepDoc *doc);
+
+/* Open addressing over runs' canonical JSON (duplicates): slot = run
+ * index + 1, 0 = empty. run_table_find_or_add returns the index of the run
+ * with this JSON, or -1 after reserving its slot for index `next`. Free
+ * slots with free(). */
+typedef struct RunTable {
+    int *slots;
+    size_t mask;
+} RunTable;
+void run_table_init(RunTable *t, int max_runs);
+int run_table_find_or_add(RunTable *t, const SweepRun *runs, const char *json, int next);
 
 /* Frees runs[0..n) and their members; accepts NULL with n 0. */
 void sweep_runs_free(SweepRun *runs, int n);

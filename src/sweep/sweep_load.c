@@ -103,6 +103,9 @@ static void sweep_free_one(Sweep *s)
     sweep_runs_free(s->runs, s->n_runs);
     if (s->strategy) s->strategy->destroy(s->strategy);
     if (s->stop) s->stop->destroy(s->stop);
+    if (s->program) program_spec_free(s->program);
+    free(s->program);
+    free(s->metric_name);
 }
 
 void sweep_set_free(SweepSet *set)
@@ -185,6 +188,10 @@ static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_s
         s->goal = doc.goal;
         s->strategy = sweep_list_strategy(s);
         s->overrides = over_text.len ? over_text.data : NULL;
+        s->program = doc.program;
+        s->metric_name = doc.metric_name;
+        doc.program = NULL;
+        doc.metric_name = NULL;
         over_text.data = NULL;
     }
     nn_buf_free(&over_text);

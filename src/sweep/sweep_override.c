@@ -146,6 +146,11 @@ void sweep_overrides_free(SweepOverrides *o)
 
 NnStatus sweep_doc_override(SweepDoc *doc, const SweepOverrides *o, NnError *err)
 {
+    if (doc->is_program && (o->n_set || o->has_metric))
+        return nn_error_set(err, NN_ERR_INPUT,
+                            "%s:%d: %s: applies to the built-in trainer's runs, but sweep %s runs "
+                            "a program (change its sweep file instead)",
+                            doc->file, doc->name_line, o->n_set ? "--set" : "--metric", doc->name);
     for (int i = 0; i < o->n_set; i++) {
         int j = 0;
         while (j < doc->n_params && strcmp(doc->params[j].key, o->set_keys[i]) != 0) j++;

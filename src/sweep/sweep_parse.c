@@ -305,12 +305,13 @@ void sweep_doc_free(SweepDoc *doc)
     free(doc->name);
     free(doc->description);
     free(doc->params);
+    program_doc_free(doc);
     memset(doc, 0, sizeof *doc);
 }
 
-static const char *const ignored_keys[] = {"program", "command", "project", "entity", NULL};
-static const char *const top_keys[] = {"name",   "description", "method",  "count",
-                                       "run_cap", "metric",     "parameters", NULL};
+static const char *const ignored_keys[] = {"project", "entity", NULL};
+static const char *const top_keys[] = {"name",   "description", "method",     "count", "run_cap",
+                                       "metric", "parameters",  "program", "command", NULL};
 
 static NnStatus parse_metric(const char *file, const YNode *m, int line, SweepDoc *doc,
                              NnError *err)
@@ -324,7 +325,17 @@ static NnStatus parse_metric(const char *file, const YNode *m, int line, SweepDo
     int have_name = 0;
     for (int i = 0; i < m->n; i++) {
         const char *k = m->keys[i], *s = scalar_text(m->items[i]);
-        if (strcmp(k, "name") == 0) {
+        if (strcmp(k, "name") == 0 && doc->is_program) { /* the program's own name */
+            have_name = 1;
+            doc->metric_line = m->items[i]->line;
+            if (!s || m->items[i]->kind != YNODE_SCALAR || strlen(s) > RUN_METRIC_NAME_MAX)
+                return failf(err, file, m->items[i]->line,
+                             "metric.name: expected the name of a metric the program logs (1 to "
+                             "%d bytes), found %s", RUN_METRIC_NAME_MAX,
+                             ynode_describe(m->items[i], found, sizeof found));
+            free(doc->metric_name);
+            doc->metric_name = nn_strdup(s);
+        } else if (strcmp(k, "name") == 0) {
             have_name = 1;
             doc->metric_line = m->items[i]->line;
             if (s && strcmp(s, "test_accuracy") == 0) doc->metric = SWEEP_TEST_ACCURACY;
@@ -362,13 +373,13 @@ static NnStatus parse_top(const YNode *root, const char *file, const char *defau
         for (int j = 0; ignored_keys[j]; j++) ignored |= strcmp(k, ignored_keys[j]) == 0;
         if (ignored) {
             if (notices)
-                fprintf(notices, "%s:%d: notice: %s: ignored (a W&B agent setting; nnsweep "
-                        "trains the runs itself)\n", file, root->key_lines[i], k);
+                fprintf(notices, "%s:%d: notice: %s: ignored (a W&B cloud setting; nnsweep "
+                        "records into its results file)\n", file, root->key_lines[i], k);
         } else if (!known) {
             return failf(err, file, root->key_lines[i],
                          "%s: not supported (a sweep has name, description, method, count, "
-                         "metric and parameters; W&B's program, command, project and entity "
-                         "are ignored)", k);
+                         "metric, parameters, and program and command for a program of your "
+                         "own; W&B's project and entity are ignored)", k);
         }
     }
 
@@ -451,7 +462,9 @@ NnStatus sweep_doc_parse(const YNode *root, const char *file, const char *defaul
         return failf(err, file, root ? root->line : 1,
                      "expected a sweep (a mapping with method and parameters), found %s",
                      ynode_describe(root, found, sizeof found));
+    doc->is_program = ynode_get(root, "program") || ynode_get(root, "command");
     NnStatus st = parse_top(root, file, default_name, notices, doc, err);
+    if (st == NN_OK && doc->is_program) st = program_doc_spec(doc, root, err);
     if (st != NN_OK) goto fail;
 
     int i = key_index(root, "parameters");
@@ -472,6 +485,11 @@ NnStatus sweep_doc_parse(const YNode *root, const char *file, const char *defaul
         st = failf(err, file, params->line,
                    "parameters: expected at least one parameter, found an empty mapping");
         goto fail;
+    }
+    if (doc->is_program) { /* free names: the program's own */
+        st = program_doc_params(doc, params, err);
+        if (st != NN_OK) goto fail;
+        return NN_OK;
     }
     doc->params = nn_calloc((size_t)params->n, sizeof *doc->params);
     doc->n_params = params->n;

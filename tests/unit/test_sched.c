@@ -180,7 +180,8 @@ static void cancel(Sim *s, int i)
 static void sim_init(Sim *s, SweepSet *set, Mem *mem, int n_workers, uint64_t seed, int gpus)
 {
     memset(s, 0, sizeof *s);
-    SchedSink sink = {mem, mem_started, mem_epoch, mem_finished};
+    SchedSink sink = {.self = mem, .started = mem_started, .epoch = mem_epoch,
+                      .finished = mem_finished};
     SchedOptions opt = {.n_workers = n_workers};
     s->core = sched_core_create(set, &sink, &opt);
     s->n_workers = n_workers;

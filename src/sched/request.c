@@ -1,0 +1,53 @@
+/* request.c - what rank 0 sends a worker for a run (session.h): a
+ * built-in run's config, or the request of a program run with where its
+ * files go. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nnsweep/program.h"
+#include "session.h"
+
+char *session_run_dirs(const char *out_path)
+{
+    char real[PATH_MAX], dir[PATH_MAX];
+    NnBuf b = {0};
+    if (!out_path) {
+        if (!getcwd(dir, sizeof dir)) snprintf(dir, sizeof dir, ".");
+        nn_buf_printf(&b, "%s/nnsweep.runs", dir);
+        return b.data;
+    }
+    if (realpath(out_path, real)) { /* beside the real file, as its side files */
+        nn_buf_printf(&b, "%s.runs", real);
+        return b.data;
+    }
+    const char *slash = strrchr(out_path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == out_path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - out_path), out_path);
+    if (!realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
+    nn_buf_printf(&b, "%s%s%s.runs", real, strcmp(real, "/") ? "/" : "",
+                  slash ? slash + 1 : out_path);
+    return b.data;
+}
+
+const char *session_request(const Session *s, const SchedAssignment *a, RunKind *kind,
+                            NnBuf *scratch)
+{
+    const Sweep *sw = a->sweep;
+    if (!sw->program) {
+        *kind = RUN_KIND_TRAIN;
+        return a->sr->json;
+    }
+    *kind = RUN_KIND_PROGRAM;
+    NnBuf dir = {0};
+    nn_buf_printf(&dir, "%s/%s", s->run_dirs, a->sr->id);
+    scratch->len = 0;
+    program_request_json(sw->program, sw->name, a->sr->id, dir.data, a->sr->json,
+                         sweep_metric_label(sw), sw->goal == SWEEP_MINIMIZE, &s->job->program,
+                         scratch);
+    nn_buf_free(&dir);
+    return scratch->data;
+}
