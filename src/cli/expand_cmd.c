@@ -21,8 +21,29 @@ static const char expand_about[] =
 static const char expand_epilog[] =
     "Exit codes: 0 ok, 2 usage or input error (one message naming file:line and key).\n";
 
+/* A program sweep: its command and each run's config as the program gets
+ * it (the JSON of ${args_json}). */
+static void print_program_sweep(const Sweep *s)
+{
+    const ProgramSpec *p = s->program;
+    printf("sweep %s  %s:%d  %s", s->name, s->file, s->line, sweep_method_name(s->method));
+    if (s->method == SWEEP_RANDOM) printf(" (count %d)", s->count);
+    printf("  metric %s (%s)  %d run%s\n", s->metric_name ? s->metric_name : "none",
+           sweep_goal_name(s->goal), s->n_runs, s->n_runs == 1 ? "" : "s");
+    printf("  program %s  in %s  command", p->program ? p->program : "-", p->dir);
+    if (!p->n_command) printf(" ${env} ${interpreter} ${program} ${args}");
+    for (int i = 0; i < p->n_command; i++) printf(" %s", p->command[i]);
+    printf("\n");
+    for (int r = 0; r < s->n_runs; r++)
+        printf("  %4d  %s  %s\n", r + 1, s->runs[r].id, s->runs[r].json);
+}
+
 static void print_sweep(const Sweep *s, int json)
 {
+    if (s->program) {
+        print_program_sweep(s);
+        return;
+    }
     double cost = 0;
     for (int r = 0; r < s->n_runs; r++) cost += s->runs[r].cost;
     printf("sweep %s  %s:%d  %s", s->name, s->file, s->line, sweep_method_name(s->method));
@@ -77,7 +98,8 @@ int cli_expand(int argc, char **argv)
     for (int i = 0; i < set.n_sweeps; i++) {
         if (i) printf("\n");
         print_sweep(&set.sweeps[i], json);
-        for (int r = 0; r < set.sweeps[i].n_runs; r++) cost += set.sweeps[i].runs[r].cost;
+        for (int r = 0; !set.sweeps[i].program && r < set.sweeps[i].n_runs; r++)
+            cost += set.sweeps[i].runs[r].cost;
     }
     printf("\ntotal: %d run%s in %d sweep%s, %.2g training flops\n", set.n_runs,
            set.n_runs == 1 ? "" : "s", set.n_sweeps, set.n_sweeps == 1 ? "" : "s", cost);

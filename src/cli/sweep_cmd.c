@@ -56,6 +56,14 @@ static int parse(int argc, char **argv, int rank, SweepJob *job, SweepOverrides 
         {.name = "stats", .kind = CLI_FLAG, .dest = &job->stats,
          .help = "rank 0's cost at the end: time per message and per flushed epoch row, runs "
                  "per second"},
+        {.name = "time-limit", .kind = CLI_DOUBLE, .dest = &job->program.time_limit, .lo = 0,
+         .hi = 1e9, .metavar = "SECONDS", .section = "Program sweeps (program: in the sweep file)",
+         .help = "a run whose program takes longer fails (SIGTERM to its process group, then "
+                 "SIGKILL after --kill-grace); 0: no limit"},
+        {.name = "kill-grace", .kind = CLI_DOUBLE, .dest = &job->program.grace, .lo = 0,
+         .hi = 1e6, .metavar = "SECONDS",
+         .help = "seconds between the SIGTERM and the SIGKILL that end a program (its sweep's "
+                 "stopping rule, --time-limit, a stop signal)"},
     };
     CliOption more[CLI_N_OVERRIDE_OPTIONS];
     cli_override_options(over, more);
@@ -81,7 +89,7 @@ int cli_sweep(int argc, char **argv)
 
     const char **files = nn_calloc((size_t)argc + 1, sizeof *files);
     SweepJob job = {.command = "sweep", .out_path = "results.h5", .grace_seconds = 20,
-                    .progress_seconds = 10};
+                    .progress_seconds = 10, .program = {.time_limit = 0, .grace = 10}};
     SweepOverrides over = {0};
     int top = 10;
     int code = parse(argc, argv, rank, &job, &over, files, &top);

@@ -1,0 +1,209 @@
+/* test_sched_rows.c - the scheduler core (sched.h) with program sweeps, no
+ * MPI and no files: rows reach the sink in order, the stopping rule is
+ * asked at the rows that carry the sweep metric (the k-th such row is its
+ * "epoch" k) and only there, outputs reach the sink before the end, the
+ * best run is taken by the program's best_value and goal, and the core
+ * fills best_step/best_value for the built-in trainer's runs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "nnsweep/sched.h"
+
+typedef struct Mem {
+    int n_rows;
+    int64_t steps[256];
+    int n_outputs;
+    char outputs[256];
+    int finished_after_outputs;
+    RunSummary last;
+    int n_finished;
+} Mem;
+
+static NnStatus mem_row(void *self, const Sweep *sw, const SweepRun *r, const RunRow *row,
+                        NnError *err)
+{
+    (void)sw, (void)r, (void)err;
+    Mem *m = self;
+    if (m->n_rows < 256) m->steps[m->n_rows] = row->step;
+    m->n_rows++;
+    return NN_OK;
+}
+
+static NnStatus mem_outputs(void *self, const Sweep *sw, const SweepRun *r, const char *json,
+                            NnError *err)
+{
+    (void)sw, (void)r, (void)err;
+    Mem *m = self;
+    m->n_outputs++;
+    snprintf(m->outputs, sizeof m->outputs, "%s", json);
+    return NN_OK;
+}
+
+static NnStatus mem_finished(void *self, const Sweep *sw, const SweepRun *r, const RunSummary *s,
+                             const float *best_state, NnError *err)
+{
+    (void)sw, (void)r, (void)best_state, (void)err;
+    Mem *m = self;
+    m->finished_after_outputs = m->n_outputs > 0;
+    m->last = *s;
+    m->n_finished++;
+    return NN_OK;
+}
+
+/* A stopping rule that decides at points 1 and 3 and stops below 0.5. */
+typedef struct Rule {
+    SweepStopRule base;
+    int epochs[2];
+    int asked[8];
+    double values[8];
+    int n_asked;
+} Rule;
+
+static int rule_decide(SweepStopRule *self, Sweep *sw, int run, int k, double value)
+{
+    (void)sw, (void)run;
+    Rule *r = (Rule *)self;
+    if (r->n_asked < 8) {
+        r->asked[r->n_asked] = k;
+        r->values[r->n_asked] = value;
+    }
+    r->n_asked++;
+    return value < 0.5;
+}
+
+static void rule_destroy(SweepStopRule *self) { free(self); }
+
+static char dir[128];
+
+static void load(SweepSet *set, const char *yaml)
+{
+    char file[256];
+    snprintf(file, sizeof file, "%s/s.yaml", dir);
+    NnError err;
+    memset(set, 0, sizeof *set);
+    NnStatus st = sweep_load_text(set, yaml, strlen(yaml), file, NULL, NULL, &err);
+    CHECK(st == NN_OK, "%s", err.msg);
+}
+
+static SchedVerdict row(SchedCore *c, int64_t step, const char *name, double v)
+{
+    const char *names[2] = {"other", name};
+    double values[2] = {1, v};
+    RunRow r = {.step = step, .n = 2, .names = names, .values = values};
+    return sched_core_on_row(c, 0, &r);
+}
+
+static void test_rows(void)
+{
+    SweepSet set;
+    load(&set, "program: p.py\nmethod: grid\nmetric: {name: acc, goal: maximize}\n"
+               "parameters:\n  x: {values: [1, 2]}\n");
+    if (set.n_sweeps != 1) return;
+    Sweep *sw = &set.sweeps[0];
+    CHECK(sw->program && !strcmp(sweep_metric_label(sw), "acc") && sw->n_runs == 2,
+          "a program sweep of 2 runs");
+    Rule *rule = calloc(1, sizeof *rule);
+    rule->epochs[0] = 1;
+    rule->epochs[1] = 3;
+    rule->base = (SweepStopRule){2, rule->epochs, rule_decide, rule_destroy};
+    sw->stop = &rule->base;
+    Mem mem = {0};
+    SchedSink sink = {.self = &mem, .finished = mem_finished, .row = mem_row,
+                      .outputs = mem_outputs};
+    SchedOptions opt = {.n_workers = 1};
+    SchedCore *c = sched_core_create(&set, &sink, &opt);
+    SchedPlan plan;
+    NnError err;
+    CHECK(sched_core_reconcile(c, NULL, 0, NULL, 0, 0, "", &plan, &err) == NN_OK, "%s", err.msg);
+    sched_plan_free(&plan);
+    SchedWorkerInfo w = {.host = "h", .ok = 1};
+    sched_core_worker(c, 0, &w);
+
+    SchedAssignment a;
+    CHECK(sched_core_assign(c, &a) && a.n_decide == 2, "assigned with 2 decision points");
+    /* rows without the metric, or with NaN, are not decision points */
+    CHECK(row(c, 0, "acc", 0.9) == SCHED_NO_VERDICT, "metric row 0");
+    CHECK(row(c, 1, "loss", 0.1) == SCHED_NO_VERDICT, "a row without the metric");
+    CHECK(row(c, 2, "acc", NAN) == SCHED_NO_VERDICT, "a NaN metric");
+    CHECK(row(c, 7, "acc", 0.8) == SCHED_GO_ON, "metric row 1 is decision point 1");
+    CHECK(row(c, 8, "acc", 0.7) == SCHED_NO_VERDICT, "metric row 2");
+    CHECK(row(c, 9, "acc", 0.4) == SCHED_STOP_RUN, "metric row 3: below 0.5 stops");
+    CHECK(rule->n_asked == 2 && rule->asked[0] == 1 && rule->asked[1] == 3 &&
+              rule->values[1] == 0.4, "asked %d times", rule->n_asked);
+    CHECK(mem.n_rows == 6 && mem.steps[3] == 7 && mem.steps[5] == 9, "%d rows reached the sink",
+          mem.n_rows);
+    sched_core_on_outputs(c, 0, "{\"summary\": {}}");
+    RunSummary s;
+    run_summary_init(&s, RUN_STOPPED);
+    s.best_step = 0;
+    s.best_value = 0.9;
+    sched_core_on_result(c, 0, &s, NULL);
+    CHECK(mem.finished_after_outputs && !strcmp(mem.outputs, "{\"summary\": {}}"),
+          "outputs before the end");
+    CHECK(mem.last.best_step == 0 && mem.last.best_value == 0.9, "the program's best kept");
+    double best;
+    CHECK(sched_core_best(c, &best) == a.run && best == 0.9, "best by best_value");
+
+    /* the second run: decision points count again from 0 */
+    CHECK(sched_core_assign(c, &a), "the second run");
+    CHECK(row(c, 0, "acc", 0.95) == SCHED_NO_VERDICT && row(c, 1, "acc", 0.96) == SCHED_GO_ON,
+          "a new run's points");
+    run_summary_init(&s, RUN_DONE);
+    s.best_step = 1;
+    s.best_value = 0.96;
+    sched_core_on_result(c, 0, &s, NULL);
+    CHECK(sched_core_best(c, &best) == a.run && best == 0.96, "the better run is best");
+    CHECK(sched_core_finished(c), "finished");
+    sched_core_free(c);
+    sweep_set_free(&set);
+}
+
+/* The built-in trainer's runs: best_step and best_value from best_epoch. */
+static void test_train_best(void)
+{
+    SweepSet set;
+    load(&set, "method: grid\nmetric: {name: test_accuracy}\nparameters:\n"
+               "  epochs: {value: 3}\n  train_images: {value: 100}\n");
+    if (set.n_sweeps != 1) return;
+    Mem mem = {0};
+    SchedSink sink = {.self = &mem, .finished = mem_finished};
+    SchedOptions opt = {.n_workers = 1};
+    SchedCore *c = sched_core_create(&set, &sink, &opt);
+    SchedPlan plan;
+    NnError err;
+    CHECK(sched_core_reconcile(c, NULL, 0, NULL, 0, 0, "", &plan, &err) == NN_OK, "%s", err.msg);
+    sched_plan_free(&plan);
+    SchedWorkerInfo w = {.host = "h", .ok = 1};
+    sched_core_worker(c, 0, &w);
+    SchedAssignment a;
+    CHECK(sched_core_assign(c, &a), "assigned");
+    RunSummary s;
+    run_summary_init(&s, RUN_DONE);
+    s.best_epoch = 2;
+    s.best_test_accuracy = 0.625;
+    sched_core_on_result(c, 0, &s, NULL);
+    CHECK(mem.last.best_step == 2 && mem.last.best_value == 0.625, "best_step %lld value %g",
+          (long long)mem.last.best_step, mem.last.best_value);
+    sched_core_free(c);
+    sweep_set_free(&set);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/nnsweep-test-rows-XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    char prog[256];
+    snprintf(prog, sizeof prog, "%s/p.py", dir);
+    FILE *f = fopen(prog, "w");
+    if (f) fclose(f);
+    test_rows();
+    test_train_best();
+    unlink(prog);
+    rmdir(dir);
+    return check_exit_code();
+}
