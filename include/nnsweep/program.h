@@ -18,6 +18,7 @@
  *   ${args_no_hyphens}        name=value per parameter
  *   ${args_no_boolean_flags}  as ${args}, but a true boolean is --name
  *                             alone and a false one is left out
+ *   ${args_no_equals}         --name and value as two elements
  *   ${args_json}              one element: the config as JSON
  *   ${args_json_file}         the path of a file holding that JSON
  *                             (args.json in the run's directory)

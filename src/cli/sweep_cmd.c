@@ -63,7 +63,7 @@ static int parse(int argc, char **argv, int rank, SweepJob *job, SweepOverrides 
         {.name = "kill-grace", .kind = CLI_DOUBLE, .dest = &job->program.grace, .lo = 0,
          .hi = 1e6, .metavar = "SECONDS",
          .help = "seconds between the SIGTERM and the SIGKILL that end a program (its sweep's "
-                 "stopping rule, --time-limit, a stop signal)"},
+                 "stopping rule, --time-limit, a stop signal); at most half of --grace"},
     };
     CliOption more[CLI_N_OVERRIDE_OPTIONS];
     cli_override_options(over, more);

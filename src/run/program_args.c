@@ -270,7 +270,8 @@ static void py_value(const YNode *v, int repr, NnBuf *out)
 static const char *const default_command[] = {"${env}", "${interpreter}", "${program}", "${args}"};
 static const char *const macros[] = {"${env}", "${interpreter}", "${program}", "${args}",
                                      "${args_no_hyphens}", "${args_no_boolean_flags}",
-                                     "${args_json}", "${args_json_file}", NULL};
+                                     "${args_no_equals}", "${args_json}", "${args_json_file}",
+                                     NULL};
 
 static int is_macro(const char *s)
 {
@@ -319,7 +320,7 @@ static NnStatus check_element(const ProgramSpec *p, int i, const char *where, Nn
     return nn_error_set(err, NN_ERR_INPUT,
                         "%s: command[%d]: unknown macro %s (expected ${env}, ${interpreter}, "
                         "${program}, ${args}, ${args_no_hyphens}, ${args_no_boolean_flags}, "
-                        "${args_json}, ${args_json_file} or ${envvar:NAME})",
+                        "${args_no_equals}, ${args_json}, ${args_json_file} or ${envvar:NAME})",
                         where, i, s);
 }
 
@@ -361,7 +362,7 @@ static void argv_push(Argv *a, char *s) /* takes s */
 }
 
 /* The parameters' arguments of one format: 0 --name=value, 1 name=value,
- * 2 --name=value with booleans as flags. */
+ * 2 --name=value with booleans as flags, 3 --name and value as two. */
 static void push_args(Argv *a, const YNode *config, int format)
 {
     for (int i = 0; i < config->n; i++) {
@@ -373,6 +374,12 @@ static void push_args(Argv *a, const YNode *config, int format)
         if (format == 2 && v->kind == YNODE_SCALAR && scalar_kind(v, &l, &d, &b) == PY_BOOL) {
             if (!b) continue;
             nn_buf_printf(&arg, "--%s", config->keys[i]);
+        } else if (format == 3) {
+            nn_buf_printf(&arg, "--%s", config->keys[i]);
+            argv_push(a, arg.data);
+            arg = (NnBuf){0};
+            nn_buf_append(&arg, "", 0);
+            py_value(v, 0, &arg);
         } else {
             nn_buf_printf(&arg, "%s%s=", format == 1 ? "" : "--", config->keys[i]);
             py_value(v, 0, &arg);
@@ -405,6 +412,7 @@ NnStatus program_argv(const ProgramSpec *p, const YNode *config, const char *arg
         else if (!strcmp(s, "${args}")) push_args(&a, config, 0);
         else if (!strcmp(s, "${args_no_hyphens}")) push_args(&a, config, 1);
         else if (!strcmp(s, "${args_no_boolean_flags}")) push_args(&a, config, 2);
+        else if (!strcmp(s, "${args_no_equals}")) push_args(&a, config, 3);
         else if (!strcmp(s, "${args_json}")) {
             NnBuf j = {0};
             program_value_json(config, &j);

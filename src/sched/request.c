@@ -45,9 +45,12 @@ const char *session_request(const Session *s, const SchedAssignment *a, RunKind 
     NnBuf dir = {0};
     nn_buf_printf(&dir, "%s/%s", s->run_dirs, a->sr->id);
     scratch->len = 0;
+    /* a program ended by a stop signal must be gone before rank 0 stops
+     * waiting for its worker */
+    ProgramLimits lim = s->job->program;
+    if (lim.grace > s->job->grace_seconds / 2) lim.grace = s->job->grace_seconds / 2;
     program_request_json(sw->program, sw->name, a->sr->id, dir.data, a->sr->json,
-                         sweep_metric_label(sw), sw->goal == SWEEP_MINIMIZE, &s->job->program,
-                         scratch);
+                         sweep_metric_label(sw), sw->goal == SWEEP_MINIMIZE, &lim, scratch);
     nn_buf_free(&dir);
     return scratch->data;
 }

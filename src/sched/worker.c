@@ -182,8 +182,10 @@ static void worker_run(RunHost *host, FILE *log, char *buf, int bytes)
 
 /* NNSWEEP_GPUS=N (slurm/gpu.sbatch sets it to the GPUs Slurm gave the job
  * on each node): this worker must see at least N GPUs, or it cannot train
- * and says why in msg (returns 0). Unset or 0: no requirement. */
-static int gpus_required_ok(const char *host, char *msg, size_t size)
+ * and says why in msg (returns 0). Unset or 0: no requirement. programs:
+ * the job runs programs only, which see the node's GPUs without nnsweep's
+ * CUDA backend (program_gpu_count). */
+static int gpus_required_ok(const char *host, int programs, char *msg, size_t size)
 {
     const char *v = getenv("NNSWEEP_GPUS");
     if (!v || !*v) return 1;
@@ -195,7 +197,7 @@ static int gpus_required_ok(const char *host, char *msg, size_t size)
         return 0;
     }
     if (want == 0) return 1;
-    if (!backend_get(BACKEND_CUDA)) {
+    if (!programs && !backend_get(BACKEND_CUDA)) {
         snprintf(msg, size,
                  "the job asks for %ld GPU%s per node (NNSWEEP_GPUS=%ld) but this nnsweep was "
                  "built without the CUDA backend: build it with -DNNSWEEP_CUDA=ON on a machine "
@@ -203,7 +205,7 @@ static int gpus_required_ok(const char *host, char *msg, size_t size)
                  want, want == 1 ? "" : "s", want);
         return 0;
     }
-    int seen = backend_cuda_device_count();
+    int seen = programs ? program_gpu_count() : backend_cuda_device_count();
     if (seen < want) {
         const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
         snprintf(msg, size,
@@ -235,9 +237,8 @@ int sched_mpi_worker(const SweepJob *job, MPI_Comm workers, int needs_data)
     RunHost host;
     memset(&host, 0, sizeof host);
     int have_host = 0;
-    if (needs_data && !gpus_required_ok(hello.host, hello.error, sizeof hello.error))
-        hello.ok = 0;
-    if (!needs_data) { /* programs only: no dataset, and CUDA stays untouched */
+    if (!gpus_required_ok(hello.host, !needs_data, hello.error, sizeof hello.error)) hello.ok = 0;
+    if (!needs_data && hello.ok) { /* programs only: no dataset, and CUDA stays untouched */
         int n_gpu = program_gpu_count();
         run_host_init_programs(&host, n_gpu > 0 ? local_rank % n_gpu : -1);
         have_host = 1;

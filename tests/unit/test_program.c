@@ -96,6 +96,16 @@ static void test_args(void)
     }
     check_argv(no_bool, 2, want, n);
 
+    const char *const no_eq[] = {"${args_no_equals}"};
+    n = 0;
+    for (int i = 0; i < 12; i++) {
+        static char names[12][32];
+        snprintf(names[i], sizeof names[i], "%.*s", (int)(strchr(args[i], '=') - args[i]), args[i]);
+        want[n++] = names[i];
+        want[n++] = strchr(args[i], '=') + 1;
+    }
+    check_argv(no_eq, 1, want, n);
+
     /* json.dumps(json.loads(config_json)) */
     const char *const js[] = {"${args_json}", "--file", "${args_json_file}"};
     const char *want_js[] = {
