@@ -272,7 +272,7 @@ static NnStatus parse_node(const char *file, const char *key, int line, const YN
     const YNode *nested = ynode_get(spec, "parameters");
     if (!nested) return parse_leaf(file, spec, path, method, n, err);
     if (spec->n != 1)
-        return failf(err, file, spec->line,
+        return failf(err, file, line,
                      "%s: a nested group has only `parameters` (found %d keys)", path, spec->n);
     snprintf(path + strlen(path), sizeof path - strlen(path), ".parameters");
     return parse_group(file, nested, path, method, &n->children, &n->n_children, err);

@@ -55,9 +55,12 @@ total() { "$nnsweep" expand "$@" 2>/dev/null | sed -n 's/^total: \([0-9]*\) runs
 # the Adam sweeps repeat two learning rates: notices on stderr, exit 0
 "$nnsweep" expand jobs/seed_study/adam.yaml >"$tmp/out" 2>"$tmp/err" || bad "adam.yaml failed"
 [ "$(grep -c 'notice: sweep .*: 2 duplicate runs dropped' "$tmp/err")" -eq 2 ] || bad "adam.yaml: no duplicate notices: $(cat "$tmp/err")"
-# W&B agent keys are ignored with a notice
+# a W&B file with program: a program sweep, each run's config as the program
+# gets it; W&B's cloud keys are ignored with a notice
 "$nnsweep" expand tests/sweeps/good/wandb.yaml >"$tmp/out" 2>"$tmp/err" || bad "wandb.yaml failed"
-grep -q 'wandb.yaml:3: notice: program: ignored' "$tmp/err" || bad "no notice for program: $(cat "$tmp/err")"
+grep -q 'wandb.yaml:5: notice: project: ignored' "$tmp/err" || bad "no notice for project: $(cat "$tmp/err")"
+grep -q '^  program train.py  in .*/tests/sweeps/good  command ${env} ${interpreter} ${program} ${args}$' "$tmp/out" || bad "wandb.yaml: no program line: $(cat "$tmp/out")"
+[ "$(grep -c '^ *[0-9]*  [0-9a-f]\{12\}  {"model": "mlp", "hidden_layers": \[[0-9]*\], "learning_rate": 0.[0-9]*, "epochs": 2}$' "$tmp/out")" -eq 4 ] || bad "wandb.yaml: not 4 program configs: $(cat "$tmp/out")"
 # --json adds each run's canonical config
 "$nnsweep" expand --json jobs/seed_study/batchnorm.yaml >"$tmp/out" 2>/dev/null || bad "--json failed"
 [ "$(grep -c '^ *{"activation":.*"batchnorm":true' "$tmp/out")" -eq 8 ] || bad "--json: not 8 configs"

@@ -567,10 +567,19 @@ static void test_duplicates_and_notices(void)
     free(notes);
     sweep_set_free(&set);
 
+    /* program and command make a program sweep (program.h); W&B's cloud
+     * keys are ignored */
     CHECK(load_rel(&set, "tests/sweeps/good/wandb.yaml", &notes, &err) == NN_OK, "%s", err.msg);
     CHECK(set.n_runs == 4, "%d runs", set.n_runs);
-    static const char *ignored[] = {"program", "project", "entity", "command"};
-    for (int i = 0; i < 4; i++) {
+    CHECK(set.n_sweeps == 1 && set.sweeps[0].program && set.sweeps[0].program->n_command == 4 &&
+              !strcmp(set.sweeps[0].program->program, "train.py"),
+          "a program sweep of train.py");
+    if (set.n_runs == 4)
+        CHECK(!strcmp(set.sweeps[0].runs[0].json, "{\"model\": \"mlp\", \"hidden_layers\": [32], "
+                                                  "\"learning_rate\": 0.1, \"epochs\": 2}"),
+              "the first run's config: %s", set.sweeps[0].runs[0].json);
+    static const char *ignored[] = {"project", "entity"};
+    for (int i = 0; i < 2; i++) {
         char want[64];
         snprintf(want, sizeof want, "notice: %s: ignored", ignored[i]);
         CHECK(notes && strstr(notes, want), "no notice for %s: %s", ignored[i],
