@@ -18,13 +18,15 @@ out for validation. Arguments come as W&B's agent writes them
 
 What it reports through nnsweep_run (python/nnsweep_run.py): after each
 epoch e (1, 2, ...) a row at step e with epoch, train_loss, train_acc,
-val_loss, val_acc, test_loss, test_acc, lr and seconds; at the end a summary
+val_loss, val_acc, test_loss, test_acc, lr and seconds (also printed:
+"epoch e {...}", the row as JSON); at the end a summary
 (best_val_acc, test_acc_at_best, best_epoch) and the best epoch's weights
 as an artifact ("best", saved in the run's directory). SIGTERM (nnsweep's
 stopping rule) ends it at once: the rows it logged stay.
 """
 import argparse
 import ast
+import json
 import os
 import sys
 import time
@@ -226,10 +228,11 @@ def main():
             sys.exit("train.py: the training loss is %s at epoch %d" % (train_loss, epoch))
         val_loss, val_acc = evaluate(model, vx, vy, device)
         test_loss, test_acc = evaluate(model, tx, ty, device)
-        run.log({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-                 "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss,
-                 "test_acc": test_acc, "lr": opt.param_groups[0]["lr"],
-                 "seconds": time.time() - t0}, step=epoch)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+               "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss,
+               "test_acc": test_acc, "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t0}
+        print("epoch %d %s" % (epoch, json.dumps(row)), flush=True)
+        run.log(row, step=epoch)
         select = val_acc if args.val_split else test_acc
         if select > best[0]:
             best = (select, epoch, test_acc)
