@@ -71,13 +71,34 @@ static int row_value(const YNode *v, double *out)
     return 0;
 }
 
+/* 1 when s is valid UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF) without control characters. */
+static int utf8_text(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+              : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0 || (n == 0 && (c < 0x20 || c == 0x7F))) return 0;
+        unsigned long cp = n ? c & (0x3Fu >> n) : c;
+        for (int i = 1; i <= n; i++) {
+            if ((s[i] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (s[i] & 0x3F);
+        }
+        static const unsigned long min_cp[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+            (cp >= 0x80 && cp < 0xA0))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
 static int name_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > RUN_METRIC_NAME_MAX || !strcmp(s, "step")) return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7F) return 0;
-    return 1;
+    return utf8_text((const unsigned char *)s);
 }
 
 /* Adds a row of the mapping m at step. */
@@ -96,8 +117,8 @@ static NnStatus add_row(Channel *ch, const YNode *m, int64_t step, const char *w
     for (int i = 0; i < m->n; i++) {
         double v;
         if (!name_ok(m->keys[i])) {
-            snprintf(msg, sizeof msg, "%s: a name must have 1 to %d bytes without control "
-                     "characters and not be \"step\", found \"%.80s\"", what,
+            snprintf(msg, sizeof msg, "%s: a name must be 1 to %d bytes of UTF-8 without "
+                     "control characters and not \"step\", found \"%.80s\"", what,
                      RUN_METRIC_NAME_MAX, m->keys[i]);
             return garbage(ch, line, len, err, msg);
         }
@@ -156,8 +177,9 @@ static NnStatus add_summary(Channel *ch, const YNode *m, const char *line, size_
         double v;
         char found[96];
         if (!name_ok(m->keys[i])) {
-            snprintf(msg, sizeof msg, "summary: a name must have 1 to %d bytes without control "
-                     "characters, found \"%.80s\"", RUN_METRIC_NAME_MAX, m->keys[i]);
+            snprintf(msg, sizeof msg, "summary: a name must be 1 to %d bytes of UTF-8 without "
+                     "control characters and not \"step\", found \"%.80s\"",
+                     RUN_METRIC_NAME_MAX, m->keys[i]);
             return garbage(ch, line, len, err, msg);
         }
         if (!row_value(m->items[i], &v)) {

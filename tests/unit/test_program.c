@@ -223,7 +223,11 @@ static void test_channel(void)
         {"{\"log\": {\"a\": 1}\n", "not one JSON object"},
         {"{\"log\": {\"a\": \"x\"}}\n", "log.a: expected a number"},
         {"{\"log\": {\"a\": 1}, \"step\": 7}\n", "steps must grow"},
-        {"{\"log\": {\"step\": 1}}\n", "not be \"step\""},
+        {"{\"log\": {\"step\": 1}}\n", "not \"step\""},
+        {"{\"log\": {\"a\\u0001b\": 1}}\n", "UTF-8 without control characters"},
+        {"{\"log\": {\"\xc3\x28\": 1}}\n", "not one JSON object"}, /* libyaml: not UTF-8 */
+        {"{\"log\": {\"0123456789012345678901234567890123456789012345678901234567890123\": 1}}\n",
+         "1 to 63 bytes"},
         {"{\"metrics\": {\"a\": 1}}\n", "unknown key \"metrics\""},
         {"{\"log\": {}}\n", "non-empty object"},
         {"{\"log\": {\"a\": 1}, \"summary\": {\"b\": 2}}\n", "expected one of"},
