@@ -154,7 +154,6 @@ static void receive_rows(Session *s, int rank, int bytes)
         q += strlen(q) + 1;
     }
     int stop = 0, first = 0;
-    double t0 = nn_now();
     for (int r = 0; r < h.n_rows; r++) {
         RunRow row;
         int32_t n;
@@ -167,8 +166,6 @@ static void receive_rows(Session *s, int rank, int bytes)
         first += n;
         stop |= sched_core_on_row(s->core, rank - 1, &row) == SCHED_STOP_RUN;
     }
-    s->n_log_rows += h.n_rows;
-    s->t_log_rows += nn_now() - t0;
     free(name_ptr);
     free(vals);
     free(buf);
