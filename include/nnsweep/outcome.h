@@ -35,7 +35,7 @@ RunStatus run_status_from_name(const char *name);
  * a run is never run again, not even by --resume. interrupted is not final. */
 int run_status_is_final(RunStatus s);
 
-/* One row of a run's metrics table (results.h: /runs/<id>/metrics).
+/* One row of a run's metrics (results.h: /metrics).
  * Losses and accuracies are NaN where a split is empty (val without
  * val_split). */
 typedef struct EpochMetrics {
@@ -58,6 +58,10 @@ typedef struct RunSummary {
     int32_t epochs_done; /* last completed epoch */
     int32_t best_epoch;  /* -1 when it has none */
     double best_val_accuracy, best_test_accuracy; /* at best_epoch (NaN: none) */
+    /* the best value of the sweep's metric and its step (train runs: its
+     * epoch); -1 and NaN when not known (run_summary_init) */
+    int64_t best_step;
+    double best_value;
     double wall_seconds;
     int64_t n_params;    /* trainable parameters (0 when the model was not built) */
     int64_t n_state;     /* floats of the best-weights vector (params + buffers) */
@@ -66,7 +70,8 @@ typedef struct RunSummary {
                                       interrupted; empty when done */
 } RunSummary;
 
-/* A summary with nothing known yet: status, best_epoch -1, NaN accuracies. */
+/* A summary with nothing known yet: status, best_epoch and best_step -1,
+ * NaN accuracies and best_value. */
 void run_summary_init(RunSummary *s, RunStatus status);
 /* Sets the message from a printf format, cut to fit. */
 void run_summary_message(RunSummary *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

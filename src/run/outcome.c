@@ -32,7 +32,8 @@ void run_summary_init(RunSummary *s, RunStatus status)
     memset(s, 0, sizeof *s);
     s->status = status;
     s->best_epoch = -1;
-    s->best_val_accuracy = s->best_test_accuracy = NAN;
+    s->best_step = -1;
+    s->best_val_accuracy = s->best_test_accuracy = s->best_value = NAN;
 }
 
 void run_summary_message(RunSummary *s, const char *fmt, ...)
