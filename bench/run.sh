@@ -135,20 +135,18 @@ if [ "$sweep" = 1 ]; then
             mpirun --oversubscribe --bind-to none -np "$np" "$nnsweep" sweep "$here/sweep_mpi.yaml" \
                 --out "$res" --data "$data" --threads "$nt" --quiet >/dev/null
             t1=$(date +%s.%N)
-            $py - "$res" "$rep" "$np" "$nt" "$t0" "$t1" >>"$sweep_tsv" <<'EOF'
-import sys, h5py, json
+            NNSWEEP_ANALYSIS="$here/../analysis" $py - "$res" "$rep" "$np" "$nt" "$t0" "$t1" >>"$sweep_tsv" <<'EOF'
+import os, sys
 path, rep, np_, nt, t0, t1 = sys.argv[1:]
-with h5py.File(path, "r", libver="latest", swmr=True) as f:
-    s = f["summary"][()]
+sys.path.insert(0, os.environ["NNSWEEP_ANALYSIS"])
+from nnsweep_results import ResultsFile
+with ResultsFile(path) as f:
     images, busy = 0, {}
-    for row in s:
-        rid = row["run_id"].decode()
-        cfg = json.loads(f["runs"][rid].attrs["config"])
-        m = f["runs"][rid]["metrics"][()]
-        epochs = int(max(m["epoch"]))
+    for _, row in f.summary().iterrows():
+        cfg = f.config(row.run_id)
+        epochs = int(f.metrics(row.run_id)["epoch"].max())
         images += epochs * cfg["train_images"]
-        key = int(row["worker_rank"]) if "worker_rank" in s.dtype.names else 0
-        busy[key] = busy.get(key, 0.0) + float(row["wall_seconds"])
+        busy[row.worker_rank] = busy.get(row.worker_rank, 0.0) + float(row.wall_seconds)
 print(rep, f"np{np_}_t{nt}", float(t1) - float(t0), images, max(busy.values()))
 EOF
         done

@@ -35,7 +35,7 @@ RunStatus run_status_from_name(const char *name);
  * a run is never run again, not even by --resume. interrupted is not final. */
 int run_status_is_final(RunStatus s);
 
-/* One row of a run's metrics table (results.h: /runs/<id>/metrics).
+/* One row of a run's metrics (results.h: /metrics).
  * Losses and accuracies are NaN where a split is empty (val without
  * val_split). */
 typedef struct EpochMetrics {

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "nnsweep/data.h"
@@ -92,6 +93,10 @@ int cli_evaluate(int argc, char **argv)
     config_defaults(&c);
     NnStatus st = results_open_read(path, &rf, &err);
     if (st == NN_OK) st = results_get_row(rf, run_id, &row, &err);
+    if (st == NN_OK && strcmp(row.kind, RESULTS_KIND_TRAIN) != 0)
+        st = nn_error_set(&err, NN_ERR_INPUT, "%s: run %s is a run of kind %s: evaluate "
+                                              "evaluates the built-in trainer's runs",
+                          path, run_id, row.kind);
     if (st == NN_OK) st = results_read_config(rf, run_id, &config_json, &err);
     if (st == NN_OK) st = config_from_json(&c, config_json, &err);
     if (st == NN_OK) st = results_read_weights(rf, run_id, &state, &n_state, NULL, NULL, &err);

@@ -1,6 +1,7 @@
 /* inspect_cmd.c - `nnsweep inspect`: progress and leaderboard per sweep
  * (top N by the sweep's metric, with the hyperparameters that vary), or one
- * run's epoch table. Works while a sweep writes the file (SWMR read). */
+ * run's epoch table and logged values. Works while a sweep writes the file
+ * (SWMR read), on files of either results schema version. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +19,10 @@ typedef struct Board {
     int *varies;       /* (n_keys) */
 } Board;
 
-static const char *inspect_metric; /* for the sort */
-static int inspect_maximize;
+static int inspect_maximize; /* for the sort */
 
-static double row_metric(const ResultsRow *r)
-{
-    return strcmp(inspect_metric, "val_accuracy") == 0 ? r->best_val_accuracy
-                                                        : r->best_test_accuracy;
-}
+/* The sweep metric's best value (NaN until the run ended). */
+static double row_metric(const ResultsRow *r) { return r->best_value; }
 
 static int cmp_rows(const void *a, const void *b)
 {
@@ -56,7 +53,6 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
         b.rows[b.n++] = &rows[i];
         counts[rows[i].status]++;
     }
-    inspect_metric = sw->metric;
     inspect_maximize = strcmp(sw->goal, "minimize") != 0;
     qsort(b.rows, (size_t)b.n, sizeof *b.rows, cmp_rows);
 
@@ -68,7 +64,9 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
         RunConfig c;
         config_defaults(&c);
         st = results_read_config(rf, b.rows[i]->run_id, &json, err);
-        if (st == NN_OK && config_from_json(&c, json, err) != NN_OK) {
+        /* a program's config is its own: its keys are not shown */
+        int train = strcmp(b.rows[i]->kind, RESULTS_KIND_TRAIN) == 0;
+        if (st == NN_OK && train && config_from_json(&c, json, err) != NN_OK) {
             NnError why = *err;
             st = nn_error_set(err, NN_ERR_IO, "%s: run %s: damaged config attribute (%.300s)",
                               path, b.rows[i]->run_id, why.msg);
@@ -91,18 +89,18 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
             counts[RUN_INTERRUPTED]);
     if (counts[RUN_STOPPED]) fprintf(out, ", %d stopped early", counts[RUN_STOPPED]);
     fputc('\n', out);
-    fprintf(out, "  %4s  %-12s  %-11s  %8s  %5s  %7s  %8s", "rank", "run", "status",
-            sw->metric[0] == 'v' ? "val_acc" : "test_acc", "best", "epochs", "seconds");
+    fprintf(out, "  %4s  %-12s  %-11s  %12.12s  %5s  %7s  %8s", "rank", "run", "status", sw->metric,
+            "best", "epochs", "seconds");
     for (int k = 0; k < n_keys; k++)
         if (b.varies[k]) fprintf(out, "  %s", config_key(k)->name);
     fputc('\n', out);
     for (int i = 0; i < b.n && i < top; i++) {
         const ResultsRow *r = b.rows[i];
         double v = row_metric(r);
-        char acc[16] = "-", best[16] = "-";
+        char acc[16] = "-", best[24] = "-";
         if (!isnan(v)) snprintf(acc, sizeof acc, "%.4f", v);
-        if (r->best_epoch >= 0) snprintf(best, sizeof best, "%d", r->best_epoch);
-        fprintf(out, "  %4d  %-12s  %-11s  %8s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
+        if (r->best_step >= 0) snprintf(best, sizeof best, "%lld", (long long)r->best_step);
+        fprintf(out, "  %4d  %-12s  %-11s  %12s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
                 run_status_name(r->status), acc, best, r->epochs_done, r->epochs, r->wall_seconds);
         for (int k = 0; k < n_keys; k++)
             if (b.varies[k]) fprintf(out, "  %s", b.values[i * n_keys + k].data);
@@ -139,6 +137,56 @@ NnStatus cli_print_leaderboard(const char *path, const char *only_sweep, int top
     return st;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A run's logged values as a table: one line per step, one column per
+ * name (first logged first); a name logged twice at a step shows the later
+ * value, one not logged there "-". */
+static void print_logs(const ResultsLog *l, size_t n, FILE *out)
+{
+    const char **names = nn_malloc(n * sizeof *names);
+    int64_t *steps = nn_malloc(n * sizeof *steps);
+    size_t n_names = 0, n_steps = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < n_names && strcmp(names[k], l[i].name) != 0) k++;
+        if (k == n_names) names[n_names++] = l[i].name;
+        steps[i] = l[i].step;
+    }
+    qsort(steps, n, sizeof *steps, cmp_i64);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || steps[i] != steps[n_steps - 1]) steps[n_steps++] = steps[i];
+    double *v = nn_malloc(n_steps * n_names * sizeof *v);
+    for (size_t i = 0; i < n_steps * n_names; i++) v[i] = NAN;
+    char *set = nn_calloc(n_steps * n_names, 1);
+    for (size_t i = 0; i < n; i++) {
+        int64_t *at = bsearch(&l[i].step, steps, n_steps, sizeof *steps, cmp_i64);
+        size_t k = 0;
+        while (strcmp(names[k], l[i].name) != 0) k++;
+        size_t cell = (size_t)(at - steps) * n_names + k;
+        v[cell] = l[i].value;
+        set[cell] = 1;
+    }
+    fprintf(out, "logged values:\n%8s", "step");
+    for (size_t k = 0; k < n_names; k++) fprintf(out, "  %12.12s", names[k]);
+    fputc('\n', out);
+    for (size_t s = 0; s < n_steps; s++) {
+        fprintf(out, "%8lld", (long long)steps[s]);
+        for (size_t k = 0; k < n_names; k++) {
+            if (set[s * n_names + k])
+                fprintf(out, "  %12.6g", v[s * n_names + k]);
+            else
+                fprintf(out, "  %12s", "-");
+        }
+        fputc('\n', out);
+    }
+    free(names), free(steps), free(v), free(set);
+}
+
 static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnError *err)
 {
     ResultsFile *rf;
@@ -147,19 +195,22 @@ static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnErr
     ResultsRow row;
     char *json = NULL;
     EpochMetrics *m = NULL;
-    size_t n = 0;
+    ResultsLog *logs = NULL;
+    size_t n = 0, n_logs = 0;
     st = results_get_row(rf, run_id, &row, err);
     if (st == NN_OK) st = results_read_config(rf, run_id, &json, err);
     if (st == NN_OK) st = results_read_metrics(rf, run_id, &m, &n, err);
+    if (st == NN_OK) st = results_read_logs(rf, run_id, &logs, &n_logs, err);
     if (st == NN_OK) {
-        fprintf(out, "run %s of sweep %s: %s, %d/%d epochs, best epoch %d, %zu parameters\n",
-                row.run_id, row.sweep, run_status_name(row.status), row.epochs_done, row.epochs, row.best_epoch,
-                (size_t)row.n_params);
+        fprintf(out, "run %s of sweep %s (%s): %s, %d/%d epochs, best epoch %d, %zu parameters\n",
+                row.run_id, row.sweep, row.kind, run_status_name(row.status), row.epochs_done,
+                row.epochs, row.best_epoch, (size_t)row.n_params);
         if (row.message[0]) fprintf(out, "  %s\n", row.message);
         fprintf(out, "config %s\n", json);
-        fprintf(out, "%5s  %8s  %8s  %8s  %8s  %8s  %8s  %8s  %9s  %7s\n", "epoch", "trn_loss",
-                "trn_acc", "val_loss", "val_acc", "tst_loss", "tst_acc", "top_acc", "lr",
-                "seconds");
+        if (n || !n_logs) /* a program's run may log values only */
+            fprintf(out, "%5s  %8s  %8s  %8s  %8s  %8s  %8s  %8s  %9s  %7s\n", "epoch",
+                    "trn_loss", "trn_acc", "val_loss", "val_acc", "tst_loss", "tst_acc",
+                    "top_acc", "lr", "seconds");
         for (size_t i = 0; i < n; i++) {
             const EpochMetrics *e = &m[i];
             double v[7] = {e->train_loss, e->train_accuracy, e->val_loss, e->val_accuracy,
@@ -173,9 +224,11 @@ static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnErr
             }
             fprintf(out, "  %9.3g  %7.1f\n", e->learning_rate, e->seconds);
         }
+        if (n_logs) print_logs(logs, n_logs, out);
     }
     free(json);
     free(m);
+    free(logs);
     results_close(rf, NULL);
     return st;
 }

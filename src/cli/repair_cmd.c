@@ -15,7 +15,8 @@ int cli_repair(int argc, char **argv)
         .about = "\n"
                  "Makes a results file whose writer was killed (kill -9, node crash) open\n"
                  "plainly again, as `h5clear -s --increment` would; `nnsweep sweep --resume`\n"
-                 "does this by itself. A file that was closed cleanly is left as it is.\n"};
+                 "does this by itself. A file that was closed cleanly is left as it is; one of\n"
+                 "results schema version 1 is written back as version 2.\n"};
     int code = cli_parse(&cmd, argc, argv, &path, &n_args, 0);
     if (code >= 0) return code;
     NnError err = {{0}};

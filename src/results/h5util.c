@@ -1,14 +1,11 @@
-/* h5util.c - the schema's HDF5 types, error messages, attribute helpers,
- * name checks and the schema check shared by the writer and the readers. */
+/* h5util.c - error messages, name checks, attribute helpers, the hash
+ * index and the schema check shared by the writer and the readers. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "results/results_internal.h"
-
-/* The file's status strings are run_status_name's (outcome.h). */
-_Static_assert(RUN_STATUS_COUNT == 7, "results.h schema lists seven statuses");
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -87,89 +84,69 @@ int rs_valid_run_id(const char *s)
     return 1;
 }
 
-/* ---- types ----------------------------------------------------------------- */
-
-static hid_t fixed_str(size_t n)
+int rs_valid_log_key(const char *s)
 {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    NN_CHECK(t >= 0 && H5Tset_size(t, n) >= 0 && H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0 &&
-                 H5Tset_cset(t, H5T_CSET_UTF8) >= 0,
-             "HDF5: cannot build a string type");
-    return t;
+    size_t n = strlen(s);
+    if (n == 0 || n >= RESULTS_LOG_KEY_LEN || strcmp(s, "step") == 0) return 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) return 0;
+        int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || (len == 2 && c < 0xC2) || i + (size_t)len > n) return 0;
+        for (int k = 1; k < len; k++)
+            if (((unsigned char)s[i + (size_t)k] & 0xC0) != 0x80) return 0;
+        i += (size_t)len;
+    }
+    return 1;
 }
 
-static void insert(hid_t t, const char *name, size_t off, hid_t member)
+/* ---- hash index ------------------------------------------------------------- */
+
+uint64_t rs_hash(const void *key, size_t n)
 {
-    NN_CHECK(H5Tinsert(t, name, off, member) >= 0, "HDF5: cannot build compound member %s", name);
+    uint64_t h = nn_hash64(key, n, 0x9e3779b97f4a7c15ull);
+    return h ? h : 1; /* 0 marks an empty slot */
 }
 
-const RsTypes *rs_types(void)
+int32_t rs_index_find(const RsIndex *ix, uint64_t h, RsIndexEq eq, const void *ctx,
+                      const void *key)
 {
-    static RsTypes t;
-    static int built;
-    if (built) return &t;
+    if (!ix->cap) return -1;
+    for (size_t i = (size_t)h & (ix->cap - 1);; i = (i + 1) & (ix->cap - 1)) {
+        if (!ix->hash[i]) return -1;
+        if (ix->hash[i] == h && eq(ctx, ix->value[i], key)) return ix->value[i];
+    }
+}
 
-    t.bool_t = H5Tenum_create(H5T_NATIVE_INT8);
-    int8_t v = 0;
-    NN_CHECK(t.bool_t >= 0 && H5Tenum_insert(t.bool_t, "FALSE", &v) >= 0, "HDF5: bool type");
-    v = 1;
-    NN_CHECK(H5Tenum_insert(t.bool_t, "TRUE", &v) >= 0, "HDF5: bool type");
+static void index_put(RsIndex *ix, uint64_t h, int32_t v)
+{
+    size_t i = (size_t)h & (ix->cap - 1);
+    while (ix->hash[i]) i = (i + 1) & (ix->cap - 1);
+    ix->hash[i] = h;
+    ix->value[i] = v;
+}
 
-    t.vstr = H5Tcopy(H5T_C_S1);
-    NN_CHECK(t.vstr >= 0 && H5Tset_size(t.vstr, H5T_VARIABLE) >= 0 &&
-                 H5Tset_cset(t.vstr, H5T_CSET_UTF8) >= 0,
-             "HDF5: string type");
+void rs_index_add(RsIndex *ix, uint64_t h, int32_t v)
+{
+    if (2 * (ix->n + 1) > ix->cap) { /* at most half full */
+        RsIndex old = *ix;
+        ix->cap = old.cap ? 2 * old.cap : 64;
+        ix->hash = nn_calloc(ix->cap, sizeof *ix->hash);
+        ix->value = nn_calloc(ix->cap, sizeof *ix->value);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.hash[i]) index_put(ix, old.hash[i], old.value[i]);
+        free(old.hash);
+        free(old.value);
+    }
+    index_put(ix, h, v);
+    ix->n++;
+}
 
-    hid_t s_id = fixed_str(RESULTS_RUN_ID_LEN), s_sweep = fixed_str(RESULTS_SWEEP_LEN);
-    hid_t s_status = fixed_str(RESULTS_STATUS_LEN), s_host = fixed_str(RESULTS_HOST_LEN);
-    hid_t s_dev = fixed_str(RESULTS_DEVICE_LEN), s_msg = fixed_str(RESULTS_MESSAGE_LEN);
-    hid_t r = H5Tcreate(H5T_COMPOUND, sizeof(RsDiskRow));
-    NN_CHECK(r >= 0, "HDF5: summary type");
-#define RS_ROW(f, type) insert(r, #f, HOFFSET(RsDiskRow, f), type)
-    RS_ROW(run_id, s_id);
-    RS_ROW(sweep, s_sweep);
-    RS_ROW(status, s_status);
-    RS_ROW(epochs, H5T_NATIVE_INT32);
-    RS_ROW(epochs_done, H5T_NATIVE_INT32);
-    RS_ROW(best_epoch, H5T_NATIVE_INT32);
-    RS_ROW(best_val_accuracy, H5T_NATIVE_DOUBLE);
-    RS_ROW(best_test_accuracy, H5T_NATIVE_DOUBLE);
-    RS_ROW(wall_seconds, H5T_NATIVE_DOUBLE);
-    RS_ROW(n_params, H5T_NATIVE_INT64);
-    RS_ROW(has_weights, t.bool_t);
-    RS_ROW(host, s_host);
-    RS_ROW(worker_rank, H5T_NATIVE_INT32);
-    RS_ROW(device, s_dev);
-    RS_ROW(message, s_msg);
-#undef RS_ROW
-    t.row_mem = r;
-    t.row_file = H5Tcopy(r);
-    NN_CHECK(t.row_file >= 0 && H5Tpack(t.row_file) >= 0, "HDF5: summary file type");
-    H5Tclose(s_id), H5Tclose(s_sweep), H5Tclose(s_status);
-    H5Tclose(s_host), H5Tclose(s_dev), H5Tclose(s_msg);
-
-    hid_t m = H5Tcreate(H5T_COMPOUND, sizeof(EpochMetrics));
-    NN_CHECK(m >= 0, "HDF5: metrics type");
-    insert(m, "epoch", HOFFSET(EpochMetrics, epoch), H5T_NATIVE_INT);
-#define RS_F64(f) insert(m, #f, HOFFSET(EpochMetrics, f), H5T_NATIVE_DOUBLE)
-    RS_F64(train_loss);
-    RS_F64(train_accuracy);
-    RS_F64(val_loss);
-    RS_F64(val_accuracy);
-    RS_F64(test_loss);
-    RS_F64(test_accuracy);
-    RS_F64(top_accuracy);
-    RS_F64(learning_rate);
-    RS_F64(seconds);
-#undef RS_F64
-    t.metrics_mem = m;
-    t.metrics_file = H5Tcopy(m);
-    NN_CHECK(t.metrics_file >= 0 && H5Tpack(t.metrics_file) >= 0, "HDF5: metrics file type");
-    t.dxpl = H5Pcreate(H5P_DATASET_XFER);
-    NN_CHECK(t.dxpl >= 0 && H5Pset_buffer(t.dxpl, 64 * 1024, NULL, NULL) >= 0,
-             "HDF5: transfer properties");
-    built = 1;
-    return &t;
+void rs_index_free(RsIndex *ix)
+{
+    free(ix->hash);
+    free(ix->value);
+    memset(ix, 0, sizeof *ix);
 }
 
 /* ---- attributes ------------------------------------------------------------ */
@@ -202,45 +179,14 @@ static int attr_scalar(hid_t obj, const char *name, hid_t type, const void *buf)
     return rc;
 }
 
-static int attr_array(hid_t obj, const char *name, hid_t type, const void *buf, hsize_t n)
-{
-    hid_t s = H5Screate_simple(1, &n, NULL);
-    if (s < 0) return -1;
-    int rc = attr_write(obj, name, type, s, buf);
-    H5Sclose(s);
-    return rc;
-}
-
 int rs_attr_str(hid_t obj, const char *name, const char *value)
 {
     const char *v = value ? value : "";
     return attr_scalar(obj, name, rs_types()->vstr, &v);
 }
-int rs_attr_i64(hid_t obj, const char *name, int64_t v)
-{
-    return attr_scalar(obj, name, H5T_NATIVE_INT64, &v);
-}
 int rs_attr_i32(hid_t obj, const char *name, int32_t v)
 {
     return attr_scalar(obj, name, H5T_NATIVE_INT32, &v);
-}
-int rs_attr_f64(hid_t obj, const char *name, double v)
-{
-    return attr_scalar(obj, name, H5T_NATIVE_DOUBLE, &v);
-}
-int rs_attr_bool(hid_t obj, const char *name, int v)
-{
-    int8_t b = v ? 1 : 0;
-    return attr_scalar(obj, name, rs_types()->bool_t, &b);
-}
-int rs_attr_i64_array(hid_t obj, const char *name, const int64_t *v, hsize_t n)
-{
-    int64_t dummy = 0;
-    return attr_array(obj, name, H5T_NATIVE_INT64, n ? (const void *)v : &dummy, n);
-}
-int rs_attr_f64_array(hid_t obj, const char *name, const double *v, hsize_t n)
-{
-    return attr_array(obj, name, H5T_NATIVE_DOUBLE, v, n);
 }
 
 char *rs_read_str_attr(hid_t obj, const char *name)
@@ -253,10 +199,12 @@ char *rs_read_str_attr(hid_t obj, const char *name)
         goto done;
     if (H5Tis_variable_str(ft) > 0) {
         char *v = NULL;
-        if (H5Aread(a, rs_types()->vstr, &v) >= 0 && v) {
+        hid_t mt = H5Tcopy(rs_types()->vstr); /* HDF5 converts no string to another cset */
+        if (mt >= 0 && H5Tset_cset(mt, H5Tget_cset(ft)) >= 0 && H5Aread(a, mt, &v) >= 0 && v) {
             out = nn_strdup(v);
             H5free_memory(v);
         }
+        if (mt >= 0) H5Tclose(mt);
     } else {
         size_t n = H5Tget_size(ft);
         hid_t mt = H5Tcopy(ft);
@@ -305,132 +253,30 @@ NnStatus rs_check_schema(ResultsFile *rf, NnError *err)
     if (rs_read_i64_attr(rf->file, "schema_version", &version) < 0)
         return nn_error_set(err, NN_ERR_INPUT, "%s: nnsweep results file without schema_version",
                             rf->path);
-    if (version != RESULTS_SCHEMA_VERSION)
+    if (version != 1 && version != RESULTS_SCHEMA_VERSION)
         return nn_error_set(err, NN_ERR_INPUT,
-                            "%s: results schema version %lld; this nnsweep reads version %d",
+                            "%s: results schema version %lld; this nnsweep reads versions 1 to %d",
                             rf->path, (long long)version, RESULTS_SCHEMA_VERSION);
-    const char *need[] = {"summary", "sweeps", "runs"};
-    for (int i = 0; i < 3; i++)
-        if (H5Lexists(rf->file, need[i], H5P_DEFAULT) <= 0)
+    rf->version = (int)version;
+    static const char *const need1[] = {"summary", "sweeps", "runs", NULL};
+    static const char *const need2[] = {"summary", "sweeps",   "text",    "tensors",
+                                        "metrics", "logs",     "log_keys", "weights", NULL};
+    const char *const *need = version == 1 ? need1 : need2;
+    for (int i = 0; need[i]; i++)
+        if (H5Lexists(rf->file, need[i], H5P_DEFAULT) <= 0) {
+            H5Eclear2(H5E_DEFAULT);
             return nn_error_set(err, NN_ERR_IO, "%s: damaged results file: /%s is missing",
                                 rf->path, need[i]);
+        }
     rf->summary = H5Dopen2(rf->file, "summary", H5P_DEFAULT);
     if (rf->summary < 0) return rs_h5err(err, rf->path, "open /summary");
     hid_t ft = H5Dget_type(rf->summary);
     int nm = ft >= 0 ? H5Tget_nmembers(ft) : -1;
     if (ft >= 0) H5Tclose(ft);
-    if (nm != H5Tget_nmembers(rs_types()->row_mem))
-        return nn_error_set(err, NN_ERR_IO, "%s: damaged results file: /summary has %d fields, "
-                                            "schema 1 has %d",
-                            rf->path, nm, H5Tget_nmembers(rs_types()->row_mem));
+    hid_t want = version == 1 ? rs_types()->row1_mem : rs_types()->row_mem;
+    if (nm != H5Tget_nmembers(want))
+        return nn_error_set(err, NN_ERR_IO,
+                            "%s: damaged results file: /summary has %d fields, schema %d has %d",
+                            rf->path, nm, (int)version, H5Tget_nmembers(want));
     return NN_OK;
-}
-
-NnStatus rs_read_rows(ResultsFile *rf, ResultsRow **rows, size_t *n, NnError *err)
-{
-    *rows = NULL;
-    *n = 0;
-    if (rf->swmr && !rf->writer && H5Drefresh(rf->summary) < 0)
-        return rs_h5err(err, rf->path, "refresh /summary");
-    hid_t fs = H5Dget_space(rf->summary);
-    hsize_t dims = 0;
-    if (fs < 0 || H5Sget_simple_extent_ndims(fs) != 1 ||
-        H5Sget_simple_extent_dims(fs, &dims, NULL) < 0) {
-        if (fs >= 0) H5Sclose(fs);
-        return rs_h5err(err, rf->path, "read the shape of /summary");
-    }
-    H5Sclose(fs);
-    if (dims == 0) return NN_OK;
-    RsDiskRow *d = nn_calloc(dims, sizeof *d);
-    if (H5Dread(rf->summary, rs_types()->row_mem, H5S_ALL, H5S_ALL, rs_types()->dxpl, d) < 0) {
-        free(d);
-        return rs_h5err(err, rf->path, "read /summary");
-    }
-    ResultsRow *r = nn_calloc(dims, sizeof *r);
-    NnStatus st = NN_OK;
-    for (hsize_t i = 0; i < dims && st == NN_OK; i++) st = rs_row_from_disk(rf, &d[i], &r[i], err);
-    free(d);
-    if (st != NN_OK) {
-        free(r);
-        return st;
-    }
-    *rows = r;
-    *n = dims;
-    return NN_OK;
-}
-
-/* Field by field: the disk row's strings may lack a NUL. */
-#define RS_COPY_FIELDS(dst, src)                                       \
-    do {                                                               \
-        memcpy((dst)->run_id, (src)->run_id, RESULTS_RUN_ID_LEN);      \
-        memcpy((dst)->sweep, (src)->sweep, RESULTS_SWEEP_LEN);         \
-        (dst)->epochs = (src)->epochs;                                 \
-        (dst)->epochs_done = (src)->epochs_done;                       \
-        (dst)->best_epoch = (src)->best_epoch;                         \
-        (dst)->best_val_accuracy = (src)->best_val_accuracy;           \
-        (dst)->best_test_accuracy = (src)->best_test_accuracy;         \
-        (dst)->wall_seconds = (src)->wall_seconds;                     \
-        (dst)->n_params = (src)->n_params;                             \
-        (dst)->has_weights = (src)->has_weights;                       \
-        memcpy((dst)->host, (src)->host, RESULTS_HOST_LEN);            \
-        (dst)->worker_rank = (src)->worker_rank;                       \
-        memcpy((dst)->device, (src)->device, RESULTS_DEVICE_LEN);      \
-        memcpy((dst)->message, (src)->message, RESULTS_MESSAGE_LEN);   \
-    } while (0)
-
-NnStatus rs_row_from_disk(const ResultsFile *rf, const RsDiskRow *d, ResultsRow *r, NnError *err)
-{
-    RS_COPY_FIELDS(r, d);
-    r->run_id[RESULTS_RUN_ID_LEN - 1] = r->sweep[RESULTS_SWEEP_LEN - 1] = 0;
-    r->host[RESULTS_HOST_LEN - 1] = r->device[RESULTS_DEVICE_LEN - 1] = 0;
-    r->message[RESULTS_MESSAGE_LEN - 1] = 0;
-    char status[RESULTS_STATUS_LEN];
-    memcpy(status, d->status, sizeof status);
-    status[RESULTS_STATUS_LEN - 1] = 0;
-    r->status = run_status_from_name(status);
-    if (r->status == RUN_STATUS_COUNT)
-        return nn_error_set(err, NN_ERR_INPUT,
-                            "%s: run %s has status \"%s\", which this nnsweep does not know "
-                            "(expected pending, running, done, diverged, failed, interrupted or "
-                            "stopped): was the file written by a newer nnsweep?",
-                            rf->path, r->run_id, status);
-    return NN_OK;
-}
-
-void rs_row_to_disk(const ResultsRow *r, RsDiskRow *d)
-{
-    memset(d, 0, sizeof *d);
-    RS_COPY_FIELDS(d, r);
-    rs_copy_str(d->status, sizeof d->status, run_status_name(r->status));
-}
-
-void rs_row_reset(ResultsRow *row)
-{
-    row->status = RUN_PENDING;
-    row->epochs_done = 0;
-    row->best_epoch = -1;
-    row->best_val_accuracy = NAN;
-    row->best_test_accuracy = NAN;
-    row->wall_seconds = 0;
-    row->has_weights = 0;
-    memset(row->host, 0, sizeof row->host);
-    row->worker_rank = -1;
-    memset(row->device, 0, sizeof row->device);
-    memset(row->message, 0, sizeof row->message);
-}
-
-void rs_handle_free(ResultsFile *rf)
-{
-    if (!rf) return;
-    for (size_t i = 0; i < rf->n_rows; i++)
-        if (rf->slots[i].metrics >= 0) H5Dclose(rf->slots[i].metrics);
-    if (rf->summary >= 0) H5Dclose(rf->summary);
-    if (rf->file >= 0) H5Fclose(rf->file);
-    free(rf->rows);
-    free(rf->slots);
-    free(rf->path);
-    free(rf->real);
-    free(rf->partial);
-    free(rf->lock_path);
-    free(rf);
 }

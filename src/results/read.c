@@ -1,6 +1,7 @@
 /* read.c - the readers: open plainly, or with SWMR read while a writer has
- * the file; summary, sweeps, a run's config, metrics and weights. They also
- * work on a writer's handle. */
+ * the file; summary, sweeps, a run's config, outputs, metrics, logs and
+ * weights, from either schema version (read_v1.c has version 1's). They
+ * also work on a writer's handle. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ NnStatus results_open_read(const char *path, ResultsFile **out, NnError *err)
     if (stat(path, &sb) < 0) return nn_error_set(err, NN_ERR_IO, "%s: no such file", path);
     ResultsFile *rf = nn_calloc(1, sizeof *rf);
     rf->file = rf->summary = H5I_INVALID_HID;
+    for (int t = 0; t < RS_N_TABLES; t++) rf->t[t].ds = H5I_INVALID_HID;
     rf->lock_fd = -1;
     rf->path = nn_strdup(path);
     rf->dev = (unsigned long long)sb.st_dev;
@@ -50,6 +52,7 @@ NnStatus results_open_read(const char *path, ResultsFile **out, NnError *err)
         }
     }
     st = rs_check_schema(rf, err);
+    if (st == NN_OK && rf->version == 2) st = rs_open_tables(rf, err);
     if (st != NN_OK) goto fail;
     H5Pclose(fapl);
     *out = rf;
@@ -61,6 +64,8 @@ fail:
     return st;
 }
 
+int results_schema_version(const ResultsFile *rf) { return rf->version; }
+
 int results_replaced(const ResultsFile *rf)
 {
     struct stat sb;
@@ -68,78 +73,108 @@ int results_replaced(const ResultsFile *rf)
     return (unsigned long long)sb.st_dev != rf->dev || (unsigned long long)sb.st_ino != rf->ino;
 }
 
+/* A writer in its structural phase writes what it queued before reading
+ * the file (a failure breaks the session, as a structural call's would). */
+static NnStatus on_disk(ResultsFile *rf, NnError *err)
+{
+    if (!rf->writer || rf->swmr) return NN_OK;
+    if (rf->broken) return nn_error_set(err, NN_ERR_IO, "%s", rf->broken_err.msg);
+    NnStatus st = rs_sync(rf, err);
+    if (st != NN_OK) {
+        rf->broken = 1;
+        rf->broken_err = *err;
+    }
+    return st;
+}
+
 NnStatus results_read_summary(ResultsFile *rf, ResultsRow **rows, size_t *n, NnError *err)
 {
-    if (!rf->writer) return rs_read_rows(rf, rows, n, err);
-    *n = rf->n_rows;
     *rows = NULL;
+    *n = 0;
+    if (!rf->writer) {
+        RsRow *r;
+        size_t k;
+        NnStatus st = rs_read_rows(rf, &r, &k, err);
+        if (st == NN_OK) st = rs_set_rows(rf, r, k, err); /* the cache follows */
+        if (st != NN_OK) return st;
+    }
+    *n = rf->n_rows;
     if (rf->n_rows) {
         *rows = nn_malloc(rf->n_rows * sizeof **rows);
-        memcpy(*rows, rf->rows, rf->n_rows * sizeof **rows);
+        for (size_t i = 0; i < rf->n_rows; i++) (*rows)[i] = rf->rows[i].r;
     }
     return NN_OK;
 }
 
 NnStatus results_get_row(ResultsFile *rf, const char *run_id, ResultsRow *row, NnError *err)
 {
-    ResultsRow *rows;
-    size_t n;
-    NnStatus st = results_read_summary(rf, &rows, &n, err);
-    if (st != NN_OK) return st;
-    long found = -1;
-    for (size_t i = 0; run_id && i < n && found < 0; i++)
-        if (strcmp(rows[i].run_id, run_id) == 0) found = (long)i;
-    if (found >= 0) *row = rows[found];
-    free(rows);
-    if (found < 0)
-        return nn_error_set(err, NN_ERR_INPUT, "%s: no run \"%s\" in the file", rf->path,
-                            run_id ? run_id : "(null)");
-    return NN_OK;
-}
-
-/* Opens /runs/<id>/<what> (dataset or group); NN_ERR_INPUT for an
- * unknown run. */
-static NnStatus open_run_object(ResultsFile *rf, const char *run_id, const char *what, int group,
-                                hid_t *out, NnError *err)
-{
-    *out = H5I_INVALID_HID;
-    char p[96];
-    if (!run_id || !rs_valid_run_id(run_id))
-        return nn_error_set(err, NN_ERR_INPUT, "%s: no run \"%s\" in the file", rf->path,
-                            run_id ? run_id : "(null)");
-    snprintf(p, sizeof p, "runs/%s", run_id);
-    htri_t ok = H5Lexists(rf->file, p, H5P_DEFAULT);
-    if (ok < 0) return rs_h5err(err, rf->path, "look up /%s", p);
-    if (!ok) return nn_error_set(err, NN_ERR_INPUT, "%s: no run \"%s\" in the file", rf->path, run_id);
-    if (what) snprintf(p, sizeof p, "runs/%s/%s", run_id, what);
-    *out = group ? H5Gopen2(rf->file, p, H5P_DEFAULT) : H5Dopen2(rf->file, p, H5P_DEFAULT);
-    if (*out < 0) return rs_h5err(err, rf->path, "open /%s", p);
-    return NN_OK;
+    RsRow r;
+    NnStatus st = rs_lookup(rf, run_id, &r, NULL, err);
+    if (st == NN_OK) *row = r.r;
+    return st;
 }
 
 NnStatus results_run_rows(ResultsFile *rf, const char *run_id, size_t *n_rows, NnError *err)
 {
     *n_rows = 0;
-    if (rf->writer) {
-        long i = run_id ? rs_find_row(rf, run_id) : -1;
-        if (i < 0)
-            return nn_error_set(err, NN_ERR_INPUT, "%s: no run \"%s\" in the file", rf->path,
-                                run_id ? run_id : "(null)");
-        NnStatus st = rs_open_metrics(rf, (size_t)i, err);
-        if (st == NN_OK) *n_rows = rf->slots[i].n_rows;
+    RsRow r;
+    size_t i;
+    NnStatus st = rs_lookup(rf, run_id, &r, &i, err);
+    if (st != NN_OK) return st;
+    if (rf->version == 1) {
+        EpochMetrics *m;
+        st = rs_v1_read_metrics(rf, run_id, &m, n_rows, err);
+        free(m);
         return st;
     }
-    hid_t ds;
-    NnStatus st = open_run_object(rf, run_id, "metrics", 0, &ds, err);
-    if (st != NN_OK) return st;
-    hsize_t n = 0;
-    if (rf->swmr && H5Drefresh(ds) < 0)
-        st = rs_h5err(err, rf->path, "refresh /runs/%s/metrics", run_id);
-    else
-        st = rs_metrics_rows(rf, ds, run_id, &n, err);
-    H5Dclose(ds);
-    *n_rows = (size_t)n;
+    if (rf->writer && r.n_epochs >= 0) {
+        *n_rows = (size_t)r.n_epochs;
+        return NN_OK;
+    }
+    st = rs_attempt_metrics(rf, &r, i, NULL, n_rows, err);
+    if (st == NN_OK && rf->writer) rf->rows[i].n_epochs = (int64_t)*n_rows;
     return st;
+}
+
+/* Text [off, off + len) of /text as a new string (caller frees). */
+static NnStatus read_text(ResultsFile *rf, const char *run_id, const char *what, int64_t off,
+                          int64_t len, char **out, NnError *err)
+{
+    *out = NULL;
+    if (off < 0 || len < 0)
+        return nn_error_set(err, NN_ERR_IO, "%s: damaged results file: run %s: its %s lies at "
+                                            "%lld (+%lld) of /text",
+                            rf->path, run_id, what, (long long)off, (long long)len);
+    char *s = nn_malloc((size_t)len + 1);
+    NnStatus st = rs_table_read(rf, RS_TEXT, (hsize_t)off, (hsize_t)len, -1, s, err);
+    if (st != NN_OK) {
+        free(s);
+        return st;
+    }
+    s[len] = 0;
+    *out = s;
+    return NN_OK;
+}
+
+NnStatus results_read_config(ResultsFile *rf, const char *run_id, char **json, NnError *err)
+{
+    *json = NULL;
+    if (rf->version == 1) return rs_v1_read_config(rf, run_id, json, err);
+    RsRow r;
+    NnStatus st = on_disk(rf, err);
+    if (st == NN_OK) st = rs_lookup(rf, run_id, &r, NULL, err);
+    if (st != NN_OK) return st;
+    return read_text(rf, run_id, "config", r.loc.config_offset, r.loc.config_len, json, err);
+}
+
+NnStatus results_read_outputs(ResultsFile *rf, const char *run_id, char **json, NnError *err)
+{
+    *json = NULL;
+    RsRow r;
+    NnStatus st = on_disk(rf, err);
+    if (st == NN_OK) st = rs_lookup(rf, run_id, &r, NULL, err);
+    if (st != NN_OK || rf->version == 1 || r.loc.outputs_len == 0) return st;
+    return read_text(rf, run_id, "outputs", r.loc.outputs_offset, r.loc.outputs_len, json, err);
 }
 
 NnStatus results_read_metrics(ResultsFile *rf, const char *run_id, EpochMetrics **rows,
@@ -147,43 +182,62 @@ NnStatus results_read_metrics(ResultsFile *rf, const char *run_id, EpochMetrics 
 {
     *rows = NULL;
     *n = 0;
-    hid_t ds;
-    NnStatus st = open_run_object(rf, run_id, "metrics", 0, &ds, err);
+    if (rf->version == 1) return rs_v1_read_metrics(rf, run_id, rows, n, err);
+    RsRow r;
+    size_t i;
+    NnStatus st = on_disk(rf, err);
+    if (st == NN_OK) st = rs_lookup(rf, run_id, &r, &i, err);
     if (st != NN_OK) return st;
-    hsize_t count = 0;
-    if (rf->swmr && !rf->writer && H5Drefresh(ds) < 0)
-        st = rs_h5err(err, rf->path, "refresh /runs/%s/metrics", run_id);
-    else
-        st = rs_metrics_rows(rf, ds, run_id, &count, err);
-    if (st == NN_OK && count > 0) {
-        hsize_t start = 0;
-        hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, &count, NULL);
-        EpochMetrics *m = nn_calloc(count, sizeof *m);
-        if (fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
-            H5Dread(ds, rs_types()->metrics_mem, ms, fs, rs_types()->dxpl, m) < 0) {
-            st = rs_h5err(err, rf->path, "read /runs/%s/metrics", run_id);
-            free(m);
-        } else {
-            *rows = m;
-            *n = (size_t)count;
-        }
-        if (fs >= 0) H5Sclose(fs);
-        if (ms >= 0) H5Sclose(ms);
-    }
-    H5Dclose(ds);
-    return st;
+    return rs_attempt_metrics(rf, &r, i, rows, n, err);
 }
 
-NnStatus results_read_config(ResultsFile *rf, const char *run_id, char **json, NnError *err)
+NnStatus results_read_logs(ResultsFile *rf, const char *run_id, ResultsLog **rows, size_t *n,
+                           NnError *err)
 {
-    *json = NULL;
-    hid_t g;
-    NnStatus st = open_run_object(rf, run_id, NULL, 1, &g, err);
-    if (st != NN_OK) return st;
-    *json = rs_read_str_attr(g, "config");
-    if (!*json) st = rs_h5err(err, rf->path, "read /runs/%s config", run_id);
-    H5Gclose(g);
-    return st;
+    *rows = NULL;
+    *n = 0;
+    RsRow r;
+    size_t i;
+    NnStatus st = on_disk(rf, err);
+    if (st == NN_OK) st = rs_lookup(rf, run_id, &r, &i, err);
+    if (st != NN_OK || rf->version == 1 || r.loc.logs_end <= r.loc.logs_first) return st;
+    hsize_t n_keys;
+    st = rs_table_len(rf, RS_KEYS, &n_keys, err);
+    char(*keys)[RESULTS_LOG_KEY_LEN] = nn_calloc(n_keys + 1, RESULTS_LOG_KEY_LEN);
+    if (st == NN_OK) st = rs_table_read(rf, RS_KEYS, 0, n_keys, -1, keys, err);
+    hsize_t first = (hsize_t)(r.loc.logs_first > 0 ? r.loc.logs_first : 0);
+    hsize_t count = (hsize_t)r.loc.logs_end - first;
+    RsLogRow *buf = st == NN_OK ? nn_malloc(count * sizeof *buf) : NULL;
+    if (st == NN_OK) st = rs_table_read(rf, RS_LOGS, first, count, -1, buf, err);
+    ResultsLog *out = NULL;
+    size_t k = 0;
+    for (hsize_t j = 0; j < count && st == NN_OK; j++) {
+        const RsLogRow *l = &buf[j];
+        if (l->run != (int32_t)i || l->attempt != r.r.attempt) continue;
+        if (l->key < 0 || (hsize_t)l->key >= n_keys || !keys[l->key][0]) {
+            st = nn_error_set(err, NN_ERR_IO,
+                              "%s: damaged results file: run %s: /logs row %llu names key %d, "
+                              "/log_keys has %llu",
+                              rf->path, run_id, (unsigned long long)(first + j), (int)l->key,
+                              (unsigned long long)n_keys);
+            break;
+        }
+        if (!out) out = nn_malloc(count * sizeof *out);
+        out[k].step = l->step;
+        memcpy(out[k].name, keys[l->key], RESULTS_LOG_KEY_LEN);
+        out[k].name[RESULTS_LOG_KEY_LEN - 1] = 0;
+        out[k].value = l->value;
+        k++;
+    }
+    free(buf);
+    free(keys);
+    if (st != NN_OK) {
+        free(out);
+        return st;
+    }
+    *rows = out;
+    *n = k;
+    return NN_OK;
 }
 
 /* ---- sweeps ------------------------------------------------------------------ */
@@ -259,64 +313,54 @@ void results_sweeps_free(ResultsSweep *sweeps, int n)
 
 /* ---- weights ------------------------------------------------------------------ */
 
-typedef struct ReadCtx {
-    ResultsFile *rf;
-    const char *run_id;
-    float *state;
-    size_t n_state, got;
-    TensorInfo *t;
-    int n, cap;
-    NnError *err;
-    NnStatus st;
-} ReadCtx;
-
-static herr_t read_tensor(hid_t g, const char *name, const H5L_info_t *info, void *data)
+/* Rows [first, first + n) of /tensors as a table of a state of n_state
+ * floats; *out owned by the caller. */
+static NnStatus read_table(ResultsFile *rf, const char *run_id, int64_t first, int32_t n,
+                           int64_t n_state, TensorInfo **out, NnError *err)
 {
-    (void)info;
-    ReadCtx *c = data;
-    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT), sp = -1;
-    int64_t off = -1;
-    int ndim = -1;
-    hsize_t dims[4] = {0};
-    if (ds >= 0 && rs_read_i64_attr(ds, "offset", &off) >= 0 && (sp = H5Dget_space(ds)) >= 0)
-        ndim = H5Sget_simple_extent_ndims(sp);
-    if (ndim >= 1 && ndim <= 4) H5Sget_simple_extent_dims(sp, dims, NULL);
-    size_t count = 1;
-    for (int d = 0; d < ndim && d < 4; d++) count *= (size_t)dims[d];
-    if (ds < 0 || ndim < 0) {
-        c->st = rs_h5err(c->err, c->rf->path, "open /runs/%s/weights/%s", c->run_id, name);
-    } else if (ndim < 1 || ndim > 4 || off < 0 || (size_t)off + count > c->n_state ||
-               strlen(name) >= sizeof c->t[0].name) {
-        c->st = nn_error_set(c->err, NN_ERR_IO,
-                             "%s: damaged results file: /runs/%s/weights/%s does not fit the state",
-                             c->rf->path, c->run_id, name);
-    } else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->state + off) < 0) {
-        c->st = rs_h5err(c->err, c->rf->path, "read /runs/%s/weights/%s", c->run_id, name);
-    } else {
-        if (c->n == c->cap) {
-            c->cap = c->cap ? 2 * c->cap : 16;
-            c->t = nn_realloc(c->t, (size_t)c->cap * sizeof *c->t);
+    *out = NULL;
+    if (first < 0 || n < 1)
+        return nn_error_set(err, NN_ERR_IO, "%s: damaged results file: run %s has weights but "
+                                            "no tensor table",
+                            rf->path, run_id);
+    RsTensorRow *rows = nn_malloc((size_t)n * sizeof *rows);
+    NnStatus st = rs_table_read(rf, RS_TENSORS, (hsize_t)first, (hsize_t)n, -1, rows, err);
+    TensorInfo *t = nn_calloc((size_t)n, sizeof *t);
+    int64_t total = 0;
+    for (int32_t i = 0; i < n && st == NN_OK; i++) {
+        const RsTensorRow *r = &rows[i];
+        int64_t count = 1;
+        int ok = r->ndim >= 1 && r->ndim <= 4 && memchr(r->name, 0, sizeof r->name) && r->name[0];
+        for (int d = 0; ok && d < r->ndim; d++) {
+            ok = r->shape[d] >= 1;
+            count *= r->shape[d];
         }
-        TensorInfo *t = &c->t[c->n++];
-        memset(t, 0, sizeof *t);
-        snprintf(t->name, sizeof t->name, "%s", name);
-        t->ndim = ndim;
-        for (int d = 0; d < ndim; d++) t->shape[d] = (int)dims[d];
-        t->offset = (size_t)off;
-        t->n = count;
-        int64_t b = 0;
-        hid_t a = H5Aopen(ds, "is_buffer", H5P_DEFAULT);
-        if (a >= 0) {
-            int8_t v = 0;
-            if (H5Aread(a, H5T_NATIVE_INT8, &v) >= 0) b = v;
-            H5Aclose(a);
+        ok = ok && count == r->n && r->offset >= 0 && r->offset + r->n <= n_state;
+        if (!ok) {
+            st = nn_error_set(err, NN_ERR_IO, "%s: damaged results file: run %s: /tensors row "
+                                              "%lld does not fit its state",
+                              rf->path, run_id, (long long)(first + i));
+            break;
         }
-        t->is_buffer = b != 0;
-        c->got += count;
+        snprintf(t[i].name, sizeof t[i].name, "%s", r->name);
+        t[i].ndim = r->ndim;
+        for (int d = 0; d < r->ndim; d++) t[i].shape[d] = r->shape[d];
+        t[i].offset = (size_t)r->offset;
+        t[i].n = (size_t)r->n;
+        t[i].is_buffer = r->is_buffer != 0;
+        total += r->n;
     }
-    if (sp >= 0) H5Sclose(sp);
-    if (ds >= 0) H5Dclose(ds);
-    return c->st == NN_OK ? 0 : -1;
+    free(rows);
+    if (st == NN_OK && total != n_state)
+        st = nn_error_set(err, NN_ERR_IO, "%s: damaged results file: run %s: its tensors hold "
+                                          "%lld of %lld floats",
+                          rf->path, run_id, (long long)total, (long long)n_state);
+    if (st != NN_OK) {
+        free(t);
+        return st;
+    }
+    *out = t;
+    return NN_OK;
 }
 
 NnStatus results_read_weights(ResultsFile *rf, const char *run_id, float **state,
@@ -327,41 +371,38 @@ NnStatus results_read_weights(ResultsFile *rf, const char *run_id, float **state
     *n_state = 0;
     if (tensors) *tensors = NULL;
     if (n_tensors) *n_tensors = 0;
-    ResultsRow row;
-    NnStatus st = results_get_row(rf, run_id, &row, err);
+    RsRow r;
+    NnStatus st = on_disk(rf, err);
+    if (st == NN_OK) st = rs_lookup(rf, run_id, &r, NULL, err);
     if (st != NN_OK) return st;
-    if (!row.has_weights)
+    if (!r.r.has_weights)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s has no stored weights (status %s)",
-                            rf->path, run_id, run_status_name(row.status));
-    hid_t g;
-    st = open_run_object(rf, run_id, "weights", 1, &g, err);
+                            rf->path, run_id, run_status_name(r.r.status));
+    if (rf->version == 1)
+        return rs_v1_read_weights(rf, run_id, 1, state, n_state, tensors, n_tensors, err);
+    if (r.r.n_state < 1 || r.loc.weights_offset < 0)
+        return nn_error_set(err, NN_ERR_IO, "%s: damaged results file: run %s has weights of "
+                                            "%lld floats at %lld",
+                            rf->path, run_id, (long long)r.r.n_state,
+                            (long long)r.loc.weights_offset);
+    TensorInfo *t;
+    st = read_table(rf, run_id, r.loc.tensors_first, r.loc.n_tensors, r.r.n_state, &t, err);
     if (st != NN_OK) return st;
-    int64_t ns = -1;
-    if (rs_read_i64_attr(g, "n_state", &ns) < 0 || ns < 1) {
-        H5Gclose(g);
-        return rs_h5err(err, rf->path, "read /runs/%s/weights n_state", run_id);
+    float *s = nn_malloc((size_t)r.r.n_state * sizeof *s);
+    st = rs_table_read(rf, RS_WEIGHTS, (hsize_t)r.loc.weights_offset, (hsize_t)r.r.n_state, -1, s,
+                       err);
+    if (st != NN_OK) {
+        free(s);
+        free(t);
+        return st;
     }
-    ReadCtx c = {rf, run_id, nn_malloc((size_t)ns * sizeof(float)), (size_t)ns, 0, NULL, 0, 0,
-                 err, NN_OK};
-    herr_t rc = H5Literate(g, H5_INDEX_CRT_ORDER, H5_ITER_INC, NULL, read_tensor, &c);
-    H5Gclose(g);
-    if (c.st == NN_OK && rc < 0) c.st = rs_h5err(err, rf->path, "list /runs/%s/weights", run_id);
-    if (c.st == NN_OK && c.got != c.n_state)
-        c.st = nn_error_set(err, NN_ERR_IO,
-                            "%s: damaged results file: /runs/%s/weights holds %zu of %zu floats",
-                            rf->path, run_id, c.got, c.n_state);
-    if (c.st != NN_OK) {
-        free(c.state);
-        free(c.t);
-        return c.st;
-    }
-    *state = c.state;
-    *n_state = c.n_state;
+    *state = s;
+    *n_state = (size_t)r.r.n_state;
     if (tensors) {
-        *tensors = c.t;
-        *n_tensors = c.n;
+        *tensors = t;
+        *n_tensors = r.loc.n_tensors;
     } else {
-        free(c.t);
+        free(t);
     }
     return NN_OK;
 }

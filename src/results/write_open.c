@@ -1,6 +1,8 @@
 /* write_open.c - the writer's session: the lock file, the working copy
- * (<path>.partial), repair of a file whose writer was killed, the commit
- * (fsync + rename) and close. See results.h, "Crash guarantees". */
+ * (<path>.partial: a copy, a new file, or a schema-1 file converted into
+ * it), repair of a file whose writer was killed, the writer's memory of the
+ * file (rows, log keys, tensor tables), the commit (fsync + rename) and
+ * close. See results.h, "Crash guarantees". */
 #define _GNU_SOURCE /* copy_file_range */
 #include <errno.h>
 #include <fcntl.h>
@@ -259,38 +261,23 @@ fail:
     return -1;
 }
 
-static NnStatus create_new(ResultsFile *rf, NnError *err)
+NnStatus rs_create_file(ResultsFile *rf, NnError *err)
 {
-    hid_t fapl = writer_fapl(0), g = -1, sp = -1, dcpl = -1;
+    hid_t fapl = writer_fapl(0), g = -1;
     if (fapl < 0) return rs_h5err(err, rf->path, "file access properties");
     rf->file = H5Fcreate(rf->partial, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (rf->file < 0) rs_note();
     H5Pclose(fapl);
     if (rf->file < 0) return rs_h5err(err, rf->path, "create %s", rf->partial);
+    rf->version = RESULTS_SCHEMA_VERSION;
     if (rs_attr_str(rf->file, "format", RESULTS_FORMAT) < 0 ||
         rs_attr_i32(rf->file, "schema_version", RESULTS_SCHEMA_VERSION) < 0 ||
         rs_attr_str(rf->file, "nnsweep_version", NNSWEEP_VERSION) < 0 ||
         rs_attr_str(rf->file, "dataset", RESULTS_DATASET) < 0)
         return rs_h5err(err, rf->path, "write the root attributes");
-    const char *groups[] = {"sweeps", "runs"};
-    for (int i = 0; i < 2; i++) {
-        g = H5Gcreate2(rf->file, groups[i], H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0 || H5Gclose(g) < 0) return rs_h5err(err, rf->path, "create /%s", groups[i]);
-    }
-    hsize_t dims = 0, maxdims = H5S_UNLIMITED, chunk = RS_CHUNK_ROWS;
-    sp = H5Screate_simple(1, &dims, &maxdims);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    NnStatus st = NN_OK;
-    if (sp < 0 || dcpl < 0 || H5Pset_chunk(dcpl, 1, &chunk) < 0)
-        st = rs_h5err(err, rf->path, "properties of /summary");
-    else {
-        rf->summary = H5Dcreate2(rf->file, "summary", rs_types()->row_file, sp, H5P_DEFAULT, dcpl,
-                                 H5P_DEFAULT);
-        if (rf->summary < 0) st = rs_h5err(err, rf->path, "create /summary");
-    }
-    if (sp >= 0) H5Sclose(sp);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    return st;
+    g = H5Gcreate2(rf->file, "sweeps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0 || H5Gclose(g) < 0) return rs_h5err(err, rf->path, "create /sweeps");
+    return rs_create_tables(rf, err);
 }
 
 /* Opens the copy; when a plain open fails (a writer was killed: the
@@ -330,27 +317,49 @@ static NnStatus open_copy(ResultsFile *rf, NnError *err)
     return NN_OK;
 }
 
-/* Loads /summary into rf->rows and checks that every row's run exists. */
-static NnStatus load_rows(ResultsFile *rf, NnError *err)
+NnStatus rs_load_writer(ResultsFile *rf, NnError *err)
 {
-    NnStatus st = rs_read_rows(rf, &rf->rows, &rf->n_rows, err);
+    RsRow *rows;
+    size_t n;
+    NnStatus st = rs_read_rows(rf, &rows, &n, err);
+    if (st == NN_OK) st = rs_set_rows(rf, rows, n, err);
     if (st != NN_OK) return st;
-    rf->cap_rows = rf->n_rows;
-    rf->slots = nn_calloc(rf->n_rows ? rf->n_rows : 1, sizeof *rf->slots);
-    for (size_t i = 0; i < rf->n_rows; i++) {
-        rf->slots[i].metrics = H5I_INVALID_HID;
-        char p[64];
-        snprintf(p, sizeof p, "runs/%s", rf->rows[i].run_id);
-        int ok = rs_valid_run_id(rf->rows[i].run_id) && H5Lexists(rf->file, p, H5P_DEFAULT) > 0;
-        snprintf(p, sizeof p, "runs/%s/metrics", rf->rows[i].run_id);
-        ok = ok && H5Lexists(rf->file, p, H5P_DEFAULT) > 0;
-        H5Eclear2(H5E_DEFAULT);
-        if (!ok)
-            return nn_error_set(err, NN_ERR_IO,
-                                "%s: damaged results file: /summary row %zu names run \"%s\" "
-                                "but /runs/%s/metrics is missing",
-                                rf->path, i, rf->rows[i].run_id, rf->rows[i].run_id);
+    rf->on_disk = rf->n_rows;
+    for (size_t i = 0; i < rf->n_rows; i++) rf->rows[i].n_epochs = -1; /* counted when needed */
+
+    hsize_t n_keys = rf->t[RS_KEYS].n;
+    char(*keys)[RESULTS_LOG_KEY_LEN] = nn_calloc(n_keys + 1, RESULTS_LOG_KEY_LEN);
+    st = rs_table_read(rf, RS_KEYS, 0, n_keys, -1, keys, err);
+    if (st == NN_OK) rs_load_keys(rf, keys, n_keys);
+    free(keys);
+    if (st != NN_OK) return st;
+
+    /* every tensor table, normalized (compared as bytes), then the
+     * distinct ones the runs use */
+    hsize_t n_tens = rf->t[RS_TENSORS].n;
+    RsTensorRow *t = nn_calloc(n_tens + 1, sizeof *t);
+    st = rs_table_read(rf, RS_TENSORS, 0, n_tens, -1, t, err);
+    if (st != NN_OK) {
+        free(t);
+        return st;
     }
+    rf->tens = nn_calloc(n_tens + 1, sizeof *rf->tens);
+    rf->tab_len = nn_calloc(n_tens + 1, sizeof *rf->tab_len);
+    rf->cap_tens = n_tens + 1;
+    for (hsize_t k = 0; k < n_tens; k++) {
+        RsTensorRow *z = &rf->tens[k];
+        memcpy(z->name, t[k].name, sizeof z->name);
+        z->name[sizeof z->name - 1] = 0;
+        z->ndim = t[k].ndim;
+        for (int d = 0; d < 4; d++) z->shape[d] = d < t[k].ndim ? t[k].shape[d] : 0;
+        z->offset = t[k].offset;
+        z->n = t[k].n;
+        z->is_buffer = t[k].is_buffer != 0;
+    }
+    free(t);
+    rf->n_tens = n_tens;
+    for (size_t i = 0; i < rf->n_rows; i++)
+        rs_note_table(rf, rf->rows[i].loc.tensors_first, rf->rows[i].loc.n_tensors);
     return NN_OK;
 }
 
@@ -384,8 +393,10 @@ NnStatus results_open_write(const char *path, int create_if_missing, ResultsFile
         return nn_error_set(err, NN_ERR_IO, "%s: %s", path, strerror(errno));
     ResultsFile *rf = nn_calloc(1, sizeof *rf);
     rf->file = rf->summary = H5I_INVALID_HID;
+    for (int t = 0; t < RS_N_TABLES; t++) rf->t[t].ds = H5I_INVALID_HID;
     rf->lock_fd = -1;
     rf->writer = 1;
+    rf->dirty_from = SIZE_MAX;
     rf->path = nn_strdup(path);
     rf->real = real;
     rf->partial = concat(real, ".partial");
@@ -407,7 +418,7 @@ NnStatus results_open_write(const char *path, int create_if_missing, ResultsFile
             st = nn_error_set(err, NN_ERR_IO, "%s: %s", path, strerror(errno));
             goto fail;
         }
-        st = create_new(rf, err);
+        st = rs_create_file(rf, err);
     } else if (!S_ISREG(sb.st_mode)) {
         st = nn_error_set(err, NN_ERR_INPUT, "%s: not a regular file", path);
     } else if (copy_file(rf->real, rf->partial) < 0) {
@@ -416,20 +427,27 @@ NnStatus results_open_write(const char *path, int create_if_missing, ResultsFile
     } else {
         st = open_copy(rf, err);
         if (st == NN_OK) st = rs_check_schema(rf, err);
+        if (st == NN_OK && rf->version == 1) {
+            /* a new schema-2 file instead of the copy, from the original */
+            H5Dclose(rf->summary);
+            rf->summary = H5I_INVALID_HID;
+            if (H5Fclose(rf->file) < 0) st = rs_h5err(err, path, "close %s", rf->partial);
+            rf->file = H5I_INVALID_HID;
+            if (st == NN_OK && unlink(rf->partial) < 0)
+                st = nn_error_set(err, NN_ERR_IO, "%s: cannot remove %s: %s", path, rf->partial,
+                                  strerror(errno));
+            if (st == NN_OK) st = rs_convert_v1(rf, err);
+        } else if (st == NN_OK) {
+            st = rs_open_tables(rf, err);
+            if (st == NN_OK) st = rs_load_writer(rf, err);
+        }
     }
-    if (st == NN_OK) st = load_rows(rf, err);
     if (st != NN_OK) goto fail;
     *out = rf;
     return NN_OK;
 fail:
-    if (rf->file >= 0 || rf->lock_fd >= 0) {
-        hid_t f = rf->file;
-        rf->file = H5I_INVALID_HID;
-        if (rf->summary >= 0) H5Dclose(rf->summary);
-        rf->summary = H5I_INVALID_HID;
-        if (f >= 0) H5Fclose(f);
-        H5Eclear2(H5E_DEFAULT);
-    }
+    rs_handle_free_ids(rf);
+    H5Eclear2(H5E_DEFAULT);
     if (rf->lock_fd >= 0) unlink(rf->partial);
     drop_lock(rf);
     rs_handle_free(rf);
@@ -437,11 +455,26 @@ fail:
 }
 
 int results_was_repaired(const ResultsFile *rf) { return rf->repaired; }
+int results_was_converted(const ResultsFile *rf) { return rf->converted; }
+
+/* The structural phase ends: what it collected is written. A failure
+ * breaks the session (results_close discards the copy). */
+static NnStatus end_structural(ResultsFile *rf, NnError *err)
+{
+    if (rf->broken) return nn_error_set(err, NN_ERR_IO, "%s", rf->broken_err.msg);
+    NnStatus st = rs_sync(rf, err);
+    if (st != NN_OK) {
+        rf->broken = 1;
+        rf->broken_err = *err;
+    }
+    return st;
+}
 
 NnStatus results_start_swmr(ResultsFile *rf, NnError *err)
 {
     NN_CHECK(rf && rf->writer && !rf->swmr, "results_start_swmr: not a writer in its structural phase");
-    if (rf->broken) return nn_error_set(err, NN_ERR_IO, "%s", rf->broken_err.msg);
+    NnStatus sst = end_structural(rf, err);
+    if (sst != NN_OK) return sst;
     if (H5Fstart_swmr_write(rf->file) < 0) {
         NnStatus st = rs_h5err(err, rf->path, "start SWMR write");
         rf->broken = 1;
@@ -463,10 +496,12 @@ NnStatus results_close(ResultsFile *rf, NnError *err)
     NnStatus st = NN_OK;
     NnError tmp;
     if (!err) err = &tmp;
-    for (size_t i = 0; i < rf->n_rows; i++) {
-        if (rf->slots[i].metrics >= 0 && H5Dclose(rf->slots[i].metrics) < 0 && st == NN_OK)
-            st = rs_h5err(err, rf->path, "close /runs/%s/metrics", rf->rows[i].run_id);
-        rf->slots[i].metrics = H5I_INVALID_HID;
+    if (rf->writer && !rf->swmr && !rf->broken && !rf->discard && rf->file >= 0)
+        end_structural(rf, err); /* a failure: broken, discarded below */
+    for (int t = 0; t < RS_N_TABLES; t++) {
+        if (rf->t[t].ds >= 0 && H5Dclose(rf->t[t].ds) < 0 && st == NN_OK)
+            st = rs_h5err(err, rf->path, "close /%s", rs_table_info(t)->name);
+        rf->t[t].ds = H5I_INVALID_HID;
     }
     if (rf->summary >= 0 && H5Dclose(rf->summary) < 0 && st == NN_OK)
         st = rs_h5err(err, rf->path, "close /summary");
@@ -494,12 +529,21 @@ NnStatus results_close(ResultsFile *rf, NnError *err)
     return st;
 }
 
+void results_discard(ResultsFile *rf)
+{
+    if (rf && rf->writer && !rf->swmr) rf->discard = 1;
+    results_close(rf, NULL);
+}
+
 NnStatus results_repair(const char *path, int *repaired, NnError *err)
 {
     ResultsFile *rf;
     NnStatus st = results_open_write(path, 0, &rf, err);
     if (st != NN_OK) return st;
     if (repaired) *repaired = rf->repaired;
-    rf->discard = !rf->repaired; /* a sound file is left as it is */
+    if (!rf->repaired) { /* a sound file is left as it is */
+        results_discard(rf);
+        return NN_OK;
+    }
     return results_close(rf, err);
 }

@@ -1,12 +1,17 @@
-/* write_struct.c - the writer's structural phase: sweeps, runs (group,
- * attributes, metrics, weights datasets, summary row) and resets. Every
- * object of the file is created here, before SWMR starts (results.h). */
+/* write_struct.c - sweeps (the structural phase: the only objects a session
+ * creates, before SWMR starts) and runs: added and reset in either phase
+ * (rows only; results.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "results/results_internal.h"
+
+static void check_writer(const ResultsFile *rf, const char *fn)
+{
+    NN_CHECK(rf && rf->writer, "%s: only a writer may do this", fn);
+}
 
 static void check_structural(const ResultsFile *rf, const char *fn)
 {
@@ -93,15 +98,17 @@ static int cmp_offset(const void *a, const void *b)
 static NnStatus check_tensors(const ResultsFile *rf, const char *run_id, size_t n_params,
                               const TensorInfo *t, int n, size_t *n_state, NnError *err)
 {
+    *n_state = 0;
+    if (n == 0 && n_params == 0) return NN_OK; /* a run without weights */
     if (n < 1 || !t)
-        return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: no weight tensors", rf->path, run_id);
+        return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: %zu parameters but no tensor table",
+                            rf->path, run_id, n_params);
     const TensorInfo **by_off = nn_malloc((size_t)n * sizeof *by_off);
     NnStatus st = NN_OK;
     size_t params = 0;
     for (int i = 0; i < n && st == NN_OK; i++) {
         size_t len = strnlen(t[i].name, sizeof t[i].name), count = 1;
-        if (len == 0 || len == sizeof t[i].name || strchr(t[i].name, '/') ||
-            strcmp(t[i].name, ".") == 0 || strcmp(t[i].name, "..") == 0)
+        if (len == 0 || len == sizeof t[i].name)
             st = nn_error_set(err, NN_ERR_INPUT, "%s: run %s: tensor %d has a bad name", rf->path,
                               run_id, i);
         for (int j = 0; j < i && st == NN_OK; j++)
@@ -144,168 +151,104 @@ static NnStatus check_tensors(const ResultsFile *rf, const char *run_id, size_t 
     return st;
 }
 
-/* One attribute per config key, typed as results.h lists. */
-static int write_config_attrs(hid_t g, const RunConfig *c)
+static int known_kind(const char *kind)
 {
-    for (int i = 0; i < config_n_keys(); i++) {
-        const ConfigKeyInfo *k = config_key(i);
-        NN_CHECK(strcmp(k->name, "config") != 0 && strcmp(k->name, "sweep") != 0 &&
-                     strcmp(k->name, "n_params") != 0,
-                 "config key %s clashes with a results attribute", k->name);
-        ConfigValue v;
-        config_value(c, i, &v);
-        int rc = -1;
-        switch (v.type) {
-        case CT_INT: rc = rs_attr_i64(g, k->name, (int64_t)v.i); break;
-        case CT_FLOAT: rc = rs_attr_f64(g, k->name, v.d); break;
-        case CT_BOOL: rc = rs_attr_bool(g, k->name, v.i != 0); break;
-        case CT_ENUM: rc = rs_attr_str(g, k->name, v.s); break;
-        case CT_INT_LIST: {
-            int64_t list[NN_MAX_LAYERS];
-            NN_CHECK(v.n >= 0 && v.n <= NN_MAX_LAYERS, "config key %s: %d values", k->name, v.n);
-            for (int j = 0; j < v.n; j++) list[j] = v.list[j];
-            rc = rs_attr_i64_array(g, k->name, list, (hsize_t)v.n);
-            break;
-        }
-        case CT_FLOAT_PAIR: rc = rs_attr_f64_array(g, k->name, v.pair, 2); break;
-        }
-        if (rc < 0) return -1;
-    }
-    return 0;
+    return kind && (strcmp(kind, RESULTS_KIND_TRAIN) == 0 || strcmp(kind, RESULTS_KIND_PROGRAM) == 0);
 }
 
-static hid_t create_metrics(hid_t g)
+NnStatus rs_add_run(ResultsFile *rf, const ResultsRunSpec *spec, size_t *i, NnError *err)
 {
-    const RsTypes *t = rs_types();
-    hsize_t dims = 0, maxdims = H5S_UNLIMITED, chunk = RS_CHUNK_ROWS;
-    EpochMetrics fill = {.epoch = -1};
-    fill.train_loss = fill.train_accuracy = fill.val_loss = fill.val_accuracy = NAN;
-    fill.test_loss = fill.test_accuracy = fill.top_accuracy = fill.learning_rate = NAN;
-    fill.seconds = NAN;
-    hid_t sp = H5Screate_simple(1, &dims, &maxdims), dcpl = H5Pcreate(H5P_DATASET_CREATE), d = -1;
-    if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, 1, &chunk) >= 0 &&
-        H5Pset_fill_value(dcpl, t->metrics_mem, &fill) >= 0)
-        d = H5Dcreate2(g, "metrics", t->metrics_file, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    if (d < 0) rs_note();
-    if (sp >= 0) H5Sclose(sp);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    return d;
-}
-
-/* The weights group (links in creation order) with one empty, single-chunk
- * float32 dataset per tensor. 0 or -1. */
-static int create_weights(hid_t g, const TensorInfo *t, int n, size_t n_state)
-{
-    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE), w = -1;
-    if (gcpl >= 0 && H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) >= 0)
-        w = H5Gcreate2(g, "weights", H5P_DEFAULT, gcpl, H5P_DEFAULT);
-    if (gcpl >= 0) H5Pclose(gcpl);
-    if (w < 0 || rs_attr_i64(w, "n_state", (int64_t)n_state) < 0) goto fail;
-    for (int i = 0; i < n; i++) {
-        hsize_t dims[4];
-        for (int d = 0; d < t[i].ndim; d++) dims[d] = (hsize_t)t[i].shape[d];
-        hid_t sp = H5Screate_simple(t[i].ndim, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-        hid_t ds = -1;
-        if (sp >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, t[i].ndim, dims) >= 0)
-            ds = H5Dcreate2(w, t[i].name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-        if (ds < 0) rs_note();
-        if (sp >= 0) H5Sclose(sp);
-        if (dcpl >= 0) H5Pclose(dcpl);
-        int bad = ds < 0 || rs_attr_i64(ds, "offset", (int64_t)t[i].offset) < 0 ||
-                  rs_attr_bool(ds, "is_buffer", t[i].is_buffer) < 0;
-        if (ds >= 0 && H5Dclose(ds) < 0) bad = 1;
-        if (bad) goto fail;
-    }
-    return H5Gclose(w) < 0 ? -1 : 0;
-fail:
-    rs_note();
-    if (w >= 0) H5Gclose(w);
-    return -1;
-}
-
-NnStatus results_add_run(ResultsFile *rf, const char *run_id, const char *sweep,
-                         const RunConfig *c, size_t n_params, const TensorInfo *tensors,
-                         int n_tensors, NnError *err)
-{
-    check_structural(rf, "results_add_run");
-    NnStatus st = refuse_if_broken(rf, err);
-    if (st != NN_OK) return st;
+    const char *run_id = spec->run_id, *sweep = spec->sweep;
     if (!run_id || !rs_valid_run_id(run_id))
         return nn_error_set(err, NN_ERR_INPUT,
                             "%s: run id \"%s\": expected 1..%d characters of [0-9A-Za-z_-]",
                             rf->path, run_id ? run_id : "(null)", RESULTS_RUN_ID_LEN - 1);
     if (!sweep || !rs_valid_sweep_name(sweep))
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: bad sweep name", rf->path, run_id);
-    char p[128];
-    snprintf(p, sizeof p, "sweeps/%s", sweep);
-    if (H5Lexists(rf->file, p, H5P_DEFAULT) <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: no sweep \"%s\" in the file", rf->path,
-                            run_id, sweep);
-    }
-    snprintf(p, sizeof p, "runs/%s", run_id);
-    if (rs_find_row(rf, run_id) >= 0 || H5Lexists(rf->file, p, H5P_DEFAULT) != 0) {
-        H5Eclear2(H5E_DEFAULT);
+    if (rs_find_row(rf, run_id) >= 0)
         return nn_error_set(err, NN_ERR_INPUT, "%s: run %s is already in the file", rf->path,
                             run_id);
-    }
+    if (!known_kind(spec->kind))
+        return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: kind \"%s\": expected %s or %s",
+                            rf->path, run_id, spec->kind ? spec->kind : "(null)",
+                            RESULTS_KIND_TRAIN, RESULTS_KIND_PROGRAM);
+    if (!spec->config_json || !spec->config_json[0])
+        return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: no config", rf->path, run_id);
+    if (spec->epochs < -1)
+        return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: %d epochs", rf->path, run_id,
+                            (int)spec->epochs);
+    char p[96];
+    snprintf(p, sizeof p, "sweeps/%s", sweep);
+    htri_t has = H5Lexists(rf->file, p, H5P_DEFAULT);
+    if (has < 0) return rs_h5err(err, rf->path, "look up /%s", p);
+    if (!has)
+        return nn_error_set(err, NN_ERR_INPUT, "%s: run %s: no sweep \"%s\" in the file", rf->path,
+                            run_id, sweep);
     size_t n_state = 0;
-    st = check_tensors(rf, run_id, n_params, tensors, n_tensors, &n_state, err);
+    NnStatus st = check_tensors(rf, run_id, spec->n_params, spec->tensors, spec->n_tensors,
+                                &n_state, err);
     if (st != NN_OK) return st;
 
-    /* From here on a failure leaves half a run: the session is broken. */
-    hid_t g = H5Gcreate2(rf->file, p, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) return broken(rf, rs_h5err(err, rf->path, "create /%s", p), err);
-    NnBuf json = {0};
-    config_to_json(c, &json);
-    int bad = rs_attr_str(g, "config", json.data) < 0 || write_config_attrs(g, c) < 0 ||
-              rs_attr_str(g, "sweep", sweep) < 0 || rs_attr_i64(g, "n_params", (int64_t)n_params) < 0;
-    nn_buf_free(&json);
-    if (bad) st = rs_h5err(err, rf->path, "write the attributes of /%s", p);
-    if (st == NN_OK) {
-        hid_t m = create_metrics(g);
-        if (m < 0 || H5Dclose(m) < 0) st = rs_h5err(err, rf->path, "create /%s/metrics", p);
+    RsRow row;
+    memset(&row, 0, sizeof row);
+    ResultsRow *r = &row.r;
+    rs_copy_str(r->run_id, sizeof r->run_id, run_id);
+    rs_copy_str(r->sweep, sizeof r->sweep, sweep);
+    rs_copy_str(r->kind, sizeof r->kind, spec->kind);
+    r->epochs = spec->epochs;
+    r->n_params = (int64_t)spec->n_params;
+    r->n_state = (int64_t)n_state;
+    rs_row_reset(&row);
+    row.loc.tensors_first = -1;
+    size_t len = strlen(spec->config_json);
+    hsize_t at;
+    if (!rf->swmr) { /* in memory until rs_sync */
+        rs_table_queue(rf, RS_TEXT, spec->config_json, len, &at);
+        if (spec->n_tensors > 0)
+            st = rs_store_tensors(rf, spec->tensors, spec->n_tensors, &row.loc.tensors_first, err);
+    } else { /* what the row points at is flushed before the row */
+        size_t had = rf->n_tens;
+        st = rs_table_put(rf, RS_TEXT, spec->config_json, len, &at, err);
+        if (st == NN_OK) st = rs_flush_table(rf, RS_TEXT, err);
+        if (st == NN_OK && spec->n_tensors > 0)
+            st = rs_store_tensors(rf, spec->tensors, spec->n_tensors, &row.loc.tensors_first, err);
+        if (st == NN_OK && rf->n_tens != had) st = rs_flush_table(rf, RS_TENSORS, err);
     }
-    if (st == NN_OK && create_weights(g, tensors, n_tensors, n_state) < 0)
-        st = rs_h5err(err, rf->path, "create /%s/weights", p);
-    if (H5Gclose(g) < 0 && st == NN_OK) st = rs_h5err(err, rf->path, "close /%s", p);
-    if (st != NN_OK) return broken(rf, st, err);
+    row.loc.config_offset = (int64_t)at;
+    row.loc.config_len = (int64_t)len;
+    row.loc.n_tensors = spec->n_tensors;
+    if (st == NN_OK && rf->swmr) st = rs_put_row(rf, &row, err);
+    if (st != NN_OK) return st;
+    *i = rs_push_row(rf, &row);
+    if (rf->swmr) rf->on_disk = rf->n_rows;
+    return NN_OK;
+}
 
-    if (rf->n_rows == rf->cap_rows) {
-        rf->cap_rows = rf->cap_rows ? 2 * rf->cap_rows : 16;
-        rf->rows = nn_realloc(rf->rows, rf->cap_rows * sizeof *rf->rows);
-        rf->slots = nn_realloc(rf->slots, rf->cap_rows * sizeof *rf->slots);
-    }
-    size_t i = rf->n_rows++;
-    ResultsRow *row = &rf->rows[i];
-    memset(row, 0, sizeof *row);
-    rs_copy_str(row->run_id, sizeof row->run_id, run_id);
-    rs_copy_str(row->sweep, sizeof row->sweep, sweep);
-    row->epochs = c->epochs;
-    row->n_params = (int64_t)n_params;
-    rs_row_reset(row);
-    rf->slots[i].metrics = H5I_INVALID_HID;
-    rf->slots[i].n_rows = 0;
-    st = rs_write_row(rf, i, err);
-    return st == NN_OK ? NN_OK : broken(rf, st, err);
+NnStatus results_add_run(ResultsFile *rf, const ResultsRunSpec *spec, NnError *err)
+{
+    check_writer(rf, "results_add_run");
+    NnStatus st = refuse_if_broken(rf, err);
+    if (st != NN_OK) return st;
+    size_t i;
+    st = rs_add_run(rf, spec, &i, err);
+    if (st == NN_OK && rf->swmr) st = rs_flush_table(rf, RS_SUMMARY, err);
+    return st;
 }
 
 NnStatus results_reset_run(ResultsFile *rf, const char *run_id, NnError *err)
 {
-    check_structural(rf, "results_reset_run");
+    check_writer(rf, "results_reset_run");
     NnStatus st = refuse_if_broken(rf, err);
     if (st != NN_OK) return st;
-    long i = run_id ? rs_find_row(rf, run_id) : -1;
+    long i = run_id && rs_valid_run_id(run_id) ? rs_find_row(rf, run_id) : -1;
     if (i < 0)
         return nn_error_set(err, NN_ERR_INPUT, "%s: no run \"%s\" to reset", rf->path,
                             run_id ? run_id : "(null)");
-    st = rs_open_metrics(rf, (size_t)i, err);
-    if (st != NN_OK) return broken(rf, st, err);
-    hsize_t zero = 0;
-    if (H5Dset_extent(rf->slots[i].metrics, &zero) < 0)
-        return broken(rf, rs_h5err(err, rf->path, "truncate /runs/%s/metrics", run_id), err);
-    rf->slots[i].n_rows = 0;
+    RsRow old = rf->rows[i];
+    rf->rows[i].r.attempt++;
     rs_row_reset(&rf->rows[i]);
     st = rs_write_row(rf, (size_t)i, err);
-    return st == NN_OK ? NN_OK : broken(rf, st, err);
+    if (st == NN_OK && rf->swmr) st = rs_flush_table(rf, RS_SUMMARY, err);
+    if (st != NN_OK) rf->rows[i] = old;
+    return st;
 }

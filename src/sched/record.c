@@ -40,10 +40,29 @@ static NnStatus rec_finished(void *self, const Sweep *sw, const SweepRun *r, con
         fprintf(stderr, "nnsweep %s: run %s/%s failed: %s\n", job_command(s->job), sw->name, r->id,
                 sum->message);
     if (!s->rf) return NN_OK;
-    return results_finish_run(s->rf, r->id, sum, best_state, err);
+    RunSummary rec = *sum;
+    if (rec.best_step < 0 && rec.best_epoch >= 0) { /* a trained run: its best epoch's */
+        rec.best_step = rec.best_epoch;
+        rec.best_value = sweep_run_metric(sw, sum);
+    }
+    return results_finish_run(s->rf, r->id, &rec, best_state, err);
 }
 
 /* ---- opening ---------------------------------------------------------------------- */
+
+/* Adds run r of sweep sw to the file (either phase of the file). */
+static NnStatus add_run(ResultsFile *rf, const Sweep *sw, const SweepRun *r, NnError *err)
+{
+    ResultsRunSpec spec = {.run_id = r->id,
+                           .sweep = sw->name,
+                           .kind = RESULTS_KIND_TRAIN,
+                           .config_json = r->json,
+                           .epochs = r->config.epochs,
+                           .n_params = r->n_params,
+                           .tensors = r->tensors,
+                           .n_tensors = r->n_tensors};
+    return results_add_run(rf, &spec, err);
+}
 
 /* The structural work of the plan: new sweeps with all their runs, new
  * runs of open sweeps, unfinished runs reset. */
@@ -56,17 +75,11 @@ static NnStatus apply_plan(ResultsFile *rf, const SweepSet *set, const SchedPlan
                                sweep_metric_label(sw), sweep_goal_name(sw->goal), err);
         if (st == NN_OK && sw->overrides)
             st = results_set_sweep_overrides(rf, sw->name, sw->overrides, err);
-        for (int j = 0; j < sw->n_runs && st == NN_OK; j++) {
-            const SweepRun *r = &sw->runs[j];
-            st = results_add_run(rf, r->id, sw->name, &r->config, r->n_params, r->tensors,
-                                 r->n_tensors, err);
-        }
+        for (int j = 0; j < sw->n_runs && st == NN_OK; j++) st = add_run(rf, sw, &sw->runs[j], err);
     }
     for (int i = 0; i < p->n_new_runs && st == NN_OK; i++) {
         const Sweep *sw = &set->sweeps[p->new_runs[i][0]];
-        const SweepRun *r = &sw->runs[p->new_runs[i][1]];
-        st = results_add_run(rf, r->id, sw->name, &r->config, r->n_params, r->tensors,
-                             r->n_tensors, err);
+        st = add_run(rf, sw, &sw->runs[p->new_runs[i][1]], err);
     }
     for (int i = 0; i < p->n_reset && st == NN_OK; i++)
         st = results_reset_run(rf, set->sweeps[p->reset[i][0]].runs[p->reset[i][1]].id, err);
@@ -97,6 +110,8 @@ static NnStatus prepare_file(Session *s, NnError *err)
         p->best_epoch = r->best_epoch;
         p->best_val_accuracy = r->best_val_accuracy;
         p->best_test_accuracy = r->best_test_accuracy;
+        p->best_step = r->best_step;
+        p->best_value = r->best_value;
         p->wall_seconds = r->wall_seconds;
         p->n_params = r->n_params;
     }
@@ -141,9 +156,13 @@ NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_work
     if (st == NN_OK && results_was_repaired(s->rf) && !job->quiet)
         printf("[nnsweep] %s was not closed cleanly (a writer was killed): repaired\n",
                job->out_path);
+    if (st == NN_OK && results_was_converted(s->rf) && !job->quiet)
+        printf("[nnsweep] %s has results schema version %d: converted to version %d (the file "
+               "is replaced when the sweep starts)\n",
+               job->out_path, results_was_converted(s->rf), RESULTS_SCHEMA_VERSION);
     if (st == NN_OK) st = prepare_file(s, err);
     if (st != NN_OK) {
-        results_close(s->rf, NULL); /* a failed structural phase leaves the file as it was */
+        results_discard(s->rf); /* the file stays as it was */
         s->rf = NULL;
         sched_core_free(s->core);
         s->core = NULL;

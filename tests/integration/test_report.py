@@ -44,6 +44,7 @@ ANALYSIS = os.path.join(HERE, "..", "..", "analysis")
 REPORT = os.path.join(ANALYSIS, "report.py")
 sys.path.insert(0, ANALYSIS)
 import report  # noqa: E402
+from nnsweep_results import ResultsFile, ResultsFileError  # noqa: E402
 
 NNSWEEP, DATA = sys.argv[1], sys.argv[2]
 CASES = sys.argv[3:] or ["report", "evaluate", "swmr", "bad_input"]
@@ -323,8 +324,8 @@ def case_evaluate(tmp, results):
         if results is None:
             return
     rows = [r for r in summary(results) if r["status"] == "done" and r["has_weights"]]
-    with h5py.File(results, "r") as f:
-        cfg = {r["run_id"]: json.loads(f["runs"][r["run_id"]].attrs["config"]) for r in rows}
+    with ResultsFile(results) as f:
+        cfg = {r["run_id"]: f.config(r["run_id"]) for r in rows}
     picks = {}
     for r in sorted(rows, key=lambda r: -r["best_test_accuracy"]):
         c = cfg[r["run_id"]]
@@ -401,9 +402,9 @@ def case_swmr(tmp):
         t0, ready = time.time(), False
         while time.time() - t0 < 300 and proc.poll() is None:
             try:
-                with h5py.File(out, "r", libver="latest", swmr=True) as f:
-                    ready = any(len(f["runs"][k]["metrics"]) >= 2 for k in f["runs"])
-            except (OSError, KeyError):
+                with ResultsFile(out) as f:
+                    ready = any(len(f.metrics(k)) >= 2 for k in f.summary()["run_id"])
+            except (OSError, KeyError, ResultsFileError):
                 pass  # not there yet, or being replaced
             if ready:
                 break

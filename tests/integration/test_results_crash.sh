@@ -7,10 +7,13 @@
 # analysis/nnsweep_results.py) must read every row the writer reported
 # flushed, with its exact values, and every finished run's weights, and a
 # plain open must fail as DESIGN.md measured; (b) the next writer repairs
-# the file itself (results_open_write) and goes on appending; (c) after the
-# last writer closes cleanly, h5dump and a plain h5py open read it all.
-# A concurrent SWMR reader must see rows grow while a writer runs. Prints
-# the time per appended+flushed row and the file size per run.
+# the file itself (results_open_write, as `h5clear -s --increment`) and goes
+# on appending; (c) after the last writer closes cleanly, h5dump and a plain
+# h5py open read it all. The same while runs are added, logged with names
+# of their own and reset in SWMR mode (results_writer grow), and for a
+# schema-1 file (written by hand with h5py) that a writer converts. A
+# concurrent SWMR reader must see rows - and runs - grow while a writer
+# runs. Prints the time per appended+flushed row and the file size per run.
 set -u
 W=${1:?usage: test_results_crash.sh RESULTS_WRITER}
 PY=${NNSWEEP_PYTHON:-/usr/bin/python3}
@@ -110,15 +113,84 @@ wait_for "$T/poll.log" '^ready' 1 || fail "SWMR reader never started: $(cat "$T/
 wait $ppid || fail "concurrent SWMR reader: $(cat "$T/poll.log")"
 cat "$T/poll.log"
 
+# runs added, logged (new names as they come) and reset in SWMR mode, killed
+# after N flushed updates of a kind; the next writer repairs and goes on
+GR=$T/grow.h5 GRUNS=40 GSTEPS=8
+# grow_cycle N DELAY_US PAUSE KIND COUNT: start a grow writer, kill -9 it once
+# it has paused (PAUSE = KIND:N, right after that update) or printed COUNT
+# updates of KIND (PAUSE = -: free running)
+grow_cycle() {
+    local log=$T/grow$1.log
+    "$W" grow "$GR" $GRUNS $GSTEPS "$2" "$3" >"$log" 2>"$log.err" &
+    local pid=$!
+    if [ "$3" != - ]; then
+        wait_for "$log" '^paused' 1 || fail "grow $1: writer never paused: $(cat "$log.err")"
+    else
+        wait_for "$log" "^$4" "$5" || fail "grow $1: writer stalled: $(cat "$log.err")"
+    fi
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    local rc=$?
+    grep -q '^closed' "$log" && fail "grow $1: the writer finished before the kill"
+    [ $rc -eq 137 ] || fail "grow $1: writer exit $rc, expected 137: $(cat "$log.err")"
+    if [ "$1" -gt 1 ]; then
+        grep -q '^repaired' "$log" || fail "grow $1: the writer did not repair the file"
+    fi
+    echo "grow $1: killed after $(grep -c '^added' "$log") runs added, $(grep -c '^logged' "$log") rows logged, $(grep -c '^reset' "$log") resets"
+    "${CHECK[@]}" verifygrow "$GR" --runs=$GRUNS --steps=$GSTEPS "$T"/grow[0-9]*.log || fail "grow $1: SWMR read after kill -9"
+    "${CHECK[@]}" plainfails "$GR" || fail "grow $1: plain open"
+}
+grow_cycle 1 0 logged:5 - 0      # the first session: right after a logged row
+grow_cycle 2 0 added:2 - 0       # right after a run was added in SWMR mode
+grow_cycle 3 2000 - logged 30    # free running
+grow_cycle 4 0 reset:1 - 0       # right after a reset
+grow_cycle 5 500 - added 3       # free running
+grow_cycle 6 0 finished:2 - 0    # right after a run ended
+grow_cycle 7 0 - logged 12       # free running, no delay
+"$W" grow "$GR" $GRUNS $GSTEPS 0 >"$T/grow9.log" 2>"$T/grow9.log.err" || fail "final grow: $(cat "$T/grow9.log.err")"
+grep -q '^repaired' "$T/grow9.log" || fail "final grow writer did not repair"
+"${CHECK[@]}" verifygrow "$GR" --complete --runs=$GRUNS --steps=$GSTEPS "$T"/grow[0-9]*.log || fail "grow: read after close"
+"${CHECK[@]}" verifygrow "$GR" --plain --complete --runs=$GRUNS --steps=$GSTEPS "$T"/grow[0-9]*.log || fail "grow: plain read after close"
+h5dump "$GR" >/dev/null || fail "grow: h5dump"
+
+# a concurrent SWMR reader sees runs added and rows logged
+L=$T/livegrow.h5
+"$W" grow "$L" 1 2 0 >/dev/null || fail "create livegrow"
+"${CHECK[@]}" poll "$L" 120 12 >"$T/pollgrow.log" 2>&1 &
+ppid=$!
+wait_for "$T/pollgrow.log" '^ready' 1 || fail "SWMR reader never started: $(cat "$T/pollgrow.log")"
+"$W" grow "$L" 12 $GSTEPS 20000 >"$T/livegrow.log" 2>&1 || fail "live grow writer: $(cat "$T/livegrow.log")"
+wait $ppid || fail "concurrent SWMR reader of added runs: $(cat "$T/pollgrow.log")"
+cat "$T/pollgrow.log"
+
+# a schema-1 file (the old writer's layout, by h5py) is read, converted by
+# the next writer (killed once after the conversion was committed), repaired
+V=$T/v1.h5
+"${CHECK[@]}" makev1 "$V" >"$T/v1made.log" || fail "makev1"
+"${CHECK[@]}" verify "$V" "$T/v1made.log" || fail "schema 1: read"
+"${CHECK[@]}" verify "$V" --plain "$T/v1made.log" || fail "schema 1: plain read"
+"$W" work "$V" 0 1 >"$T/v1work1.log" 2>&1 &
+pid=$!
+wait_for "$T/v1work1.log" '^paused' 1 || fail "schema 1: writer never paused: $(cat "$T/v1work1.log")"
+kill -9 $pid
+wait $pid 2>/dev/null
+grep -q '^converted' "$T/v1work1.log" || fail "schema 1: the writer did not convert"
+"${CHECK[@]}" verify "$V" "$T/v1made.log" "$T/v1work1.log" || fail "schema 1: SWMR read of the converted file after kill -9"
+"$W" work "$V" 0 >"$T/v1work2.log" 2>&1 || fail "schema 1: second writer: $(cat "$T/v1work2.log")"
+grep -q '^repaired' "$T/v1work2.log" && ! grep -q '^converted' "$T/v1work2.log" ||
+    fail "schema 1: the second writer should repair, not convert: $(cat "$T/v1work2.log")"
+"${CHECK[@]}" verify "$V" --plain --complete "$T/v1made.log" "$T"/v1work*.log || fail "schema 1: converted and completed"
+
 # the reader's errors for files that are not ours
-cp "$F" "$T/v2.h5"
-"$PY" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); f.attrs['schema_version'] = 2; f.close()" "$T/v2.h5" ||
-    fail "making v2.h5"
+cp "$F" "$T/v3.h5"
+"$PY" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); f.attrs['schema_version'] = 3; f.close()" "$T/v3.h5" ||
+    fail "making v3.h5"
 "${CHECK[@]}" foreign "$T" || fail "foreign files"
 
 # figures
-"$W" bench "$T/bench.h5" 20 100 1 || fail bench
+"$W" bench "$T/bench.h5" 20 100 1 4 || fail bench
 "$W" bench "$T/bench0.h5" 20 100 0 || fail bench
+"$W" addbench "$T/add.h5" 20000 200 || fail addbench
 ls -l "$F" | awk '{print "crash test file: " $5 " bytes"}'
 
 rm -rf "$T"

@@ -361,8 +361,12 @@ def summary(path):
 
 
 def metrics(path, run_ids):
+    """{run_id: every /metrics row of its current attempt, in table order} -
+    the raw table (results.h, schema 2), duplicates and all."""
     with h5().File(path, "r", libver="latest", swmr=True) as f:
-        return {r: f["runs"][r]["metrics"][()].copy() for r in run_ids}
+        s, m = f["summary"][()], f["metrics"][()]
+    at = {row["run_id"].decode(): i for i, row in enumerate(s)}
+    return {r: m[(m["run"] == at[r]) & (m["attempt"] == s[at[r]]["attempt"])] for r in run_ids}
 
 
 def check_exactly_once(path, n_runs, what):

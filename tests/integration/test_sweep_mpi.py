@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`nnsweep sweep` under real `mpirun` with several ranks (oversubscribed on
-small machines), against the results file read with h5py:
+small machines), against the results file read with h5py (through
+analysis/nnsweep_results.py, and its /metrics table raw for exactly-once):
 
   exactly_once   every run of a sweep runs exactly once, the file's metrics
                  equal what the workers sent (their --worker-log), a run
@@ -36,7 +37,6 @@ usage: test_sweep_mpi.py NNSWEEP DATA_DIR [CASE ...]
 Needs Debian's python3-h5py (run with /usr/bin/python3) and hdf5-tools.
 """
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -48,7 +48,10 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "analysis"))
 from sweep_files import sweep_yaml  # noqa: E402
+from nnsweep_results import ResultsFile  # noqa: E402
 
 NNSWEEP, DATA = sys.argv[1], sys.argv[2]
 CASES = sys.argv[3:] or ["exactly_once", "device_policy", "signal_before_start", "kill_worker",
@@ -90,29 +93,45 @@ def summary(path):
             for row in s]
 
 
-def same_rows(a, b):
-    """Compound metrics arrays equal field by field (NaN equal to NaN)."""
-    return a.shape == b.shape and all(
-        np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f") for k in a.dtype.names)
+def metrics(path, run_ids):
+    """{run_id: its metrics DataFrame} (nnsweep_results)."""
+    with ResultsFile(path) as r:
+        return {rid: r.metrics(rid) for rid in run_ids}
+
+
+def configs(path, run_ids):
+    """{run_id: its config dict} (nnsweep_results)."""
+    with ResultsFile(path) as r:
+        return {rid: r.config(rid) for rid in run_ids}
+
+
+def raw_epochs(path):
+    """{run_id: the epochs of every /metrics row of its current attempt, in
+    table order} - the raw table (results.h, schema 2), duplicates and all."""
+    with open_swmr(path) as f:
+        s, m = f["summary"][()], f["metrics"][()]
+    return {row["run_id"].decode(): list(m["epoch"][(m["run"] == i) &
+                                                    (m["attempt"] == row["attempt"])])
+            for i, row in enumerate(s)}
 
 
 def check_no_duplicates(path, expect_runs, what):
     """Every run once in the summary, final, and its metrics rows exactly
-    epochs 0..epochs_done (no duplicate, no gap)."""
+    epochs 0..epochs_done (no duplicate, no gap) - in the raw table, not
+    only as a reader keeps them."""
     rows = summary(path)
     ids = [r["run_id"] for r in rows]
     check(len(ids) == len(set(ids)) == expect_runs,
           f"{what}: {expect_runs} distinct runs in the summary (found {len(ids)}, "
           f"{len(set(ids))} distinct)")
     ok = True
-    with open_swmr(path) as f:
-        for r in rows:
-            m = f["runs"][r["run_id"]]["metrics"][()]
-            epochs = list(m["epoch"])
-            if epochs != list(range(r["epochs_done"] + 1)):
-                ok = False
-                print(f"    run {r['run_id']} ({r['status']}): epochs {epochs}, "
-                      f"epochs_done {r['epochs_done']}")
+    raw = raw_epochs(path)
+    for r in rows:
+        epochs = raw[r["run_id"]]
+        if epochs != list(range(r["epochs_done"] + 1)):
+            ok = False
+            print(f"    run {r['run_id']} ({r['status']}): epochs {epochs}, "
+                  f"epochs_done {r['epochs_done']}")
     check(ok, f"{what}: every run's metrics rows are epochs 0..epochs_done exactly once")
     return rows
 
@@ -182,9 +201,7 @@ parameters:
     rows = check_no_duplicates(out, 8, "exactly_once")
     status = {r["run_id"]: r["status"] for r in rows}
     huge = [r for r in rows if r["sweep"] == "huge_lr"]
-    with open_swmr(out) as f:
-        lr = {r["run_id"]: json.loads(f["runs"][r["run_id"]].attrs["config"])["learning_rate"]
-              for r in huge}
+    lr = {rid: c["learning_rate"] for rid, c in configs(out, [r["run_id"] for r in huge]).items()}
     div = [r for r in huge if lr[r["run_id"]] == 100000]
     check(len(div) == 1 and div[0]["status"] == "diverged" and "loss became" in div[0]["message"],
           "the lr 1e5 run is recorded diverged with its message")
@@ -214,24 +231,22 @@ parameters:
     fields = ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
               "test_accuracy", "top_accuracy", "learning_rate"]
     same = True
-    with open_swmr(out) as f:
-        for rid in status:
-            m = f["runs"][rid]["metrics"][()]
-            for row in m:
-                want = sent.get((rid, int(row["epoch"])))
-                got = [float(row[k]) for k in fields]
-                if want is None or not np.array_equal(np.array(got), np.array(want),
-                                                      equal_nan=True):
-                    same = False
-                    print("    differs:", rid, int(row["epoch"]), got, want)
-            n_sent = sum(1 for (r, _) in sent if r == rid)
-            same &= n_sent == len(m)
+    for rid, m in metrics(out, status).items():
+        for _, row in m.iterrows():
+            want = sent.get((rid, int(row["epoch"])))
+            got = [float(row[k]) for k in fields]
+            if want is None or not np.array_equal(np.array(got), np.array(want),
+                                                  equal_nan=True):
+                same = False
+                print("    differs:", rid, int(row["epoch"]), got, want)
+        n_sent = sum(1 for (r, _) in sent if r == rid)
+        same &= n_sent == len(m)
     check(same, "the file's metrics equal, bit for bit, what the workers sent")
-    with open_swmr(out) as f:
-        done = [r for r in rows if r["status"] == "done"]
-        w = f["runs"][done[0]["run_id"]]["weights"]
-        check(len(w) > 0 and all(w[k].shape == tuple(w[k].shape) for k in w) and
-              done[0]["has_weights"], "best weights stored for a done run")
+    done = [r for r in rows if r["status"] == "done"]
+    with ResultsFile(out) as f:
+        w = f.weights(done[0]["run_id"])
+    check(len(w) > 0 and w["fc0.weight"].shape[1] == 3072 and done[0]["has_weights"],
+          "best weights stored for a done run")
     readable_everywhere(out, "exactly_once")
 
     # one plain process: same schema, same number of rows
@@ -278,15 +293,14 @@ def case_kill(tmp, victim):
     before = summary(out)
     finished = [r["run_id"] for r in before if r["status"] in ("done", "diverged", "failed")]
     check(0 < len(finished) < total, f"some runs finished before the kill ({len(finished)})")
-    with open_swmr(out) as f:
-        kept = {rid: f["runs"][rid]["metrics"][()].copy() for rid in finished}
+    kept = metrics(out, finished)
     code, so, se = run(mpirun(3, [sweep, "--out", out, "--resume"]))
     print(so[-1500:], se[-800:])
     check(code == 0, f"--resume exits 0 (got {code})")
     rows = check_no_duplicates(out, total, name)
     check(all(r["status"] == "done" for r in rows), "every run done after --resume")
-    with open_swmr(out) as f:
-        same = all(same_rows(f["runs"][rid]["metrics"][()], kept[rid]) for rid in finished)
+    now = metrics(out, finished)
+    same = all(now[rid].equals(kept[rid]) for rid in finished)
     check(same, "runs finished before the kill were not rerun (rows unchanged)")
     readable_everywhere(out, name)
 
@@ -363,12 +377,12 @@ def case_overrides(tmp):
     with open_swmr(out) as f:
         g = f["sweeps/over_val"]
         attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in g.attrs.items()}
-        configs = [json.loads(f["runs"][r["run_id"]].attrs["config"]) for r in rows]
+    cfgs = list(configs(out, [r["run_id"] for r in rows]).values())
     check(attrs.get("spec") == text and attrs.get("metric") == "val_accuracy" and
           attrs.get("overrides") == "--set val_split=100 --set select_on=val_accuracy "
                                     "--metric val_accuracy --name-suffix _val",
           f"/sweeps/over_val: the YAML as written and the overrides ({attrs.get('overrides')!r})")
-    check(all(c["val_split"] == 100 and c["select_on"] == "val_accuracy" for c in configs),
+    check(all(c["val_split"] == 100 and c["select_on"] == "val_accuracy" for c in cfgs),
           "every run has val_split 100 and select_on val_accuracy")
     check(all(np.isfinite(r["best_val_accuracy"]) for r in rows), "val accuracies recorded")
     digest = sha(out)
@@ -455,8 +469,8 @@ def case_device_policy(tmp):
         code, so, se = run(cmd)
         check(code == 0, f"{how}: the sweep exits 0 with a failed run ({se.strip()[-300:]})")
         rows = summary(out)
-        with open_swmr(out) as f:
-            dev = {json.loads(f["runs"][r["run_id"]].attrs["config"])["device"]: r for r in rows}
+        cfg = configs(out, [r["run_id"] for r in rows])
+        dev = {cfg[r["run_id"]]["device"]: r for r in rows}
         c = dev["cuda"]
         check(c["status"] == "failed" and "device: cuda was asked for" in c["message"]
               and c["device"] == "cuda",

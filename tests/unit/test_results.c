@@ -1,6 +1,7 @@
 /* test_results.c - the results file (results.h): write a sweep, read every
  * value back, reopen and extend, reset, resume after kill -9, and refuse
- * bad input and files that are not ours. Label cpu. */
+ * bad input and files that are not ours; test_results_v2.c adds what
+ * schema 2 is for. Label cpu. */
 #include <hdf5.h>
 #include <math.h>
 #include <signal.h>
@@ -11,29 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "nnsweep/results.h"
+#include "nnsweep/config.h"
+#include "test_results.h"
 
-static char dir[256], path[512];
+char dir[256], path[512];
 
-#define OK(call)                                                               \
-    do {                                                                       \
-        NnError e_ = {{0}};                                                    \
-        NnStatus s_ = (call);                                                  \
-        CHECK(s_ == NN_OK, "%s -> %d: %s", #call, (int)s_, e_.msg);            \
-        if (s_ != NN_OK) return;                                               \
-    } while (0)
-/* call must fail with status want and a message containing text */
-#define FAILS(call, want, text)                                                \
-    do {                                                                       \
-        NnError e_ = {{0}};                                                    \
-        NnStatus s_ = (call);                                                  \
-        CHECK(s_ == (want) && strstr(e_.msg, (text)), "%s -> %d \"%s\", expected %d \"%s\"", \
-              #call, (int)s_, e_.msg, (int)(want), (text));                    \
-    } while (0)
-#define E (&e_)
-
-static int exists(const char *p)
+int exists(const char *p)
 {
     struct stat sb;
     return stat(p, &sb) == 0;
@@ -49,9 +33,8 @@ static const char *side(const char *suffix)
 /* A layout of 12 linear layers + one batch norm: names fc0..fc11 check
  * that layer order (not name order) is kept; offsets as a model plan
  * lays them out (parameters, then buffers). */
-enum { N_T = 28 };
-static TensorInfo tens[N_T];
-static size_t n_params_t, n_state_t;
+TensorInfo tens[N_T];
+size_t n_params_t, n_state_t;
 
 static void make_layout(void)
 {
@@ -79,7 +62,7 @@ static void make_layout(void)
     n_state_t = off;
 }
 
-static EpochMetrics epoch_row(int run, int e)
+EpochMetrics epoch_row(int run, int e)
 {
     EpochMetrics m = {.epoch = e};
     m.train_loss = 2.3 - 0.1 * e + run, m.train_accuracy = 0.1 + 0.01 * e;
@@ -90,7 +73,7 @@ static EpochMetrics epoch_row(int run, int e)
 }
 
 /* A summary of a run that ended (n_params and n_state of the test's layout). */
-static RunSummary summary(RunStatus status, int done, int best, double bv, double bt, double wall)
+RunSummary summary(RunStatus status, int done, int best, double bv, double bt, double wall)
 {
     RunSummary r;
     run_summary_init(&r, status);
@@ -98,13 +81,15 @@ static RunSummary summary(RunStatus status, int done, int best, double bv, doubl
     r.best_epoch = best;
     r.best_val_accuracy = bv;
     r.best_test_accuracy = bt;
+    r.best_step = best;
+    r.best_value = best >= 0 ? bt : NAN;
     r.wall_seconds = wall;
     r.n_params = (int64_t)n_params_t;
     r.n_state = (int64_t)n_state_t;
     return r;
 }
 
-static float *state_of(int run)
+float *state_of(int run)
 {
     float *s = malloc(n_state_t * sizeof *s);
     for (size_t i = 0; i < n_state_t; i++) s[i] = (float)(run * 1000 + i) * 0.25f - 3.0f;
@@ -128,10 +113,27 @@ static void make_configs(void)
     configs[2].learning_rate = 0.001;
 }
 
+static NnBuf jsons[4];
+
+static void make_json(void)
+{
+    for (int i = 0; i < 4; i++) config_to_json(&configs[i], &jsons[i]);
+}
+
+/* Run i of the test as a spec (train run, the test's layout). */
+static ResultsRunSpec spec_of(int i, const char *sweep)
+{
+    ResultsRunSpec s = {ids[i], sweep, RESULTS_KIND_TRAIN, jsons[i].data, configs[i].epochs,
+                        n_params_t, tens, N_T};
+    return s;
+}
+
 static void add_runs(ResultsFile *rf, const char *sweep, int from, int to)
 {
-    for (int i = from; i < to; i++)
-        OK(results_add_run(rf, ids[i], sweep, &configs[i], n_params_t, tens, N_T, E));
+    for (int i = from; i < to; i++) {
+        ResultsRunSpec s = spec_of(i, sweep);
+        OK(results_add_run(rf, &s, E));
+    }
 }
 
 /* ---- 1: write a sweep --------------------------------------------------------- */
@@ -151,27 +153,37 @@ static void write_first(void)
     FAILS(results_add_sweep(rf, longname, "", "grid", "x", "maximize", E), NN_ERR_INPUT, "1..63");
     add_runs(rf, "s1", 0, 3);
     /* bad input is refused and does not break the session */
-    FAILS(results_add_run(rf, ids[0], "s1", &configs[0], n_params_t, tens, N_T, E), NN_ERR_INPUT,
-          "already in the file");
-    FAILS(results_add_run(rf, "x/y", "s1", &configs[0], n_params_t, tens, N_T, E), NN_ERR_INPUT,
-          "run id");
-    FAILS(results_add_run(rf, "new1", "nosuch", &configs[0], n_params_t, tens, N_T, E),
-          NN_ERR_INPUT, "no sweep");
-    FAILS(results_add_run(rf, "new1", "s1", &configs[0], n_params_t + 1, tens, N_T, E),
-          NN_ERR_INPUT, "n_params");
+    ResultsRunSpec s = spec_of(0, "s1");
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "already in the file");
+    s.run_id = "x/y";
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "run id");
+    s.run_id = "new1";
+    s.sweep = "nosuch";
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "no sweep");
+    s.sweep = "s1";
+    s.kind = "script";
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "kind \"script\"");
+    s.kind = RESULTS_KIND_TRAIN;
+    s.config_json = "";
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "no config");
+    s.config_json = jsons[0].data;
+    s.n_params = n_params_t + 1;
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "n_params");
+    s.n_params = n_params_t;
     TensorInfo bad[N_T];
     memcpy(bad, tens, sizeof bad);
     bad[3].offset += 1;
-    FAILS(results_add_run(rf, "new1", "s1", &configs[0], n_params_t, bad, N_T, E), NN_ERR_INPUT,
-          "tile");
+    s.tensors = bad;
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "tile");
     memcpy(bad, tens, sizeof bad);
     snprintf(bad[5].name, sizeof bad[5].name, "%s", bad[4].name);
-    FAILS(results_add_run(rf, "new1", "s1", &configs[0], n_params_t, bad, N_T, E), NN_ERR_INPUT,
-          "twice");
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "twice");
     memcpy(bad, tens, sizeof bad);
     bad[0].shape[0] += 1;
-    FAILS(results_add_run(rf, "new1", "s1", &configs[0], n_params_t, bad, N_T, E), NN_ERR_INPUT,
-          "shape");
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "shape");
+    s.tensors = NULL;
+    s.n_tensors = 0;
+    FAILS(results_add_run(rf, &s, E), NN_ERR_INPUT, "no tensor table");
 
     OK(results_start_swmr(rf, E));
     CHECK(exists(path) && !exists(side(".partial")), "start_swmr commits the copy");
@@ -239,6 +251,12 @@ static void check_row(const ResultsRow *r, const char *id, RunStatus status, int
     CHECK((isnan(bt) && isnan(r->best_test_accuracy)) || r->best_test_accuracy == bt, "%s bt %g",
           id, r->best_test_accuracy);
     CHECK(r->wall_seconds == wall, "%s wall %g, expected %g", id, r->wall_seconds, wall);
+    CHECK(r->best_step == best && ((isnan(bt) || best < 0) ? isnan(r->best_value)
+                                                           : r->best_value == bt),
+          "%s best_step %lld best_value %g", id, (long long)r->best_step, r->best_value);
+    CHECK(strcmp(r->kind, "train") == 0 && r->n_state == (int64_t)n_state_t && r->last_step == -1,
+          "%s kind %s n_state %lld last_step %lld", id, r->kind, (long long)r->n_state,
+          (long long)r->last_step);
     CHECK(r->has_weights == weights && r->n_params == (int64_t)n_params_t, "%s weights/params", id);
     CHECK(strncmp(r->host, host, RESULTS_HOST_LEN - 1) == 0 && r->worker_rank == rank &&
               strcmp(r->device, device) == 0,
@@ -296,17 +314,15 @@ static void read_first(void)
     for (int i = 0; i < 3; i++) {
         char *json;
         OK(results_read_config(rf, ids[i], &json, E));
-        NnBuf want = {0};
-        config_to_json(&configs[i], &want);
-        CHECK(strcmp(json, want.data) == 0, "config %d:\n%s\n%s", i, json, want.data);
+        CHECK(strcmp(json, jsons[i].data) == 0, "config %d:\n%s\n%s", i, json, jsons[i].data);
         RunConfig back;
         config_defaults(&back);
         NnError e2;
         CHECK(config_from_json(&back, json, &e2) == NN_OK, "config_from_json: %s", e2.msg);
         NnBuf again = {0};
         config_to_json(&back, &again);
-        CHECK(strcmp(again.data, want.data) == 0, "config %d round trip", i);
-        nn_buf_free(&want), nn_buf_free(&again);
+        CHECK(strcmp(again.data, jsons[i].data) == 0, "config %d round trip", i);
+        nn_buf_free(&again);
         free(json);
     }
 
@@ -341,39 +357,31 @@ static void read_first(void)
     OK(results_close(rf, E));
 }
 
-/* The schema's attributes, read with the plain HDF5 API. */
-static void check_attrs(void)
+/* The schema's layout, read with the plain HDF5 API: version 2, every
+ * table, no object per run, one stored tensor table for three runs of one
+ * layout. */
+static void check_layout(void)
 {
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(f >= 0, "plain open of a cleanly closed file");
     if (f < 0) return;
     hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
     int v = 0;
-    CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_INT, &v) >= 0 && v == 1, "schema_version %d", v);
+    CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_INT, &v) >= 0 && v == 2, "schema_version %d", v);
     H5Aclose(a);
-    hid_t g = H5Gopen2(f, "runs/bbb222", H5P_DEFAULT);
-    a = H5Aopen(g, "hidden_layers", H5P_DEFAULT);
-    hid_t sp = H5Aget_space(a);
-    CHECK(H5Sget_simple_extent_npoints(sp) == 0, "empty hidden_layers");
-    H5Sclose(sp), H5Aclose(a), H5Gclose(g);
-    g = H5Gopen2(f, "runs/ccc333", H5P_DEFAULT);
-    a = H5Aopen(g, "hidden_layers", H5P_DEFAULT);
-    long long hl[3] = {0};
-    CHECK(H5Aread(a, H5T_NATIVE_LLONG, hl) >= 0 && hl[0] == 256 && hl[2] == 256, "hidden_layers");
-    H5Aclose(a);
-    a = H5Aopen(g, "batchnorm", H5P_DEFAULT);
-    hid_t ty = H5Aget_type(a);
-    signed char b = 0;
-    CHECK(H5Tget_class(ty) == H5T_ENUM && H5Aread(a, H5T_NATIVE_SCHAR, &b) >= 0 && b == 1,
-          "batchnorm bool");
-    H5Tclose(ty), H5Aclose(a);
-    double lr = 0, betas[2] = {0};
-    a = H5Aopen(g, "learning_rate", H5P_DEFAULT);
-    CHECK(H5Aread(a, H5T_NATIVE_DOUBLE, &lr) >= 0 && lr == 0.001, "learning_rate");
-    H5Aclose(a);
-    a = H5Aopen(g, "betas", H5P_DEFAULT);
-    CHECK(H5Aread(a, H5T_NATIVE_DOUBLE, betas) >= 0 && betas[1] == 0.999, "betas");
-    H5Aclose(a), H5Gclose(g), H5Fclose(f);
+    CHECK(H5Aexists(f, "converted_from") == 0, "a new file was not converted");
+    const char *tables[] = {"summary", "text", "tensors", "metrics", "logs", "log_keys", "weights"};
+    for (int i = 0; i < 7; i++) CHECK(H5Lexists(f, tables[i], H5P_DEFAULT) > 0, "/%s", tables[i]);
+    CHECK(H5Lexists(f, "runs", H5P_DEFAULT) == 0, "no /runs group in schema 2");
+    H5Eclear2(H5E_DEFAULT);
+    hid_t d = H5Dopen2(f, "tensors", H5P_DEFAULT), sp = H5Dget_space(d);
+    CHECK(H5Sget_simple_extent_npoints(sp) == N_T, "one tensor table stored for three runs: %lld rows",
+          (long long)H5Sget_simple_extent_npoints(sp));
+    H5Sclose(sp), H5Dclose(d);
+    d = H5Dopen2(f, "weights", H5P_DEFAULT), sp = H5Dget_space(d);
+    CHECK(H5Sget_simple_extent_npoints(sp) == (hssize_t)n_state_t, "one run's weights: %lld floats",
+          (long long)H5Sget_simple_extent_npoints(sp));
+    H5Sclose(sp), H5Dclose(d), H5Fclose(f);
 }
 
 /* ---- 3: reopen, add a sweep, reset a run --------------------------------------- */
@@ -394,6 +402,10 @@ static void extend(void)
     size_t nr = 9;
     OK(results_run_rows(rf, ids[2], &nr, E));
     CHECK(nr == 0, "reset run has %zu rows", nr);
+    ResultsRow rr;
+    OK(results_get_row(rf, ids[2], &rr, E));
+    CHECK(rr.attempt == 1 && rr.status == RUN_PENDING, "reset: attempt %d, %s", rr.attempt,
+          run_status_name(rr.status));
     OK(results_start_swmr(rf, E));
     CHECK(results_replaced(watcher), "a reader learns that the file was replaced");
     OK(results_close(watcher, E));
@@ -410,6 +422,8 @@ static void extend(void)
     if (n == 4) {
         check_row(&rows[0], ids[0], RUN_DONE, 5, 4, 3, 0.31, 0.33, 17.25, 1, "node-a", 3, "cpu");
         check_row(&rows[2], ids[2], RUN_RUNNING, 7, 0, -1, NAN, NAN, 1.5, 0, "node-d", 1, "cpu");
+        CHECK(rows[2].attempt == 1 && rows[0].attempt == 0, "attempts %d %d", rows[2].attempt,
+              rows[0].attempt);
         check_row(&rows[3], ids[3], RUN_PENDING, 8, 0, -1, NAN, NAN, 0, 0, "", -1, "");
         CHECK(strcmp(rows[3].sweep, "s2") == 0, "sweep of the new run");
     }
@@ -533,16 +547,16 @@ static void foreign(void)
     FAILS(results_open_read(p, &rf, E), NN_ERR_INPUT, "not HDF5");
     FAILS(results_open_write(p, 1, &rf, E), NN_ERR_INPUT, "not HDF5");
 
-    snprintf(p, sizeof p, "%s/v2.h5", dir);
+    snprintf(p, sizeof p, "%s/v3.h5", dir);
     OK(results_open_write(p, 1, &rf, E));
     OK(results_close(rf, E));
     f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t a = H5Aopen(f, "schema_version", H5P_DEFAULT);
-    int two = 2;
-    H5Awrite(a, H5T_NATIVE_INT, &two);
+    int three = 3;
+    H5Awrite(a, H5T_NATIVE_INT, &three);
     H5Aclose(a), H5Fclose(f);
-    FAILS(results_open_read(p, &rf, E), NN_ERR_INPUT, "schema version 2");
-    FAILS(results_open_write(p, 0, &rf, E), NN_ERR_INPUT, "schema version 2");
+    FAILS(results_open_read(p, &rf, E), NN_ERR_INPUT, "schema version 3");
+    FAILS(results_open_write(p, 0, &rf, E), NN_ERR_INPUT, "schema version 3");
 
     snprintf(p, sizeof p, "%s/missing.h5", dir);
     FAILS(results_open_read(p, &rf, E), NN_ERR_IO, "no such file");
@@ -576,21 +590,25 @@ static void symlinked(void)
     OK(results_close(rf, E));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    make_layout();
+    if (argc == 4 && strcmp(argv[1], "reader") == 0) return test_results_reader(argv[2], argv[3]);
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/nnsweep-results-XXXXXX", tmp ? tmp : "/tmp");
     NN_CHECK(mkdtemp(dir), "mkdtemp %s", dir);
     snprintf(path, sizeof path, "%s/results.h5", dir);
-    make_layout();
     make_configs();
+    make_json();
     write_first();
     read_first();
-    check_attrs();
+    check_layout();
     extend();
     crashes();
     foreign();
     symlinked();
+    test_results_v2();
+    for (int i = 0; i < 4; i++) nn_buf_free(&jsons[i]);
     if (!check_failures) { /* keep the files of a failed run for a look */
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
