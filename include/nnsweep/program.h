@@ -190,6 +190,12 @@ void program_argv_free(char **argv); /* accepts NULL */
 /* 1 when the command uses ${args_json_file}. */
 int program_uses_json_file(const ProgramSpec *p);
 
+/* The directory that holds the runs' directories of a results file at
+ * results_path: its absolute path (symbolic links resolved, as its side
+ * files) + ".runs"; NULL: the working directory's "nnsweep.runs". Owned by
+ * the caller (free()). */
+char *program_run_dirs(const char *results_path);
+
 /* GPUs that programs can be given on this node: CUDA_VISIBLE_DEVICES's
  * entries when set, else the NVIDIA driver's (/proc/driver/nvidia/gpus),
  * without initializing CUDA; 0 when none. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nnsweep/program.h"
 #include "nnsweep/results.h"
 
 /* Per sweep: the canonical value text of every key for each of its runs,
@@ -187,6 +188,31 @@ static void print_logs(const ResultsLog *l, size_t n, FILE *out)
     free(names), free(steps), free(v), free(set);
 }
 
+/* A program's run: what it did, and where its output and outputs are. */
+static NnStatus print_program_run(ResultsFile *rf, const char *path, const ResultsRow *row,
+                                  FILE *out, NnError *err)
+{
+    fprintf(out, "run %s of sweep %s (program): %s, %d rows", row->run_id, row->sweep,
+            run_status_name(row->status), row->epochs_done);
+    if (row->best_step >= 0)
+        fprintf(out, ", best %.6g at step %lld", row->best_value, (long long)row->best_step);
+    fprintf(out, ", %.1f s", row->wall_seconds);
+    if (row->host[0])
+        fprintf(out, " on %s (rank %d, %s)", row->host, row->worker_rank, row->device);
+    fputc('\n', out);
+    if (row->message[0]) fprintf(out, "  %s\n", row->message);
+    char *dirs = program_run_dirs(path);
+    if (row->host[0])
+        fprintf(out, "stdout: %s/%s/stdout\nstderr: %s/%s/stderr\n  (written on %s, at this "
+                "path there)\n", dirs, row->run_id, dirs, row->run_id, row->host);
+    free(dirs);
+    char *outputs = NULL;
+    NnStatus st = results_read_outputs(rf, row->run_id, &outputs, err);
+    if (st == NN_OK && outputs) fprintf(out, "outputs %s\n", outputs);
+    free(outputs);
+    return st;
+}
+
 static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnError *err)
 {
     ResultsFile *rf;
@@ -201,11 +227,15 @@ static NnStatus print_run(const char *path, const char *run_id, FILE *out, NnErr
     if (st == NN_OK) st = results_read_config(rf, run_id, &json, err);
     if (st == NN_OK) st = results_read_metrics(rf, run_id, &m, &n, err);
     if (st == NN_OK) st = results_read_logs(rf, run_id, &logs, &n_logs, err);
-    if (st == NN_OK) {
+    if (st == NN_OK && !strcmp(row.kind, RESULTS_KIND_PROGRAM)) {
+        st = print_program_run(rf, path, &row, out, err);
+    } else if (st == NN_OK) {
         fprintf(out, "run %s of sweep %s (%s): %s, %d/%d epochs, best epoch %d, %zu parameters\n",
                 row.run_id, row.sweep, row.kind, run_status_name(row.status), row.epochs_done,
                 row.epochs, row.best_epoch, (size_t)row.n_params);
         if (row.message[0]) fprintf(out, "  %s\n", row.message);
+    }
+    if (st == NN_OK) {
         fprintf(out, "config %s\n", json);
         if (n || !n_logs) /* a program's run may log values only */
             fprintf(out, "%5s  %8s  %8s  %8s  %8s  %8s  %8s  %8s  %9s  %7s\n", "epoch",
@@ -243,7 +273,8 @@ int cli_inspect(int argc, char **argv)
         {.name = "top", .kind = CLI_INT, .dest = &top, .lo = 1, .hi = 1000000, .metavar = "N",
          .help = "rows per leaderboard"},
         {.name = "run", .kind = CLI_STRING, .dest = &run, .metavar = "ID",
-         .help = "one run's config and per-epoch metrics"},
+         .help = "one run's config and per-epoch metrics (a program's run: its logged rows, "
+                 "where its stdout and stderr are, what it reported)"},
     };
     const CliCommand cmd = {
         .name = "inspect", .args = "RESULTS.h5", .args_what = "a results file", .min_args = 1,

@@ -516,10 +516,16 @@ static void judge(const Watch *w, int status, const char *dir, off_t err_start, 
         } else if (WEXITSTATUS(status) != 0) {
             snprintf(cause, sizeof cause, "exited with status %d", WEXITSTATUS(status));
         } else if (r->metric[0] && w->n_metric == 0) {
+            char names[160] = "";
+            size_t k = 0; /* "|a|b|" as "a, b" */
+            for (const char *p = w->n_seen ? w->seen.data + 1 : ""; *p && k + 3 < sizeof names; p++) {
+                if (*p != '|') names[k++] = *p;
+                else if (p[1]) names[k++] = ',', names[k++] = ' ';
+            }
+            names[k] = '\0';
             snprintf(cause, sizeof cause, "exited 0 but never logged the sweep metric '%s' "
-                     "(%ld rows%s%.150s%s)", r->metric, w->n_rows,
-                     w->n_seen ? "; names logged: " : "", w->n_seen ? w->seen.data + 1 : "",
-                     w->n_seen ? "..." : "");
+                     "(%ld row%s%s%s%s)", r->metric, w->n_rows, w->n_rows == 1 ? "" : "s",
+                     w->n_seen ? "; it logged " : "", names, w->n_seen >= 12 ? ", ..." : "");
         } else {
             s->status = RUN_DONE;
             return;

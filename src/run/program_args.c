@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -530,6 +531,31 @@ NnStatus program_check(const ProgramSpec *p, const char *file, NnError *err)
     }
     free(name);
     return st;
+}
+
+/* ---- where runs' files go -------------------------------------------------------- */
+
+char *program_run_dirs(const char *out_path)
+{
+    char real[PATH_MAX], dir[PATH_MAX];
+    NnBuf b = {0};
+    if (!out_path) {
+        if (!getcwd(dir, sizeof dir)) snprintf(dir, sizeof dir, ".");
+        nn_buf_printf(&b, "%s/nnsweep.runs", dir);
+        return b.data;
+    }
+    if (realpath(out_path, real)) { /* beside the real file, as its side files */
+        nn_buf_printf(&b, "%s.runs", real);
+        return b.data;
+    }
+    const char *slash = strrchr(out_path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == out_path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - out_path), out_path);
+    if (!realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
+    nn_buf_printf(&b, "%s%s%s.runs", real, strcmp(real, "/") ? "/" : "",
+                  slash ? slash + 1 : out_path);
+    return b.data;
 }
 
 /* ---- GPUs ---------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnsweep/program.h"
 #include "nnsweep/results.h"
 #include "session.h"
 
@@ -40,12 +41,29 @@ static NnStatus rec_finished(void *self, const Sweep *sw, const SweepRun *r, con
         fprintf(stderr, "nnsweep %s: run %s/%s failed: %s\n", job_command(s->job), sw->name, r->id,
                 sum->message);
     if (!s->rf) return NN_OK;
-    RunSummary rec = *sum;
-    if (rec.best_step < 0 && rec.best_epoch >= 0) { /* a trained run: its best epoch's */
-        rec.best_step = rec.best_epoch;
-        rec.best_value = sweep_run_metric(sw, sum);
-    }
-    return results_finish_run(s->rf, r->id, &rec, best_state, err);
+    return results_finish_run(s->rf, r->id, sum, best_state, err); /* best_step: the core's */
+}
+
+/* A program's row (sched.h); its cost counts for --stats. */
+static NnStatus rec_row(void *self, const Sweep *sw, const SweepRun *r, const RunRow *row,
+                        NnError *err)
+{
+    (void)sw;
+    Session *s = self;
+    double t0 = nn_now();
+    NnStatus st = results_append_log(s->rf, r->id, row->step, row->n, row->names, row->values,
+                                     err);
+    s->n_log_rows++;
+    s->t_log_rows += nn_now() - t0;
+    return st;
+}
+
+static NnStatus rec_outputs(void *self, const Sweep *sw, const SweepRun *r, const char *json,
+                            NnError *err)
+{
+    (void)sw;
+    Session *s = self;
+    return results_set_outputs(s->rf, r->id, json, err);
 }
 
 /* ---- opening ---------------------------------------------------------------------- */
@@ -55,9 +73,9 @@ static NnStatus add_run(ResultsFile *rf, const Sweep *sw, const SweepRun *r, NnE
 {
     ResultsRunSpec spec = {.run_id = r->id,
                            .sweep = sw->name,
-                           .kind = RESULTS_KIND_TRAIN,
+                           .kind = sw->program ? RESULTS_KIND_PROGRAM : RESULTS_KIND_TRAIN,
                            .config_json = r->json,
-                           .epochs = r->config.epochs,
+                           .epochs = sw->program ? -1 : r->config.epochs,
                            .n_params = r->n_params,
                            .tensors = r->tensors,
                            .n_tensors = r->n_tensors};
@@ -135,11 +153,13 @@ NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_work
     s->job = job;
     s->set = set;
     s->t0 = nn_now();
-    s->run_dirs = session_run_dirs(job->out_path);
+    s->run_dirs = program_run_dirs(job->out_path);
     SchedSink sink = {.self = s, .finished = rec_finished};
     if (job->out_path) {
         sink.started = rec_started;
         sink.epoch = rec_epoch;
+        sink.row = rec_row;
+        sink.outputs = rec_outputs;
     }
     SchedOptions opt = {.n_workers = n_workers,
                         .progress = job->quiet ? NULL : stdout,
@@ -224,6 +244,10 @@ int session_close(Session *s, int abandoned)
                s->n_messages, s->n_messages ? 1e6 * s->t_messages / s->n_messages : 0.0,
                s->n_epoch_rows, s->n_epoch_rows ? 1e6 * s->t_epoch_rows / s->n_epoch_rows : 0.0,
                (n.n_finished - n.by_status[RUN_INTERRUPTED]) / t, t);
+        if (s->n_log_rows)
+            printf("[nnsweep] rank 0: %ld logged rows, %.1f us each (append + flush), %.0f rows/s "
+                   "over the session\n", s->n_log_rows, 1e6 * s->t_log_rows / s->n_log_rows,
+                   s->n_log_rows / t);
     }
     if (abandoned) {
         fflush(stdout);

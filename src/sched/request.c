@@ -1,37 +1,12 @@
 /* request.c - what rank 0 sends a worker for a run (session.h): a
  * built-in run's config, or the request of a program run with where its
  * files go. */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "nnsweep/program.h"
 #include "session.h"
-
-char *session_run_dirs(const char *out_path)
-{
-    char real[PATH_MAX], dir[PATH_MAX];
-    NnBuf b = {0};
-    if (!out_path) {
-        if (!getcwd(dir, sizeof dir)) snprintf(dir, sizeof dir, ".");
-        nn_buf_printf(&b, "%s/nnsweep.runs", dir);
-        return b.data;
-    }
-    if (realpath(out_path, real)) { /* beside the real file, as its side files */
-        nn_buf_printf(&b, "%s.runs", real);
-        return b.data;
-    }
-    const char *slash = strrchr(out_path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == out_path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - out_path), out_path);
-    if (!realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
-    nn_buf_printf(&b, "%s%s%s.runs", real, strcmp(real, "/") ? "/" : "",
-                  slash ? slash + 1 : out_path);
-    return b.data;
-}
 
 const char *session_request(const Session *s, const SchedAssignment *a, RunKind *kind,
                             NnBuf *scratch)

@@ -41,11 +41,6 @@ NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_work
 const char *session_request(const Session *s, const SchedAssignment *a, RunKind *kind,
                             NnBuf *scratch);
 
-/* The directory of program runs' directories for a results file at
- * out_path (NULL: the working directory's nnsweep.runs), absolute; owned
- * by the caller (free()). */
-char *session_run_dirs(const char *out_path);
-
 /* "[nnsweep] 2 sweeps, 12 runs: 10 to run, 2 already finished; 3 workers;
  * results in out.h5" (unless quiet or nothing is recorded). */
 void session_banner(const Session *s, int n_workers);

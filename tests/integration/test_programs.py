@@ -36,7 +36,7 @@ import time
 NNSWEEP, SRC = sys.argv[1], sys.argv[2]
 CASES = sys.argv[3:] or ["good", "faults", "not_found", "kill_local"]
 sys.path.insert(0, os.path.join(SRC, "analysis"))
-from nnsweep_results import ResultsFile  # noqa: E402
+from nnsweep_results import ResultsFile, ResultsFileError  # noqa: E402
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
@@ -122,8 +122,8 @@ def wait_for(pred, timeout, what):
     while time.time() - t0 < timeout:
         try:
             if pred():
-                return True
-        except (OSError, KeyError, ValueError):
+                return check(True, what)
+        except (OSError, KeyError, ValueError, ResultsFileError):
             pass  # the file is being created or replaced
         time.sleep(0.1)
     return check(False, f"{what} within {timeout} s")
@@ -159,9 +159,10 @@ if fault == "nometric":
     sys.exit(0)
 if fault == "sleep":  # a child of its own, then a long run
     subprocess.Popen(["sleep", "3" + cfg["marker"]])
-    for i in range(1, 1000):
+    for i in range(1, 300):
         log({"acc": 0.25 + i * 1e-4}, step=i)
         time.sleep(0.05)
+    sys.exit(0)
 for i in range(1, int(cfg.get("steps", 5))):
     log({"acc": 0.25 + 0.1 * i * cfg.get("lr", 1), "loss": 2.0 / (i + 1), "epoch": i}, step=2 * i)
     time.sleep(float(cfg.get("pause", 0)))
@@ -209,7 +210,8 @@ def case_good(tmp):
         check(len(printed) == 12 and same_rows(printed, stored),
               f"run {rid}: the {len(printed)} rows it logged are in the file once, equal "
               f"({len(stored)} stored)")
-        lr = 0.5 if r["best_value"] < 1.5 else 1.0
+        with ResultsFile(out) as res:
+            lr = res.config(rid)["lr"]
         check(r["best_step"] == 22 and abs(r["best_value"] - (0.25 + 1.1 * lr)) < 1e-12,
               f"run {rid}: best step {r['best_step']} value {r['best_value']}")
         check(r["kind"] == "program", f"run {rid}: kind program ({r['kind']})")
@@ -239,7 +241,7 @@ def case_faults(tmp):
     check(code == 0, f"the sweep goes on and exits 0 (got {code}) in {time.time() - t0:.0f} s")
     rows = summary(out)
     with ResultsFile(out) as res:
-        by_fault = {json.loads(res.config(rid))["fault"]: r for rid, r in rows.items()}
+        by_fault = {res.config(rid)["fault"]: r for rid, r in rows.items()}
     want = {
         "exit3": ["exited with status 3", "ValueError: boom"],
         "segv": ["killed by signal 11", "about to crash"],
@@ -269,7 +271,7 @@ def case_not_found(tmp):
     check(not os.path.exists(out), "nothing written")
     write(os.path.join(tmp, "noexec.sh"), "#!/bin/sh\n", 0o644)
     sweep = os.path.join(tmp, "noexec.yaml")
-    write(sweep, "method: grid\nprogram: noexec.sh\ncommand: [${program}, ${args}]\n"
+    write(sweep, "method: grid\nprogram: noexec.sh\ncommand: [\"${program}\", \"${args}\"]\n"
                  "parameters:\n  x: {value: 1}\n")
     code, so, se = run([NNSWEEP, "sweep", sweep, "--out", out])
     check(code == 2 and "not executable" in se and ":2: program:" in se,

@@ -33,7 +33,7 @@ except ImportError:
 NNSWEEP, DATA, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
 CASES = sys.argv[4:] or ["sweep", "kill"]
 sys.path.insert(0, os.path.join(SRC, "analysis"))
-from nnsweep_results import ResultsFile  # noqa: E402
+from nnsweep_results import ResultsFile, ResultsFileError  # noqa: E402
 
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1", CIFAR10_DIR=DATA)
@@ -136,8 +136,8 @@ def wait_for(pred, timeout, what):
     while time.time() - t0 < timeout:
         try:
             if pred():
-                return True
-        except (OSError, KeyError, ValueError):
+                return check(True, what)
+        except (OSError, KeyError, ValueError, ResultsFileError):
             pass
         time.sleep(0.2)
     return check(False, f"{what} within {timeout} s")
