@@ -2,11 +2,12 @@
  * "Programs"): writes rows to nnsweep's channel ($NNSWEEP_FD) as fast as it
  * can, each its own line and write(2).
  *
- *   row_logger [--rows N] [--names K] [--rows=N ...]   (W&B's --name=value too)
+ *   row_logger [--rows N] [--names K] [--pause-us U]   (W&B's --name=value too)
  *
  * Row i: {"log": {"t": T, "v1": ..., "vK-1": ...}, "step": i} where T is
  * CLOCK_REALTIME when the row is written; the first row also carries
- * "t_main", CLOCK_REALTIME when main() began. Defaults: 1000 rows, 4 names.
+ * "t_main", CLOCK_REALTIME when main() began. --pause-us: sleep that long
+ * after each row (0: none). Defaults: 1000 rows, 4 names, no pause.
  * Exit 0, or 1 when the channel is missing or a write fails. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
 {
     double t_main = realtime();
     long rows = option(argc, argv, "--rows", 1000), names = option(argc, argv, "--names", 4);
+    long pause = option(argc, argv, "--pause_us", option(argc, argv, "--pause-us", 0));
     const char *fd_text = getenv("NNSWEEP_FD");
     if (!fd_text) {
         fprintf(stderr, "row_logger: NNSWEEP_FD is not set (run it from nnsweep)\n");
@@ -54,6 +56,10 @@ int main(int argc, char **argv)
         if (write(fd, line, (size_t)n) != n) {
             perror("row_logger: write");
             return 1;
+        }
+        if (pause > 0) {
+            struct timespec ts = {pause / 1000000, pause % 1000000 * 1000};
+            nanosleep(&ts, NULL);
         }
     }
     return 0;

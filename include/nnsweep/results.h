@@ -160,7 +160,7 @@
  *  results_set_running: status running, host, worker_rank, device.
  *  results_append_epoch: one metrics row (epochs in order, no gaps, never
  *      twice), then the row's epochs_done, wall_seconds, metrics range.
- *  results_append_log: new names' /log_keys rows, the /logs rows, then the
+ *  results_append_log (and _logs): new names' /log_keys rows, the /logs rows, then the
  *      row's last_step and logs range.
  *  results_set_outputs: the text, then the row's outputs_*.
  *  results_finish_run: the weights (when given) then the row's final
@@ -397,6 +397,13 @@ NnStatus results_append_epoch(ResultsFile *rf, const char *run_id, const EpochMe
  * negative step, a run that is unknown or not running. */
 NnStatus results_append_log(ResultsFile *rf, const char *run_id, int64_t step, int n,
                             const char *const *names, const double *values, NnError *err);
+/* SWMR phase. n_rows >= 1 rows at once (RunRow, outcome.h), as
+ * results_append_log of each in order, with one write and one flush of
+ * each table touched: what a sweep's rank 0 uses when a program logs
+ * faster than one flush per row allows. All or nothing: NN_ERR_INPUT for
+ * any row results_append_log would refuse writes none of them. */
+NnStatus results_append_logs(ResultsFile *rf, const char *run_id, const RunRow *rows, int n_rows,
+                             NnError *err);
 
 /* SWMR phase. Records what a running or ended run reported at its end
  * (json: a UTF-8 JSON object, stored as given; replaces an earlier one)

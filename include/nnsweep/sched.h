@@ -21,7 +21,7 @@
  *   sched_core_on_epoch    a run finished an epoch: recorded, and the sweep's
  *                          stopping rule asked at its decision epochs; the
  *                          answer says whether the run goes on.
- *   sched_core_on_row      a program's run logged a row (outcome.h: RunRow):
+ *   sched_core_on_rows     a program's run logged rows (outcome.h: RunRow):
  *                          recorded, and the stopping rule asked at its
  *                          decision points, which for programs count the
  *                          rows that carry the sweep metric (a finite
@@ -154,9 +154,9 @@ typedef struct SchedSink {
      * for the built-in trainer's runs from best_epoch) */
     NnStatus (*finished)(void *self, const Sweep *sw, const SweepRun *r, const RunSummary *s,
                          const float *best_state, NnError *err);
-    /* a program's run logged a row */
-    NnStatus (*row)(void *self, const Sweep *sw, const SweepRun *r, const RunRow *row,
-                    NnError *err);
+    /* a program's run logged rows (n >= 1, in order) */
+    NnStatus (*rows)(void *self, const Sweep *sw, const SweepRun *r, const RunRow *rows, int n,
+                     NnError *err);
     /* a program's run reported its outputs (RunOutcome.outputs), before
      * its end */
     NnStatus (*outputs)(void *self, const Sweep *sw, const SweepRun *r, const char *json,
@@ -248,9 +248,11 @@ typedef enum SchedVerdict {
 /* Worker w's run finished an epoch (epoch 0 first, in order). */
 SchedVerdict sched_core_on_epoch(SchedCore *c, int worker, const EpochMetrics *m);
 
-/* Worker w's program run logged a row (in order). SCHED_NO_VERDICT but at
- * a decision point of the sweep's stopping rule (see above). */
-SchedVerdict sched_core_on_row(SchedCore *c, int worker, const RunRow *row);
+/* Worker w's program run logged rows (n >= 1, in order), recorded with one
+ * sink call. The stopping rule is asked at each decision point among them
+ * (see above): SCHED_STOP_RUN when it stopped the run at one, SCHED_GO_ON
+ * when it was asked and let it go on, SCHED_NO_VERDICT when not asked. */
+SchedVerdict sched_core_on_rows(SchedCore *c, int worker, const RunRow *rows, int n);
 
 /* Worker w's program run reported what it has for the whole run (json:
  * RunOutcome.outputs); call before its result. Passed to the sink. */

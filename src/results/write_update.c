@@ -175,26 +175,46 @@ static NnStatus check_log(const ResultsFile *rf, const char *run_id, int64_t ste
 NnStatus results_append_log(ResultsFile *rf, const char *run_id, int64_t step, int n,
                             const char *const *names, const double *values, NnError *err)
 {
-    check_swmr(rf, "results_append_log");
+    RunRow one = {.step = step, .n = n, .names = names, .values = values};
+    return results_append_logs(rf, run_id, &one, 1, err);
+}
+
+NnStatus results_append_logs(ResultsFile *rf, const char *run_id, const RunRow *in, int n_rows,
+                             NnError *err)
+{
+    check_swmr(rf, "results_append_logs");
     size_t i;
     NnStatus st = find(rf, run_id, &i, err);
-    if (st == NN_OK) st = check_log(rf, run_id, step, n, names, values, err);
+    if (st == NN_OK && n_rows < 1)
+        st = nn_error_set(err, NN_ERR_INPUT, "%s: run %s: %d logged rows", rf->path, run_id,
+                          n_rows);
+    size_t n = 0;
+    for (int r = 0; r < n_rows && st == NN_OK; r++) {
+        st = check_log(rf, run_id, in[r].step, in[r].n, in[r].names, in[r].values, err);
+        n += st == NN_OK ? (size_t)in[r].n : 0;
+    }
     if (st == NN_OK) st = check_running(rf, i, "logged row", err);
     if (st != NN_OK) return st;
     RsRow *row = &rf->rows[i];
-    RsLogRow *rows = nn_malloc((size_t)n * sizeof *rows);
+    RsLogRow *rows = nn_malloc(n * sizeof *rows);
     char(*fresh)[RESULTS_LOG_KEY_LEN] = NULL;
-    size_t n_fresh = 0;
-    for (int k = 0; k < n; k++) {
-        int32_t key = find_key(rf, names[k]);
-        for (size_t j = 0; key < 0 && j < n_fresh; j++)
-            if (strcmp(fresh[j], names[k]) == 0) key = (int32_t)(rf->n_keys + j);
-        if (key < 0) { /* a name new to the file */
-            if (!fresh) fresh = nn_calloc((size_t)n, sizeof *fresh);
-            rs_copy_str(fresh[n_fresh], RESULTS_LOG_KEY_LEN, names[k]);
-            key = (int32_t)(rf->n_keys + n_fresh++);
+    size_t n_fresh = 0, at_value = 0;
+    int64_t last = row->r.last_step;
+    for (int r = 0; r < n_rows; r++) {
+        for (int k = 0; k < in[r].n; k++) {
+            const char *name = in[r].names[k];
+            int32_t key = find_key(rf, name);
+            for (size_t j = 0; key < 0 && j < n_fresh; j++)
+                if (strcmp(fresh[j], name) == 0) key = (int32_t)(rf->n_keys + j);
+            if (key < 0) { /* a name new to the file */
+                if (!fresh) fresh = nn_calloc(n, sizeof *fresh);
+                rs_copy_str(fresh[n_fresh], RESULTS_LOG_KEY_LEN, name);
+                key = (int32_t)(rf->n_keys + n_fresh++);
+            }
+            rows[at_value++] = (RsLogRow){(int32_t)i, row->r.attempt, key, in[r].step,
+                                          in[r].values[k]};
         }
-        rows[k] = (RsLogRow){(int32_t)i, row->r.attempt, key, step, values[k]};
+        if (in[r].step > last) last = in[r].step;
     }
     if (n_fresh) { /* the names first, flushed: a /logs row never names a missing key */
         hsize_t at;
@@ -205,14 +225,14 @@ NnStatus results_append_log(ResultsFile *rf, const char *run_id, int64_t step, i
     }
     free(fresh);
     hsize_t at = 0;
-    if (st == NN_OK) st = rs_table_put(rf, RS_LOGS, rows, (size_t)n, &at, err);
+    if (st == NN_OK) st = rs_table_put(rf, RS_LOGS, rows, n, &at, err);
     if (st == NN_OK) st = rs_flush_table(rf, RS_LOGS, err);
     free(rows);
     if (st != NN_OK) return st;
     RsRow old = *row;
     if (row->loc.logs_end <= row->loc.logs_first) row->loc.logs_first = (int64_t)at;
     row->loc.logs_end = (int64_t)at + (int64_t)n;
-    if (step > row->r.last_step) row->r.last_step = step;
+    row->r.last_step = last;
     return commit_row(rf, i, &old, err);
 }
 

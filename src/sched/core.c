@@ -446,20 +446,26 @@ SchedVerdict sched_core_on_epoch(SchedCore *c, int worker, const EpochMetrics *m
     return ask_rule(sw, cr, m->epoch, sweep_epoch_metric(sw, m));
 }
 
-SchedVerdict sched_core_on_row(SchedCore *c, int worker, const RunRow *row)
+SchedVerdict sched_core_on_rows(SchedCore *c, int worker, const RunRow *rows, int n)
 {
-    CoreRun *cr = worker_run(c, worker, "a row");
+    CoreRun *cr = worker_run(c, worker, "rows");
     Sweep *sw = &c->set->sweeps[cr->sweep];
     const SweepRun *sr = &sw->runs[cr->idx];
-    NN_CHECK(sw->program, "run %s: a row from a run of the built-in trainer", sr->id);
-    if (c->err_status == NN_OK && c->sink.row) {
+    NN_CHECK(sw->program, "run %s: rows from a run of the built-in trainer", sr->id);
+    NN_CHECK(n >= 1, "run %s: %d rows", sr->id, n);
+    if (c->err_status == NN_OK && c->sink.rows) {
         NnError err;
-        NnStatus st = c->sink.row(c->sink.self, sw, sr, row, &err);
+        NnStatus st = c->sink.rows(c->sink.self, sw, sr, rows, n, &err);
         if (st != NN_OK) sink_failed(c, st, &err);
     }
-    double v = sweep_row_metric(sw, row);
-    if (!isfinite(v)) return SCHED_NO_VERDICT;
-    return ask_rule(sw, cr, cr->n_metric++, v);
+    SchedVerdict verdict = SCHED_NO_VERDICT;
+    for (int i = 0; i < n && verdict != SCHED_STOP_RUN; i++) {
+        double v = sweep_row_metric(sw, &rows[i]);
+        if (!isfinite(v)) continue;
+        SchedVerdict one = ask_rule(sw, cr, cr->n_metric++, v);
+        if (one != SCHED_NO_VERDICT) verdict = one;
+    }
+    return verdict;
 }
 
 /* Run r ended with s: recorded, counted, told to its strategy; its worker

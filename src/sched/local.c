@@ -39,10 +39,9 @@ static int local_should_cancel(void *user)
 static RunVerdict local_on_rows(const RunRow *rows, int n, void *user)
 {
     LocalRun *l = user;
-    RunVerdict v = RUN_GO_ON;
-    for (int i = 0; i < n; i++)
-        if (sched_core_on_row(l->s->core, l->a->worker, &rows[i]) == SCHED_STOP_RUN)
-            v = RUN_STOP_EARLY;
+    RunVerdict v = sched_core_on_rows(l->s->core, l->a->worker, rows, n) == SCHED_STOP_RUN
+                       ? RUN_STOP_EARLY
+                       : RUN_GO_ON;
     sched_core_progress(l->s->core, 0);
     if (sched_stop_signal) sched_core_stop(l->s->core, sched_stop_signal);
     return sched_core_stopping(l->s->core) ? RUN_CANCEL : v;

@@ -153,19 +153,21 @@ static void receive_rows(Session *s, int rank, int bytes)
         name_ptr[i] = q;
         q += strlen(q) + 1;
     }
-    int stop = 0, first = 0;
+    RunRow *rows = nn_malloc(((size_t)h.n_rows + 1) * sizeof *rows);
+    int first = 0;
     for (int r = 0; r < h.n_rows; r++) {
-        RunRow row;
         int32_t n;
-        memcpy(&row.step, steps + (size_t)r * sizeof(int64_t), sizeof row.step);
+        memcpy(&rows[r].step, steps + (size_t)r * sizeof(int64_t), sizeof rows[r].step);
         memcpy(&n, counts + (size_t)r * sizeof(int32_t), sizeof n);
         NN_CHECK(n >= 0 && first + n <= h.n_values, "rank %d: ROWS counts", rank);
-        row.n = n;
-        row.names = name_ptr + first;
-        row.values = vals + first;
+        rows[r].n = n;
+        rows[r].names = name_ptr + first;
+        rows[r].values = vals + first;
         first += n;
-        stop |= sched_core_on_row(s->core, rank - 1, &row) == SCHED_STOP_RUN;
     }
+    int stop = h.n_rows > 0 &&
+               sched_core_on_rows(s->core, rank - 1, rows, h.n_rows) == SCHED_STOP_RUN;
+    free(rows);
     free(name_ptr);
     free(vals);
     free(buf);

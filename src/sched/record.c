@@ -44,16 +44,17 @@ static NnStatus rec_finished(void *self, const Sweep *sw, const SweepRun *r, con
     return results_finish_run(s->rf, r->id, sum, best_state, err); /* best_step: the core's */
 }
 
-/* A program's row (sched.h); its cost counts for --stats. */
-static NnStatus rec_row(void *self, const Sweep *sw, const SweepRun *r, const RunRow *row,
-                        NnError *err)
+/* A program's rows (sched.h): one append and flush; the cost counts for
+ * --stats. */
+static NnStatus rec_rows(void *self, const Sweep *sw, const SweepRun *r, const RunRow *rows, int n,
+                         NnError *err)
 {
     (void)sw;
     Session *s = self;
     double t0 = nn_now();
-    NnStatus st = results_append_log(s->rf, r->id, row->step, row->n, row->names, row->values,
-                                     err);
-    s->n_log_rows++;
+    NnStatus st = results_append_logs(s->rf, r->id, rows, n, err);
+    s->n_log_rows += n;
+    s->n_log_batches++;
     s->t_log_rows += nn_now() - t0;
     return st;
 }
@@ -158,7 +159,7 @@ NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_work
     if (job->out_path) {
         sink.started = rec_started;
         sink.epoch = rec_epoch;
-        sink.row = rec_row;
+        sink.rows = rec_rows;
         sink.outputs = rec_outputs;
     }
     SchedOptions opt = {.n_workers = n_workers,
@@ -245,9 +246,10 @@ int session_close(Session *s, int abandoned)
                s->n_epoch_rows, s->n_epoch_rows ? 1e6 * s->t_epoch_rows / s->n_epoch_rows : 0.0,
                (n.n_finished - n.by_status[RUN_INTERRUPTED]) / t, t);
         if (s->n_log_rows)
-            printf("[nnsweep] rank 0: %ld logged rows, %.1f us each (append + flush), %.0f rows/s "
-                   "over the session\n", s->n_log_rows, 1e6 * s->t_log_rows / s->n_log_rows,
-                   s->n_log_rows / t);
+            printf("[nnsweep] rank 0: %ld logged rows in %ld appends (%.1f rows each), %.1f us "
+                   "per row (append + flush), %.0f rows/s over the session\n",
+                   s->n_log_rows, s->n_log_batches, (double)s->n_log_rows / s->n_log_batches,
+                   1e6 * s->t_log_rows / s->n_log_rows, s->n_log_rows / t);
     }
     if (abandoned) {
         fflush(stdout);

@@ -18,7 +18,7 @@ typedef struct Session {
     double t0;
     /* rank 0's own cost (--stats): messages handled (receive + record +
      * answer) and epoch rows appended and flushed, with their time */
-    long n_messages, n_epoch_rows, n_log_rows;
+    long n_messages, n_epoch_rows, n_log_rows, n_log_batches;
     double t_messages, t_epoch_rows, t_log_rows;
 } Session;
 

@@ -598,9 +598,38 @@ static void schema_1(void)
           "results_discard: the schema-1 file stays");
 }
 
+/* ---- rows in batches (results_append_logs): one write, all or nothing ---------- */
+
+static void batch_logs(void)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/batch.h5", dir);
+    ResultsFile *w;
+    OK(results_open_write(p, 1, &w, E));
+    OK(results_add_sweep(w, "s", "name: s\n", "grid", "loss", "minimize", E));
+    OK(results_start_swmr(w, E));
+    ResultsRunSpec b = program("b1", "s");
+    OK(results_add_run(w, &b, E));
+    OK(results_set_running(w, "b1", "host", 1, "cpu", E));
+    const char *ab[2] = {"a", "b"}, *c[1] = {"c"}, *bad[1] = {"step"};
+    const double x[2] = {1, 2}, y[1] = {3};
+    RunRow rows[3] = {{0, 2, ab, x}, {4, 1, c, y}, {9, 1, bad, y}};
+    FAILS(results_append_logs(w, "b1", rows, 3, E), NN_ERR_INPUT, "not \"step\"");
+    OK(results_append_logs(w, "b1", rows, 2, E));
+    const int64_t st[3] = {0, 0, 4};
+    const char *nm[3] = {"a", "b", "c"};
+    const double v[3] = {1, 2, 3};
+    check_logs(w, "b1", 3, st, nm, v); /* the refused batch wrote nothing */
+    ResultsRow row;
+    OK(results_get_row(w, "b1", &row, E));
+    CHECK(row.last_step == 4, "last_step %lld", (long long)row.last_step);
+    OK(results_close(w, E));
+}
+
 void test_results_v2(void)
 {
     swmr_runs();
+    batch_logs();
     many_runs();
     unknown_status();
     schema_1();

@@ -15,7 +15,7 @@
 #include "nnsweep/sched.h"
 
 typedef struct Mem {
-    int n_rows;
+    int n_rows, n_batches;
     int64_t steps[256];
     int n_outputs;
     char outputs[256];
@@ -24,13 +24,16 @@ typedef struct Mem {
     int n_finished;
 } Mem;
 
-static NnStatus mem_row(void *self, const Sweep *sw, const SweepRun *r, const RunRow *row,
-                        NnError *err)
+static NnStatus mem_rows(void *self, const Sweep *sw, const SweepRun *r, const RunRow *rows,
+                         int n, NnError *err)
 {
     (void)sw, (void)r, (void)err;
     Mem *m = self;
-    if (m->n_rows < 256) m->steps[m->n_rows] = row->step;
-    m->n_rows++;
+    for (int i = 0; i < n; i++) {
+        if (m->n_rows < 256) m->steps[m->n_rows] = rows[i].step;
+        m->n_rows++;
+    }
+    m->n_batches++;
     return NN_OK;
 }
 
@@ -95,7 +98,7 @@ static SchedVerdict row(SchedCore *c, int64_t step, const char *name, double v)
     const char *names[2] = {"other", name};
     double values[2] = {1, v};
     RunRow r = {.step = step, .n = 2, .names = names, .values = values};
-    return sched_core_on_row(c, 0, &r);
+    return sched_core_on_rows(c, 0, &r, 1);
 }
 
 static void test_rows(void)
@@ -113,7 +116,7 @@ static void test_rows(void)
     rule->base = (SweepStopRule){2, rule->epochs, rule_decide, rule_destroy};
     sw->stop = &rule->base;
     Mem mem = {0};
-    SchedSink sink = {.self = &mem, .finished = mem_finished, .row = mem_row,
+    SchedSink sink = {.self = &mem, .finished = mem_finished, .rows = mem_rows,
                       .outputs = mem_outputs};
     SchedOptions opt = {.n_workers = 1};
     SchedCore *c = sched_core_create(&set, &sink, &opt);
@@ -149,10 +152,17 @@ static void test_rows(void)
     double best;
     CHECK(sched_core_best(c, &best) == a.run && best == 0.9, "best by best_value");
 
-    /* the second run: decision points count again from 0 */
+    /* the second run: decision points count again from 0; a batch of rows
+     * is one sink call, asked at each point in it */
     CHECK(sched_core_assign(c, &a), "the second run");
-    CHECK(row(c, 0, "acc", 0.95) == SCHED_NO_VERDICT && row(c, 1, "acc", 0.96) == SCHED_GO_ON,
-          "a new run's points");
+    const char *names[1] = {"acc"};
+    double v[4] = {0.95, 0.96, 0.97, 0.98};
+    RunRow batch[4];
+    for (int i = 0; i < 4; i++) batch[i] = (RunRow){i, 1, names, &v[i]};
+    int before = mem.n_batches, asked = rule->n_asked;
+    CHECK(sched_core_on_rows(c, 0, batch, 4) == SCHED_GO_ON, "a batch with points 1 and 3");
+    CHECK(mem.n_batches == before + 1 && rule->n_asked == asked + 2,
+          "one sink call (%d), asked twice (%d)", mem.n_batches - before, rule->n_asked - asked);
     run_summary_init(&s, RUN_DONE);
     s.best_step = 1;
     s.best_value = 0.96;
