@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     long rss1 = rss_kib();
 
     Count count = {0};
-    SchedSink sink = {&count, c_started, c_epoch, c_finished};
+    SchedSink sink = {.self = &count, .started = c_started, .epoch = c_epoch, .finished = c_finished};
     SchedOptions opt = {.n_workers = n_workers};
     t0 = nn_now();
     SchedCore *core = sched_core_create(&set, &sink, &opt);

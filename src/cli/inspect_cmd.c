@@ -8,31 +8,51 @@
 
 #include "cli.h"
 #include "nnsweep/results.h"
+#include "nnsweep/sweep.h"
+
+/* A row of a sweep's board: the run and its value of the sweep metric. */
+typedef struct BoardRow {
+    ResultsRow *row;
+    double value;
+} BoardRow;
 
 /* Per sweep: the canonical value text of every key for each of its runs,
  * to find the keys that vary. */
 typedef struct Board {
-    ResultsRow **rows; /* the sweep's rows, sorted best first */
+    BoardRow *rows; /* the sweep's rows, sorted best first */
     int n;
-    NnBuf *values;     /* (n * n_keys) value text of key k for row i */
-    int *varies;       /* (n_keys) */
+    NnBuf *values;  /* (n * n_keys) value text of key k for row i */
+    int *varies;    /* (n_keys) */
 } Board;
 
-static const char *inspect_metric; /* for the sort */
-static int inspect_maximize;
-
-static double row_metric(const ResultsRow *r)
-{
-    return strcmp(inspect_metric, "val_accuracy") == 0 ? r->best_val_accuracy
-                                                        : r->best_test_accuracy;
-}
+static int inspect_maximize; /* for the sort */
 
 static int cmp_rows(const void *a, const void *b)
 {
-    double x = row_metric(*(ResultsRow *const *)a), y = row_metric(*(ResultsRow *const *)b);
+    double x = ((const BoardRow *)a)->value, y = ((const BoardRow *)b)->value;
     if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
     if (x == y) return 0;
     return (x > y) == inspect_maximize ? -1 : 1;
+}
+
+/* The sweep metric of a row (sweep.h: its value at the run's best epoch):
+ * from the summary for val and test accuracy, else from its metrics row. */
+static NnStatus row_metric(ResultsFile *rf, SweepMetric metric, const ResultsRow *r, double *v,
+                           NnError *err)
+{
+    *v = NAN;
+    if (r->best_epoch < 0) return NN_OK;
+    if (metric == SWEEP_VAL_ACCURACY || metric == SWEEP_TEST_ACCURACY) {
+        *v = metric == SWEEP_VAL_ACCURACY ? r->best_val_accuracy : r->best_test_accuracy;
+        return NN_OK;
+    }
+    EpochMetrics *m = NULL;
+    size_t n = 0;
+    NnStatus st = results_read_metrics(rf, r->run_id, &m, &n, err);
+    for (size_t i = 0; i < n && st == NN_OK; i++)
+        if (m[i].epoch == r->best_epoch) *v = sweep_metric_of_row(metric, &m[i]);
+    free(m);
+    return st;
 }
 
 static void board_free(Board *b, int n_keys)
@@ -51,27 +71,34 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
     Board b = {0};
     b.rows = nn_malloc((n ? n : 1) * sizeof *b.rows);
     int counts[RUN_STATUS_COUNT] = {0};
-    for (size_t i = 0; i < n; i++) {
+    SweepMetric metric = SWEEP_TEST_ACCURACY;
+    if (sweep_metric_from_name(sw->metric, &metric) != 0) {
+        free(b.rows);
+        return nn_error_set(err, NN_ERR_IO, "%s: sweep %s: unknown metric '%s'", path, sw->name,
+                            sw->metric);
+    }
+    NnStatus st = NN_OK;
+    for (size_t i = 0; i < n && st == NN_OK; i++) {
         if (strcmp(rows[i].sweep, sw->name) != 0) continue;
-        b.rows[b.n++] = &rows[i];
+        b.rows[b.n].row = &rows[i];
+        st = row_metric(rf, metric, &rows[i], &b.rows[b.n].value, err);
+        b.n++;
         counts[rows[i].status]++;
     }
-    inspect_metric = sw->metric;
     inspect_maximize = strcmp(sw->goal, "minimize") != 0;
     qsort(b.rows, (size_t)b.n, sizeof *b.rows, cmp_rows);
 
     b.values = nn_calloc((size_t)(b.n * n_keys + 1), sizeof *b.values);
     b.varies = nn_calloc((size_t)n_keys, sizeof *b.varies);
-    NnStatus st = NN_OK;
     for (int i = 0; i < b.n && st == NN_OK; i++) {
         char *json = NULL;
         RunConfig c;
         config_defaults(&c);
-        st = results_read_config(rf, b.rows[i]->run_id, &json, err);
+        st = results_read_config(rf, b.rows[i].row->run_id, &json, err);
         if (st == NN_OK && config_from_json(&c, json, err) != NN_OK) {
             NnError why = *err;
             st = nn_error_set(err, NN_ERR_IO, "%s: run %s: damaged config attribute (%.300s)",
-                              path, b.rows[i]->run_id, why.msg);
+                              path, b.rows[i].row->run_id, why.msg);
         }
         free(json);
         for (int k = 0; k < n_keys && st == NN_OK; k++) {
@@ -91,18 +118,18 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
             counts[RUN_INTERRUPTED]);
     if (counts[RUN_STOPPED]) fprintf(out, ", %d stopped early", counts[RUN_STOPPED]);
     fputc('\n', out);
-    fprintf(out, "  %4s  %-12s  %-11s  %8s  %5s  %7s  %8s", "rank", "run", "status",
-            sw->metric[0] == 'v' ? "val_acc" : "test_acc", "best", "epochs", "seconds");
+    fprintf(out, "  %4s  %-12s  %-11s  %14s  %5s  %7s  %8s", "rank", "run", "status", sw->metric,
+            "best", "epochs", "seconds");
     for (int k = 0; k < n_keys; k++)
         if (b.varies[k]) fprintf(out, "  %s", config_key(k)->name);
     fputc('\n', out);
     for (int i = 0; i < b.n && i < top; i++) {
-        const ResultsRow *r = b.rows[i];
-        double v = row_metric(r);
+        const ResultsRow *r = b.rows[i].row;
+        double v = b.rows[i].value;
         char acc[16] = "-", best[16] = "-";
         if (!isnan(v)) snprintf(acc, sizeof acc, "%.4f", v);
         if (r->best_epoch >= 0) snprintf(best, sizeof best, "%d", r->best_epoch);
-        fprintf(out, "  %4d  %-12s  %-11s  %8s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
+        fprintf(out, "  %4d  %-12s  %-11s  %14s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
                 run_status_name(r->status), acc, best, r->epochs_done, r->epochs, r->wall_seconds);
         for (int k = 0; k < n_keys; k++)
             if (b.varies[k]) fprintf(out, "  %s", b.values[i * n_keys + k].data);

@@ -43,6 +43,17 @@ static NnStatus rec_finished(void *self, const Sweep *sw, const SweepRun *r, con
     return results_finish_run(s->rf, r->id, sum, best_state, err);
 }
 
+/* A search strategy's new run, while the sweep runs: the results file is in
+ * SWMR mode then, so this needs a schema in which a run is rows appended to
+ * shared tables (schema 2, results.h); a schema-1 file refuses it, and the
+ * core stops the sweep with that error. */
+static NnStatus rec_added(void *self, const Sweep *sw, const SweepRun *r, NnError *err)
+{
+    Session *s = self;
+    return results_add_run(s->rf, r->id, sw->name, &r->config, r->n_params, r->tensors,
+                           r->n_tensors, err);
+}
+
 /* ---- opening ---------------------------------------------------------------------- */
 
 /* The structural work of the plan: new sweeps with all their runs, new
@@ -73,6 +84,38 @@ static NnStatus apply_plan(ResultsFile *rf, const SweepSet *set, const SchedPlan
     return st;
 }
 
+/* The sweep of the set named `name`, or NULL. */
+static const Sweep *set_sweep(const SweepSet *set, const char *name)
+{
+    for (int k = 0; k < set->n_sweeps; k++)
+        if (!strcmp(set->sweeps[k].name, name)) return &set->sweeps[k];
+    return NULL;
+}
+
+/* What the core needs of a file's run beyond its summary row: the config of
+ * a search sweep's run (its strategy adopts it) and the metrics rows of a
+ * finished run of a sweep that needs its history (sweep_needs_history). */
+static NnStatus read_prior(ResultsFile *rf, const SweepSet *set, const ResultsRow *row,
+                           SchedPrior *p, NnError *err)
+{
+    const Sweep *sw = set_sweep(set, row->sweep);
+    if (!sw) return NN_OK;
+    char *json = NULL;
+    EpochMetrics *m = NULL;
+    size_t n = 0;
+    NnStatus st = NN_OK;
+    if (sw->strategy->adopt) {
+        st = results_read_config(rf, row->run_id, &json, err);
+        p->config_json = json;
+    }
+    if (st == NN_OK && sweep_needs_history(sw) && run_status_is_final(row->status)) {
+        st = results_read_metrics(rf, row->run_id, &m, &n, err);
+        p->metrics = m;
+        p->n_metrics = n;
+    }
+    return st;
+}
+
 /* What the file holds, for the core's reconcile, then the structural work
  * and the switch to SWMR. */
 static NnStatus prepare_file(Session *s, NnError *err)
@@ -87,7 +130,7 @@ static NnStatus prepare_file(Session *s, NnError *err)
     SchedPrior *prior = nn_calloc(n_rows + 1, sizeof *prior);
     for (int i = 0; i < n_have; i++)
         names[i] = (SchedFileSweep){have[i].name, have[i].metric, have[i].goal};
-    for (size_t i = 0; i < n_rows; i++) {
+    for (size_t i = 0; i < n_rows && st == NN_OK; i++) {
         const ResultsRow *r = &rows[i];
         prior[i].run_id = r->run_id;
         prior[i].sweep = r->sweep;
@@ -99,6 +142,7 @@ static NnStatus prepare_file(Session *s, NnError *err)
         p->best_test_accuracy = r->best_test_accuracy;
         p->wall_seconds = r->wall_seconds;
         p->n_params = r->n_params;
+        st = read_prior(s->rf, s->set, r, &prior[i], err);
     }
     SchedPlan plan = {0};
     if (st == NN_OK)
@@ -107,6 +151,10 @@ static NnStatus prepare_file(Session *s, NnError *err)
     if (st == NN_OK) st = apply_plan(s->rf, s->set, &plan, err);
     if (st == NN_OK) st = results_start_swmr(s->rf, err);
     sched_plan_free(&plan);
+    for (size_t i = 0; i < n_rows; i++) {
+        free((char *)prior[i].config_json);
+        free((EpochMetrics *)prior[i].metrics);
+    }
     free(prior);
     free(names);
     free(rows);
@@ -114,16 +162,36 @@ static NnStatus prepare_file(Session *s, NnError *err)
     return st;
 }
 
+#if RESULTS_SCHEMA_VERSION < 2
+/* A schema-1 results file creates a run's objects before SWMR: a search
+ * sweep (bayes, random without run_cap), which adds runs while it runs,
+ * cannot be recorded there (schema 2 appends them as rows). */
+static NnStatus check_recordable(const SweepSet *set, NnError *err)
+{
+    for (int k = 0; k < set->n_sweeps; k++) {
+        const Sweep *sw = &set->sweeps[k];
+        if (sw->strategy->adopt)
+            return nn_error_set(err, NN_ERR_INPUT,
+                                "%s:%d: sweep '%s' (%s%s) adds runs while it runs, which this "
+                                "build's results file (schema %d) cannot record: it needs schema 2",
+                                sw->file, sw->line, sw->name, sweep_method_name(sw->method),
+                                sw->run_cap ? "" : " without run_cap", RESULTS_SCHEMA_VERSION);
+    }
+    return NN_OK;
+}
+#endif
+
 NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_workers, NnError *err)
 {
     memset(s, 0, sizeof *s);
     s->job = job;
     s->set = set;
     s->t0 = nn_now();
-    SchedSink sink = {s, NULL, NULL, rec_finished};
+    SchedSink sink = {.self = s, .finished = rec_finished};
     if (job->out_path) {
         sink.started = rec_started;
         sink.epoch = rec_epoch;
+        sink.added = rec_added;
     }
     SchedOptions opt = {.n_workers = n_workers,
                         .progress = job->quiet ? NULL : stdout,
@@ -136,6 +204,13 @@ NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_work
         sched_plan_free(&plan);
         return st;
     }
+#if RESULTS_SCHEMA_VERSION < 2
+    if (check_recordable(set, err) != NN_OK) {
+        sched_core_free(s->core);
+        s->core = NULL;
+        return NN_ERR_INPUT;
+    }
+#endif
     NnStatus st = results_open_write(job->out_path, 1, &s->rf, err);
     if (st == NN_OK && results_was_repaired(s->rf) && !job->quiet)
         printf("[nnsweep] %s was not closed cleanly (a writer was killed): repaired\n",
