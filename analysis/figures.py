@@ -20,6 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+import figures_search  # noqa: E402
 import study  # noqa: E402
 from study import fmt, is_finite, label, value_sort_key, varying_keys  # noqa: E402
 
@@ -35,6 +36,7 @@ SECTIONS = [
     ("optim", "Batch norm and Adam against plain SGD"),
     ("cost", "Accuracy against training time and parameter count"),
     ("seeds", "Seeds: mean \u00b1 std"),
+    ("search", "Search: best so far, and where runs were stopped"),
     ("classes", "Best runs per class (nnsweep evaluate)"),
 ]
 
@@ -612,5 +614,6 @@ def build_figures(st, evaluate=None):
     _section_optim(st, fs)
     _section_cost(st, fs)
     _section_seeds(st, fs)
+    figures_search.section_search(st, fs, _figure)
     _section_classes(st, fs, evaluate)
     return fs

@@ -491,3 +491,59 @@ def evaluate_run(nnsweep, path, run_id, data=None, timeout=600):
         return json.loads(p.stdout)
     except ValueError as e:
         raise RuntimeError(f"nnsweep evaluate printed no JSON ({e})") from e
+
+
+def run_metric(st, row, metric):
+    """The sweep metric of a run (include/nnsweep/sweep.h, Metric): its value
+    at the run's best epoch, from the summary for val and test accuracy,
+    else from the run's metrics row of that epoch; nan when there is none."""
+    ep = int(row["best_epoch"])
+    if ep < 0:
+        return math.nan
+    if metric in ("test_accuracy", "val_accuracy"):
+        return float(row["best_" + metric])
+    m = st.metrics.get(row["run_id"])
+    if m is None or metric not in m:
+        return math.nan
+    at = m[m["epoch"] == ep]
+    return float(at[metric].iloc[0]) if len(at) else math.nan
+
+
+def search_sets(st):
+    """Per sweep that searches (method random or bayes) or has runs stopped
+    by its stopping rule, in sweep order, with two or more finished runs: a
+    dict with sweep, method, metric, goal; runs: its finished runs in the
+    file's order (the order a search proposed them) with value (run_metric)
+    and best (the best value so far, by goal); curves: per finished run
+    (epochs, values of the metric per epoch 1.., status) for the early-stop
+    panel; stopped: the number of runs that its stopping rule ended."""
+    out = []
+    sweeps = st.sweeps.set_index("name") if len(st.sweeps) else None
+    for sweep in sweep_order(st):
+        if sweeps is None or sweep not in sweeps.index:
+            continue
+        info = sweeps.loc[sweep]
+        runs = st.runs[(st.runs["sweep"] == sweep) & ~st.runs["status"].isin(UNFINISHED)
+                       & (st.runs["status"] != "interrupted")]
+        n_stopped = int((runs["status"] == "stopped").sum())
+        if len(runs) < 2 or (info["method"] not in ("random", "bayes") and not n_stopped):
+            continue
+        metric, goal = info["metric"], info["goal"]
+        values = [run_metric(st, r, metric) for _, r in runs.iterrows()]
+        best, cur = [], math.nan
+        for v in values:
+            if math.isfinite(v) and (not math.isfinite(cur) or
+                                     (v < cur if goal == "minimize" else v > cur)):
+                cur = v
+            best.append(cur)
+        curves = []
+        for _, r in runs.iterrows():
+            m = st.metrics.get(r["run_id"])
+            if m is None or metric not in m:
+                continue
+            m = m[m["epoch"] >= 1]
+            curves.append((m["epoch"].to_numpy(int), m[metric].to_numpy(float), r["status"]))
+        out.append(dict(sweep=sweep, method=info["method"], metric=metric, goal=goal,
+                        runs=runs.assign(value=values, best=best), curves=curves,
+                        stopped=n_stopped))
+    return out

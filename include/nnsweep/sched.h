@@ -13,7 +13,9 @@
  *                          already holds (resume) -> which runs are finished
  *                          and what the file must get (sweeps and runs to add,
  *                          unfinished runs to reset); refuses a resume whose
- *                          sweep differs from the file's.
+ *                          sweep differs from the file's. A search sweep
+ *                          (random without run_cap, bayes) adopts the file's
+ *                          runs instead: its strategy takes each one back.
  *   sched_core_worker      a worker said hello (host, device, can it train).
  *   sched_core_assign      the next (worker, run) pair, most expensive run
  *                          first, while a worker is free and a sweep has a run
@@ -37,7 +39,10 @@
  * SweepStopRule "should this run stop after epoch k?" (none: every run goes
  * to its end). Records go to a SchedSink (the results file, or memory in
  * tests); a sink error stops the sweep as a signal does and is kept for the
- * exit code.
+ * exit code. A sweep with metric.target hands out nothing more once a run's
+ * metric at some epoch reaches it (its running runs go on); that, and a
+ * search strategy that ends early (why_done), is said once on the progress
+ * stream.
  *
  * Guarantees: every run is handed out at most once per session (a result
  * that does not match the worker's run is a programmer error, NN_CHECK);
@@ -154,6 +159,9 @@ typedef struct SchedSink {
      * for the built-in trainer's runs from best_epoch) */
     NnStatus (*finished)(void *self, const Sweep *sw, const SweepRun *r, const RunSummary *s,
                          const float *best_state, NnError *err);
+    /* a search strategy appended run r to sw (after reconcile): the run
+     * exists, pending, before it can be handed out */
+    NnStatus (*added)(void *self, const Sweep *sw, const SweepRun *r, NnError *err);
     /* a program's run logged rows (n >= 1, in order) */
     NnStatus (*rows)(void *self, const Sweep *sw, const SweepRun *r, const RunRow *rows, int n,
                      NnError *err);
@@ -183,6 +191,18 @@ typedef struct SchedPrior {
     const char *run_id;
     const char *sweep;
     RunSummary summary; /* status and best values as recorded */
+    /* its canonical config JSON: needed for the runs of search sweeps (their
+     * strategy adopts them), else may be NULL */
+    const char *config_json;
+    /* its metrics rows, epoch 0 first: needed for the finished runs of
+     * sweeps with sweep_needs_history (the metric at the best epoch, the
+     * stopping rule, the search's impute), else may be NULL */
+    const EpochMetrics *metrics;
+    size_t n_metrics;
+    /* a program's run, in place of metrics: the sweep metric's finite
+     * values in the order it logged them (its history), else may be NULL */
+    const double *history;
+    size_t n_history;
 } SchedPrior;
 
 /* The structural work the file needs before the sweep starts: indices
@@ -204,14 +224,17 @@ typedef struct SchedFileSweep {
 } SchedFileSweep;
 
 /* Compares the set with what the file at path holds (its sweeps, and its
- * summary rows as prior). A sweep already in the file needs resume (else
- * NN_ERR_INPUT "use --resume ..."), the same metric and goal, and its runs
- * in the file must be exactly the sweep's (else NN_ERR_INPUT naming the
- * first difference) - unless the sweep is open (sweep.h: runs accumulate,
- * as `nnsweep train --out` does), where a run of the set that the file holds
- * finished is NN_ERR_INPUT. Finished runs (done, diverged, failed, stopped)
- * are marked finished and reported to their strategy; the others are
- * handed out. Call once, before any hand-out; *plan is owned by the caller. */
+ * summary rows as prior, in the file's order). A sweep already in the file
+ * needs resume (else NN_ERR_INPUT "use --resume ..."), the same metric and
+ * goal, and its runs in the file must be exactly the sweep's (else
+ * NN_ERR_INPUT naming the first difference) - unless the sweep is open
+ * (sweep.h: runs accumulate, as `nnsweep train --out` does), where a run of
+ * the set that the file holds finished is NN_ERR_INPUT, or a search sweep,
+ * whose strategy adopts every run of the file (NN_ERR_INPUT when one is not
+ * a run the sweep can make). Finished runs (done, diverged, failed,
+ * stopped) are marked finished and reported to their strategy and stopping
+ * rule; the others are handed out again (reset). Call once, before any
+ * hand-out; *plan is owned by the caller. */
 NnStatus sched_core_reconcile(SchedCore *c, const SchedFileSweep *file_sweeps, int n_file_sweeps,
                               const SchedPrior *prior, size_t n_prior, int resume,
                               const char *path, SchedPlan *plan, NnError *err);
@@ -220,7 +243,9 @@ NnStatus sched_core_reconcile(SchedCore *c, const SchedFileSweep *file_sweeps, i
 
 void sched_core_worker(SchedCore *c, int worker, const SchedWorkerInfo *info);
 
-/* A run handed out. The pointers stay valid until the run's result. */
+/* A run handed out. The pointers stay valid until the next
+ * sched_core_assign or sched_core_finished (a search strategy's new run
+ * may move its sweep's runs); drivers copy what they keep. */
 typedef struct SchedAssignment {
     int worker;
     int run;                /* the core's run index */

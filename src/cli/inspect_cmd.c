@@ -10,24 +10,28 @@
 #include "cli.h"
 #include "nnsweep/program.h"
 #include "nnsweep/results.h"
+#include "nnsweep/sweep.h"
+
+/* A row of a sweep's board: the run and its value of the sweep metric. */
+typedef struct BoardRow {
+    ResultsRow *row;
+    double value;
+} BoardRow;
 
 /* Per sweep: the canonical value text of every key for each of its runs,
  * to find the keys that vary. */
 typedef struct Board {
-    ResultsRow **rows; /* the sweep's rows, sorted best first */
+    BoardRow *rows; /* the sweep's rows, sorted best first */
     int n;
-    NnBuf *values;     /* (n * n_keys) value text of key k for row i */
-    int *varies;       /* (n_keys) */
+    NnBuf *values;  /* (n * n_keys) value text of key k for row i */
+    int *varies;    /* (n_keys) */
 } Board;
 
 static int inspect_maximize; /* for the sort */
 
-/* The sweep metric's best value (NaN until the run ended). */
-static double row_metric(const ResultsRow *r) { return r->best_value; }
-
 static int cmp_rows(const void *a, const void *b)
 {
-    double x = row_metric(*(ResultsRow *const *)a), y = row_metric(*(ResultsRow *const *)b);
+    double x = ((const BoardRow *)a)->value, y = ((const BoardRow *)b)->value;
     if (isnan(x) || isnan(y)) return isnan(x) - isnan(y);
     if (x == y) return 0;
     return (x > y) == inspect_maximize ? -1 : 1;
@@ -49,9 +53,14 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
     Board b = {0};
     b.rows = nn_malloc((n ? n : 1) * sizeof *b.rows);
     int counts[RUN_STATUS_COUNT] = {0};
+    NnStatus st = NN_OK;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(rows[i].sweep, sw->name) != 0) continue;
-        b.rows[b.n++] = &rows[i];
+        /* the sweep metric at the run's best step (results.h: best_value,
+         * NaN until it ends; schema 1 readers derive it) */
+        b.rows[b.n].row = &rows[i];
+        b.rows[b.n].value = rows[i].best_value;
+        b.n++;
         counts[rows[i].status]++;
     }
     inspect_maximize = strcmp(sw->goal, "minimize") != 0;
@@ -59,18 +68,17 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
 
     b.values = nn_calloc((size_t)(b.n * n_keys + 1), sizeof *b.values);
     b.varies = nn_calloc((size_t)n_keys, sizeof *b.varies);
-    NnStatus st = NN_OK;
     for (int i = 0; i < b.n && st == NN_OK; i++) {
         char *json = NULL;
         RunConfig c;
         config_defaults(&c);
-        st = results_read_config(rf, b.rows[i]->run_id, &json, err);
+        st = results_read_config(rf, b.rows[i].row->run_id, &json, err);
         /* a program's config is its own: its keys are not shown */
-        int train = strcmp(b.rows[i]->kind, RESULTS_KIND_TRAIN) == 0;
+        int train = strcmp(b.rows[i].row->kind, RESULTS_KIND_TRAIN) == 0;
         if (st == NN_OK && train && config_from_json(&c, json, err) != NN_OK) {
             NnError why = *err;
             st = nn_error_set(err, NN_ERR_IO, "%s: run %s: damaged config attribute (%.300s)",
-                              path, b.rows[i]->run_id, why.msg);
+                              path, b.rows[i].row->run_id, why.msg);
         }
         free(json);
         for (int k = 0; k < n_keys && st == NN_OK; k++) {
@@ -90,18 +98,18 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
             counts[RUN_INTERRUPTED]);
     if (counts[RUN_STOPPED]) fprintf(out, ", %d stopped early", counts[RUN_STOPPED]);
     fputc('\n', out);
-    fprintf(out, "  %4s  %-12s  %-11s  %12.12s  %5s  %7s  %8s", "rank", "run", "status", sw->metric,
+    fprintf(out, "  %4s  %-12s  %-11s  %14.14s  %5s  %7s  %8s", "rank", "run", "status", sw->metric,
             "best", "epochs", "seconds");
     for (int k = 0; k < n_keys; k++)
         if (b.varies[k]) fprintf(out, "  %s", config_key(k)->name);
     fputc('\n', out);
     for (int i = 0; i < b.n && i < top; i++) {
-        const ResultsRow *r = b.rows[i];
-        double v = row_metric(r);
+        const ResultsRow *r = b.rows[i].row;
+        double v = b.rows[i].value;
         char acc[16] = "-", best[24] = "-";
         if (!isnan(v)) snprintf(acc, sizeof acc, "%.4f", v);
         if (r->best_step >= 0) snprintf(best, sizeof best, "%lld", (long long)r->best_step);
-        fprintf(out, "  %4d  %-12s  %-11s  %12s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
+        fprintf(out, "  %4d  %-12s  %-11s  %14s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
                 run_status_name(r->status), acc, best, r->epochs_done, r->epochs, r->wall_seconds);
         for (int k = 0; k < n_keys; k++)
             if (b.varies[k]) fprintf(out, "  %s", b.values[i * n_keys + k].data);

@@ -1,62 +1,18 @@
 /* core.c - the scheduler's state machine (sched.h): the run table, the
  * workers, hand-out across sweeps most expensive first, the sweeps'
- * strategies and stopping rules, records through the sink, counts, the best
- * run and progress. No MPI, no files, no signals: drivers feed it events. */
+ * strategies, stopping rules and targets, records through the sink, counts,
+ * the best run and progress. No MPI, no files, no signals: drivers feed it
+ * events. What a results file already holds is core_resume.c's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nnsweep/sched.h"
-
-enum { CR_PENDING = 0, CR_RUNNING, CR_FINISHED };
-
-typedef struct CoreRun {
-    int sweep, idx;    /* set->sweeps[sweep].runs[idx] */
-    int state;         /* CR_* */
-    int worker;        /* while running */
-    int next_epoch;    /* the epoch its next metrics row must have */
-    int n_metric;      /* a program's rows that carried the sweep metric */
-    int decide_next;   /* position in its stopping rule's epochs */
-    RunStatus status;  /* once finished */
-    double metric;     /* once finished: the sweep metric of its best epoch */
-    double credited;   /* of its cost, counted done for epochs it finished */
-} CoreRun;
-
-typedef struct CoreWorker {
-    SchedWorkerInfo info;
-    int hello; /* sched_core_worker was called */
-    int lost;
-    int run;   /* core run index, or -1 */
-} CoreWorker;
-
-struct SchedCore {
-    SweepSet *set;
-    SchedSink sink;
-    SchedOptions opt;
-    CoreRun *runs;
-    int n_runs, cap_runs;
-    int **index;    /* per sweep: run index in the sweep -> core run index */
-    int *n_index;   /* per sweep: entries of index[k] */
-    CoreWorker *workers;
-    int *free;      /* stack of free workers that can train */
-    int n_free;
-    int n_usable;   /* workers that said ok and are not lost */
-    SchedCounts counts;
-    double todo_cost, done_cost;
-    double t0, last_progress;
-    int best;
-    double best_value;
-    int stopping, stop_signal;
-    NnStatus err_status;
-    NnError err;
-};
+#include "core_impl.h"
 
 static double clock_now(const SchedCore *c) { return c->opt.clock ? c->opt.clock() : nn_now(); }
 
-/* The core run of sweep k's run j, created when first seen (a strategy
- * may add runs to its sweep). */
-static int core_run_of(SchedCore *c, int k, int j)
+int core_run_of(SchedCore *c, int k, int j)
 {
     Sweep *sw = &c->set->sweeps[k];
     NN_CHECK(j >= 0 && j < sw->n_runs, "sweep %s: strategy gave run %d of %d", sw->name, j,
@@ -69,12 +25,18 @@ static int core_run_of(SchedCore *c, int k, int j)
             c->cap_runs = c->cap_runs ? 2 * c->cap_runs : 64;
             c->runs = nn_realloc(c->runs, (size_t)c->cap_runs * sizeof *c->runs);
         }
-        c->runs[c->n_runs] = (CoreRun){.sweep = k, .idx = jj, .worker = -1, .metric = NAN};
+        c->runs[c->n_runs] = (CoreRun){.sweep = k, .idx = jj, .worker = -1,
+                                       .m = {NAN, NAN, NAN, NAN}};
         c->index[k][jj] = c->n_runs++;
         c->n_index[k]++;
         c->counts.n_runs++;
         c->counts.n_todo++;
         c->todo_cost += sw->runs[jj].cost;
+        if (c->reconciled && c->sink.added && c->err_status == NN_OK) {
+            NnError err;
+            NnStatus st = c->sink.added(c->sink.self, sw, &sw->runs[jj], &err);
+            if (st != NN_OK) core_sink_failed(c, st, &err);
+        }
     }
     return c->index[k][j];
 }
@@ -89,6 +51,7 @@ SchedCore *sched_core_create(SweepSet *set, const SchedSink *sink, const SchedOp
     int n_sweeps = set->n_sweeps;
     c->index = nn_calloc((size_t)(n_sweeps ? n_sweeps : 1), sizeof *c->index);
     c->n_index = nn_calloc((size_t)(n_sweeps ? n_sweeps : 1), sizeof *c->n_index);
+    c->ended = nn_calloc((size_t)(n_sweeps ? n_sweeps : 1), sizeof *c->ended);
     for (int k = 0; k < n_sweeps; k++)
         if (set->sweeps[k].n_runs > 0) core_run_of(c, k, set->sweeps[k].n_runs - 1);
     c->workers = nn_calloc((size_t)opt->n_workers, sizeof *c->workers);
@@ -105,14 +68,15 @@ void sched_core_free(SchedCore *c)
     for (int k = 0; k < c->set->n_sweeps; k++) free(c->index[k]);
     free(c->index);
     free(c->n_index);
+    free(c->ended);
+    for (int r = 0; r < c->n_runs; r++) free(c->runs[r].vals);
     free(c->runs);
     free(c->workers);
     free(c->free);
     free(c);
 }
 
-/* Keeps the first sink error and stops handing out work. */
-static void sink_failed(SchedCore *c, NnStatus st, const NnError *err)
+void core_sink_failed(SchedCore *c, NnStatus st, const NnError *err)
 {
     if (c->err_status == NN_OK) {
         c->err_status = st;
@@ -121,198 +85,47 @@ static void sink_failed(SchedCore *c, NnStatus st, const NnError *err)
     c->stopping = 1;
 }
 
-/* ---- resume ------------------------------------------------------------------ */
+/* ---- metrics, the best run, targets ---------------------------------------------- */
 
-void sched_plan_free(SchedPlan *p)
+void core_metric_add(const Sweep *sw, SweepRunMetric *m, double value)
 {
-    if (!p) return;
-    free(p->new_sweeps);
-    free(p->new_runs);
-    free(p->reset);
-    memset(p, 0, sizeof *p);
+    if (isnan(value)) return;
+    m->latest = value;
+    if (sweep_metric_better(sw, value, m->best)) m->best = value;
+    if (isnan(m->worst) || sweep_metric_better(sw, m->worst, value)) m->worst = value;
 }
 
-/* Open addressing over the prior rows' ids: slot = row index + 1. */
-typedef struct IdTable {
-    size_t *slots;
-    size_t mask;
-} IdTable;
-
-static void ids_build(IdTable *t, const SchedPrior *prior, size_t n)
-{
-    size_t cap = 16;
-    while (cap < 2 * n) cap *= 2;
-    t->slots = nn_calloc(cap, sizeof *t->slots);
-    t->mask = cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        size_t h = (size_t)nn_hash64(prior[i].run_id, strlen(prior[i].run_id), 0) & t->mask;
-        while (t->slots[h]) h = (h + 1) & t->mask;
-        t->slots[h] = i + 1;
-    }
-}
-
-static const SchedPrior *ids_find(const IdTable *t, const SchedPrior *prior, const char *id)
-{
-    size_t h = (size_t)nn_hash64(id, strlen(id), 0) & t->mask;
-    for (; t->slots[h]; h = (h + 1) & t->mask)
-        if (strcmp(prior[t->slots[h] - 1].run_id, id) == 0) return &prior[t->slots[h] - 1];
-    return NULL;
-}
-
-/* "(learning_rate=0.3 hidden_layers=[64])": the parameters of run j that
- * vary in its sweep. */
-static void run_label(const Sweep *sw, int j, NnBuf *out)
-{
-    if (sw->program) { /* a program's config: its JSON */
-        nn_buf_printf(out, "%.200s", sw->runs[j].json);
-        return;
-    }
-    nn_buf_append(out, "(", 1);
-    int first = 1;
-    for (int p = 0; p < sw->n_params; p++) {
-        if (!sw->params[p].varies) continue;
-        nn_buf_printf(out, "%s%s=", first ? "" : " ", sw->params[p].key);
-        config_value_json(&sw->runs[j].config, config_key_index(sw->params[p].key), out);
-        first = 0;
-    }
-    nn_buf_append(out, ")", 1);
-}
-
-/* A sweep already in the file (have): the same metric and goal, and its
- * runs there exactly its runs. */
-static NnStatus compare_sweep(const Sweep *sw, const SchedFileSweep *have, const IdTable *ids,
-                              const SchedPrior *prior, size_t n_prior, const char *path,
-                              NnError *err)
-{
-    const char *metric = sweep_metric_label(sw), *goal = sweep_goal_name(sw->goal);
-    if (strcmp(have->metric, metric) != 0 || strcmp(have->goal, goal) != 0)
-        return nn_error_set(err, NN_ERR_INPUT,
-                            "%s: sweep '%s' differs from the one in %s: its metric is %s (%s) "
-                            "there, %s (%s) here; resume with the sweep file and options "
-                            "(--metric) that made it",
-                            sw->file, sw->name, path, have->metric, have->goal, metric, goal);
-    size_t in_file = 0;
-    for (size_t i = 0; i < n_prior; i++) in_file += !strcmp(prior[i].sweep, sw->name);
-    for (size_t i = 0; i < n_prior; i++) {
-        if (strcmp(prior[i].sweep, sw->name) != 0) continue;
-        int found = 0;
-        for (int j = 0; j < sw->n_runs && !found; j++)
-            found = !strcmp(sw->runs[j].id, prior[i].run_id);
-        if (!found)
-            return nn_error_set(err, NN_ERR_INPUT,
-                                "%s: sweep '%s' differs from the one in %s: its run %s is not in "
-                                "the sweep file (%zu runs in the file, %d in the sweep file); "
-                                "resume with the sweep file that made it, or use another --out "
-                                "or sweep name",
-                                sw->file, sw->name, path, prior[i].run_id, in_file, sw->n_runs);
-    }
-    for (int j = 0; j < sw->n_runs; j++) {
-        const SchedPrior *r = ids_find(ids, prior, sw->runs[j].id);
-        if (!r || strcmp(r->sweep, sw->name) != 0) {
-            NnBuf label = {0};
-            run_label(sw, j, &label);
-            nn_error_set(err, NN_ERR_INPUT,
-                         "%s: sweep '%s' differs from the one in %s: run %s %.300s is not in the "
-                         "file (%zu runs in the file, %d in the sweep file); resume with the "
-                         "sweep file that made it, or use another --out or sweep name",
-                         sw->file, sw->name, path, sw->runs[j].id, label.data, in_file,
-                         sw->n_runs);
-            nn_buf_free(&label);
-            return NN_ERR_INPUT;
-        }
-    }
-    return NN_OK;
-}
-
-/* Run r (finished) becomes the best when its metric beats the best's. */
-static void note_best(SchedCore *c, int r)
+/* Sweep k reached its target with run r's value v: it hands out nothing
+ * more (said once). */
+static void check_target(SchedCore *c, int r, double v)
 {
     const CoreRun *cr = &c->runs[r];
     const Sweep *sw = &c->set->sweeps[cr->sweep];
-    if (!isnan(cr->metric) && (c->best < 0 || sweep_metric_better(sw, cr->metric, c->best_value))) {
-        c->best = r;
-        c->best_value = cr->metric;
+    if (c->ended[cr->sweep] || !sweep_target_reached(sw, v)) return;
+    c->ended[cr->sweep] = 1;
+    if (c->opt.progress) {
+        fprintf(c->opt.progress, "[nnsweep] sweep %s: run %s reached the target %s %g (%s %g): "
+                "no more runs\n", sw->name, sw->runs[cr->idx].id, sweep_metric_label(sw),
+                v, sw->goal == SWEEP_MINIMIZE ? "<=" : ">=", sw->target);
+        fflush(c->opt.progress);
     }
 }
 
-/* A run finished before this session: out of the to-do, told to its
- * strategy, counted for the best. */
-static void mark_prior_finished(SchedCore *c, int r, const RunSummary *s)
+void core_run_finished(SchedCore *c, int r, const RunSummary *s, const SweepRunMetric *m)
 {
     CoreRun *cr = &c->runs[r];
     Sweep *sw = &c->set->sweeps[cr->sweep];
     cr->state = CR_FINISHED;
     cr->status = s->status;
-    cr->metric = sweep_run_metric(sw, s);
-    c->counts.n_skipped++;
-    c->counts.n_todo--;
-    c->todo_cost -= sw->runs[cr->idx].cost;
-    sw->strategy->on_result(sw->strategy, sw, cr->idx, s, cr->metric);
-    note_best(c, r);
-}
-
-NnStatus sched_core_reconcile(SchedCore *c, const SchedFileSweep *file_sweeps, int n_file_sweeps,
-                              const SchedPrior *prior, size_t n_prior, int resume,
-                              const char *path, SchedPlan *plan, NnError *err)
-{
-    memset(plan, 0, sizeof *plan);
-    IdTable ids;
-    ids_build(&ids, prior, n_prior);
-    NnStatus st = NN_OK;
-    int n_sweeps = c->set->n_sweeps;
-    plan->new_sweeps = nn_malloc((size_t)(n_sweeps ? n_sweeps : 1) * sizeof *plan->new_sweeps);
-    int cap_new = 0, cap_reset = 0;
-    for (int k = 0; k < n_sweeps && st == NN_OK; k++) {
-        Sweep *sw = &c->set->sweeps[k];
-        const SchedFileSweep *exists = NULL;
-        for (int i = 0; i < n_file_sweeps && !exists; i++)
-            if (!strcmp(file_sweeps[i].name, sw->name)) exists = &file_sweeps[i];
-        if (!exists) {
-            plan->new_sweeps[plan->n_new_sweeps++] = k;
-            continue;
-        }
-        if (!resume && !sw->open) {
-            st = nn_error_set(err, NN_ERR_INPUT,
-                              "%s: sweep '%s' is already in %s: use --resume to continue it, or "
-                              "give the sweep another name",
-                              sw->file, sw->name, path);
-            break;
-        }
-        if (!sw->open) st = compare_sweep(sw, exists, &ids, prior, n_prior, path, err);
-        for (int j = 0; j < sw->n_runs && st == NN_OK; j++) {
-            const SchedPrior *p = ids_find(&ids, prior, sw->runs[j].id);
-            int r = core_run_of(c, k, j);
-            if (!p) { /* an open sweep's new run */
-                if (plan->n_new_runs == cap_new) {
-                    cap_new = cap_new ? 2 * cap_new : 16;
-                    plan->new_runs = nn_realloc(plan->new_runs, (size_t)cap_new * sizeof *plan->new_runs);
-                }
-                plan->new_runs[plan->n_new_runs][0] = k;
-                plan->new_runs[plan->n_new_runs++][1] = j;
-            } else if (run_status_is_final(p->summary.status)) {
-                if (sw->open) {
-                    st = nn_error_set(err, NN_ERR_INPUT,
-                                      "%s: run %s of sweep '%s' is already recorded there (status "
-                                      "%s): change a key (e.g. the seed) to train another run, or "
-                                      "record it in another file",
-                                      path, p->run_id, sw->name,
-                                      run_status_name(p->summary.status));
-                    break;
-                }
-                mark_prior_finished(c, r, &p->summary);
-            } else {
-                if (plan->n_reset == cap_reset) {
-                    cap_reset = cap_reset ? 2 * cap_reset : 16;
-                    plan->reset = nn_realloc(plan->reset, (size_t)cap_reset * sizeof *plan->reset);
-                }
-                plan->reset[plan->n_reset][0] = k;
-                plan->reset[plan->n_reset++][1] = j;
-            }
-        }
+    cr->m = *m;
+    free(cr->vals);
+    cr->vals = NULL;
+    if (!isnan(m->value) && (c->best < 0 || sweep_metric_better(sw, m->value, c->best_value))) {
+        c->best = r;
+        c->best_value = m->value;
     }
-    free(ids.slots);
-    if (st != NN_OK) sched_plan_free(plan);
-    return st;
+    check_target(c, r, m->value);
+    sw->strategy->on_result(sw->strategy, sw, cr->idx, s, m);
 }
 
 /* ---- hand-out ------------------------------------------------------------------ */
@@ -339,7 +152,19 @@ static int pick_sweep(SchedCore *c, int *run)
     for (int k = 0; k < c->set->n_sweeps; k++) {
         Sweep *sw = &c->set->sweeps[k];
         int j;
-        if (sw->strategy->peek(sw->strategy, sw, &j) != SWEEP_NEXT_RUN) continue;
+        if (c->ended[k]) continue;
+        SweepNext next = sw->strategy->peek(sw->strategy, sw, &j);
+        if (next == SWEEP_NEXT_DONE) {
+            const char *why = sw->strategy->why_done ? sw->strategy->why_done(sw->strategy) : NULL;
+            if (why) {
+                c->ended[k] = 1;
+                if (c->opt.progress) {
+                    fprintf(c->opt.progress, "[nnsweep] sweep %s: %s\n", sw->name, why);
+                    fflush(c->opt.progress);
+                }
+            }
+        }
+        if (next != SWEEP_NEXT_RUN) continue;
         int r = core_run_of(c, k, j);
         NN_CHECK(c->runs[r].state == CR_PENDING, "sweep %s: strategy gave run %s, which is not "
                  "pending", sw->name, sw->runs[j].id);
@@ -367,7 +192,7 @@ int sched_core_assign(SchedCore *c, SchedAssignment *out)
     if (c->stopping || c->n_free == 0) return 0;
     int r;
     int k = pick_sweep(c, &r);
-    if (k < 0) return 0;
+    if (k < 0 || c->stopping) return 0; /* (the sink's `added` may have failed) */
     int worker = c->free[c->n_free - 1];
     CoreWorker *w = &c->workers[worker];
     CoreRun *cr = &c->runs[r];
@@ -378,7 +203,7 @@ int sched_core_assign(SchedCore *c, SchedAssignment *out)
         NnError err;
         NnStatus st = c->sink.started(c->sink.self, sw, sr, &w->info, device, &err);
         if (st != NN_OK) {
-            sink_failed(c, st, &err);
+            core_sink_failed(c, st, &err);
             return 0;
         }
     }
@@ -410,11 +235,20 @@ static CoreRun *worker_run(SchedCore *c, int worker, const char *what)
     return &c->runs[r];
 }
 
-/* The stopping rule's verdict on run cr after its decision point k (an
- * epoch, or a program's k-th metric row) with the sweep metric v. */
-static SchedVerdict ask_rule(Sweep *sw, CoreRun *cr, int k, double v)
+/* Run cr's sweep metric v at point k of its history (an epoch, epoch 0
+ * before training; a program's k-th row that carried the metric, from 1):
+ * from k = 1 on folded into its metric, checked against the sweep's
+ * target and told to the stopping rule; then the rule's verdict when k is
+ * one of its decision points. */
+static SchedVerdict metric_point(SchedCore *c, CoreRun *cr, int k, double v)
 {
+    Sweep *sw = &c->set->sweeps[cr->sweep];
     SweepStopRule *rule = sw->stop;
+    if (k > 0) {
+        core_metric_add(sw, &cr->m, v);
+        check_target(c, (int)(cr - c->runs), v);
+        if (rule && rule->observe) rule->observe(rule, sw, cr->idx, k, v);
+    }
     if (!rule) return SCHED_NO_VERDICT;
     while (cr->decide_next < rule->n_epochs && rule->epochs[cr->decide_next] < k)
         cr->decide_next++;
@@ -434,7 +268,7 @@ SchedVerdict sched_core_on_epoch(SchedCore *c, int worker, const EpochMetrics *m
     if (c->err_status == NN_OK && c->sink.epoch) {
         NnError err;
         NnStatus st = c->sink.epoch(c->sink.self, sw, sr, m, &err);
-        if (st != NN_OK) sink_failed(c, st, &err);
+        if (st != NN_OK) core_sink_failed(c, st, &err);
     }
     /* the ETA counts finished epochs, not only finished runs: a sweep of a
      * few long runs gets one from its first epochs */
@@ -443,7 +277,11 @@ SchedVerdict sched_core_on_epoch(SchedCore *c, int worker, const EpochMetrics *m
         cr->credited += part;
         c->done_cost += part;
     }
-    return ask_rule(sw, cr, m->epoch, sweep_epoch_metric(sw, m));
+    double v = sweep_epoch_metric(sw, m);
+    if ((m->epoch & (m->epoch - 1)) == 0) /* grow at powers of two */
+        cr->vals = nn_realloc(cr->vals, (size_t)(m->epoch ? 2 * m->epoch : 1) * sizeof *cr->vals);
+    cr->vals[m->epoch] = v;
+    return metric_point(c, cr, m->epoch, v);
 }
 
 SchedVerdict sched_core_on_rows(SchedCore *c, int worker, const RunRow *rows, int n)
@@ -456,13 +294,13 @@ SchedVerdict sched_core_on_rows(SchedCore *c, int worker, const RunRow *rows, in
     if (c->err_status == NN_OK && c->sink.rows) {
         NnError err;
         NnStatus st = c->sink.rows(c->sink.self, sw, sr, rows, n, &err);
-        if (st != NN_OK) sink_failed(c, st, &err);
+        if (st != NN_OK) core_sink_failed(c, st, &err);
     }
     SchedVerdict verdict = SCHED_NO_VERDICT;
     for (int i = 0; i < n && verdict != SCHED_STOP_RUN; i++) {
         double v = sweep_row_metric(sw, &rows[i]);
-        if (!isfinite(v)) continue;
-        SchedVerdict one = ask_rule(sw, cr, cr->n_metric++, v);
+        if (!isfinite(v)) continue; /* not in the metric's history (W&B's filter) */
+        SchedVerdict one = metric_point(c, cr, ++cr->n_metric, v);
         if (one != SCHED_NO_VERDICT) verdict = one;
     }
     return verdict;
@@ -479,18 +317,17 @@ static void finish_run(SchedCore *c, int r, const RunSummary *given, const float
     NN_CHECK(given->status >= RUN_DONE && given->status < RUN_STATUS_COUNT,
              "run %s ended with status %d", sr->id, (int)given->status);
     RunSummary filled = *given, *s = &filled;
+    double at_best = s->best_epoch >= 0 && s->best_epoch < cr->next_epoch ? cr->vals[s->best_epoch]
+                                                                            : NAN;
     if (!sw->program && s->best_epoch >= 0) { /* the trainer's best epoch is its best step */
         s->best_step = s->best_epoch;
-        s->best_value = sweep_run_metric(sw, s);
+        s->best_value = sweep_run_metric(sw, s, at_best);
     }
     if (c->err_status == NN_OK && c->sink.finished) {
         NnError err;
         NnStatus st = c->sink.finished(c->sink.self, sw, sr, s, best_state, &err);
-        if (st != NN_OK) sink_failed(c, st, &err);
+        if (st != NN_OK) core_sink_failed(c, st, &err);
     }
-    cr->state = CR_FINISHED;
-    cr->status = s->status;
-    cr->metric = sweep_run_metric(sw, s);
     c->counts.n_running--;
     c->counts.n_finished++;
     c->counts.by_status[s->status]++;
@@ -498,10 +335,12 @@ static void finish_run(SchedCore *c, int r, const RunSummary *given, const float
      * one is not done at all */
     c->done_cost += (s->status != RUN_INTERRUPTED ? sr->cost : 0.0) - cr->credited;
     cr->credited = 0.0;
-    note_best(c, r);
-    sw->strategy->on_result(sw->strategy, sw, cr->idx, s, cr->metric);
+    /* the metric at its best epoch: from the summary, or the epoch's value */
+    SweepRunMetric m = cr->m;
+    m.value = sweep_run_metric(sw, s, at_best);
     w->run = -1;
     cr->worker = -1;
+    core_run_finished(c, r, s, &m);
     if (!w->lost) c->free[c->n_free++] = (int)(w - c->workers);
 }
 
@@ -512,7 +351,7 @@ void sched_core_on_outputs(SchedCore *c, int worker, const char *json)
     if (c->err_status != NN_OK || !c->sink.outputs) return;
     NnError err;
     NnStatus st = c->sink.outputs(c->sink.self, sw, &sw->runs[cr->idx], json, &err);
-    if (st != NN_OK) sink_failed(c, st, &err);
+    if (st != NN_OK) core_sink_failed(c, st, &err);
 }
 
 void sched_core_on_result(SchedCore *c, int worker, const RunSummary *s, const float *best_state)
@@ -555,7 +394,7 @@ int sched_core_finished(const SchedCore *c)
     for (int k = 0; k < c->set->n_sweeps; k++) {
         Sweep *sw = &c->set->sweeps[k];
         int j;
-        if (sw->strategy->peek(sw->strategy, sw, &j) == SWEEP_NEXT_RUN) return 0;
+        if (!c->ended[k] && sw->strategy->peek(sw->strategy, sw, &j) == SWEEP_NEXT_RUN) return 0;
     }
     return 1;
 }

@@ -3,6 +3,7 @@
  * core's records written into it (the SchedSink), and the end of the
  * session (unfinished runs marked, the file closed, what happened said).
  * The one place where the scheduler meets the results file. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,8 @@ static NnStatus rec_outputs(void *self, const Sweep *sw, const SweepRun *r, cons
     return results_set_outputs(s->rf, r->id, json, err);
 }
 
-/* ---- opening ---------------------------------------------------------------------- */
-
-/* Adds run r of sweep sw to the file (either phase of the file). */
+/* Adds run r of sweep sw to the file (either phase of the file: results.h
+ * schema 2 appends a run as rows of shared tables). */
 static NnStatus add_run(ResultsFile *rf, const Sweep *sw, const SweepRun *r, NnError *err)
 {
     ResultsRunSpec spec = {.run_id = r->id,
@@ -82,6 +82,15 @@ static NnStatus add_run(ResultsFile *rf, const Sweep *sw, const SweepRun *r, NnE
                            .n_tensors = r->n_tensors};
     return results_add_run(rf, &spec, err);
 }
+
+/* A search strategy's new run, while the sweep runs (SWMR mode). */
+static NnStatus rec_added(void *self, const Sweep *sw, const SweepRun *r, NnError *err)
+{
+    Session *s = self;
+    return add_run(s->rf, sw, r, err);
+}
+
+/* ---- opening ---------------------------------------------------------------------- */
 
 /* The structural work of the plan: new sweeps with all their runs, new
  * runs of open sweeps, unfinished runs reset. */
@@ -105,6 +114,58 @@ static NnStatus apply_plan(ResultsFile *rf, const SweepSet *set, const SchedPlan
     return st;
 }
 
+/* The sweep of the set named `name`, or NULL. */
+static const Sweep *set_sweep(const SweepSet *set, const char *name)
+{
+    for (int k = 0; k < set->n_sweeps; k++)
+        if (!strcmp(set->sweeps[k].name, name)) return &set->sweeps[k];
+    return NULL;
+}
+
+/* What the core needs of a file's run beyond its summary row: the config of
+ * a search sweep's run (its strategy adopts it) and the metrics rows of a
+ * finished run of a sweep that needs its history (sweep_needs_history). */
+/* A program run's history of the sweep metric: its finite values in the
+ * order logged (what the core counts as its metric rows). */
+static NnStatus read_history(ResultsFile *rf, const Sweep *sw, const char *run_id, SchedPrior *p,
+                             NnError *err)
+{
+    ResultsLog *logs = NULL;
+    size_t n = 0;
+    NnStatus st = results_read_logs(rf, run_id, &logs, &n, err);
+    double *h = nn_malloc((n + 1) * sizeof *h);
+    size_t k = 0;
+    for (size_t i = 0; i < n && st == NN_OK; i++)
+        if (sw->metric_name && !strcmp(logs[i].name, sw->metric_name) && isfinite(logs[i].value))
+            h[k++] = logs[i].value;
+    free(logs);
+    p->history = h;
+    p->n_history = k;
+    return st;
+}
+
+static NnStatus read_prior(ResultsFile *rf, const SweepSet *set, const ResultsRow *row,
+                           SchedPrior *p, NnError *err)
+{
+    const Sweep *sw = set_sweep(set, row->sweep);
+    if (!sw) return NN_OK;
+    char *json = NULL;
+    EpochMetrics *m = NULL;
+    size_t n = 0;
+    NnStatus st = NN_OK;
+    if (sw->strategy->adopt) {
+        st = results_read_config(rf, row->run_id, &json, err);
+        p->config_json = json;
+    }
+    if (st == NN_OK && sweep_needs_history(sw) && run_status_is_final(row->status)) {
+        if (sw->program) return read_history(rf, sw, row->run_id, p, err);
+        st = results_read_metrics(rf, row->run_id, &m, &n, err);
+        p->metrics = m;
+        p->n_metrics = n;
+    }
+    return st;
+}
+
 /* What the file holds, for the core's reconcile, then the structural work
  * and the switch to SWMR. */
 static NnStatus prepare_file(Session *s, NnError *err)
@@ -119,7 +180,7 @@ static NnStatus prepare_file(Session *s, NnError *err)
     SchedPrior *prior = nn_calloc(n_rows + 1, sizeof *prior);
     for (int i = 0; i < n_have; i++)
         names[i] = (SchedFileSweep){have[i].name, have[i].metric, have[i].goal};
-    for (size_t i = 0; i < n_rows; i++) {
+    for (size_t i = 0; i < n_rows && st == NN_OK; i++) {
         const ResultsRow *r = &rows[i];
         prior[i].run_id = r->run_id;
         prior[i].sweep = r->sweep;
@@ -133,6 +194,7 @@ static NnStatus prepare_file(Session *s, NnError *err)
         p->best_value = r->best_value;
         p->wall_seconds = r->wall_seconds;
         p->n_params = r->n_params;
+        st = read_prior(s->rf, s->set, r, &prior[i], err);
     }
     SchedPlan plan = {0};
     if (st == NN_OK)
@@ -141,6 +203,11 @@ static NnStatus prepare_file(Session *s, NnError *err)
     if (st == NN_OK) st = apply_plan(s->rf, s->set, &plan, err);
     if (st == NN_OK) st = results_start_swmr(s->rf, err);
     sched_plan_free(&plan);
+    for (size_t i = 0; i < n_rows; i++) {
+        free((char *)prior[i].config_json);
+        free((EpochMetrics *)prior[i].metrics);
+        free((double *)prior[i].history);
+    }
     free(prior);
     free(names);
     free(rows);
@@ -161,6 +228,7 @@ NnStatus session_open(Session *s, const SweepJob *job, SweepSet *set, int n_work
         sink.epoch = rec_epoch;
         sink.rows = rec_rows;
         sink.outputs = rec_outputs;
+        sink.added = rec_added;
     }
     SchedOptions opt = {.n_workers = n_workers,
                         .progress = job->quiet ? NULL : stdout,

@@ -118,4 +118,7 @@ void bayes_propose(Bayes *b, const double *const *pending, int n_pending, double
 /* Number of observations so far. */
 int bayes_n_observed(const Bayes *b);
 
+/* The initial design size for n_dims dimensions: clamp(2 n_dims + 1, 5, 12). */
+int bayes_default_n_init(int n_dims);
+
 #endif

@@ -162,7 +162,13 @@ double dist_u01(uint32_t w0, uint32_t w1)
 {
     uint64_t bits = ((uint64_t)w0 << 21) ^ (w1 >> 11); /* 53 bits */
     bits &= (1ull << 53) - 1;
-    return ((double)bits + 0.5) * (1.0 / 9007199254740992.0);
+    /* above 2^52 the half step rounds (to even): the top value would be 1 */
+    return dist_clamp_u(((double)bits + 0.5) * (1.0 / 9007199254740992.0));
+}
+
+double dist_clamp_u(double u)
+{
+    return !(u > DIST_U_LO) ? DIST_U_LO : u > DIST_U_HI ? DIST_U_HI : u;
 }
 
 /* ---- standard normal and beta ------------------------------------------ */

@@ -1,5 +1,6 @@
-/* strategy.c - the list strategy (grid, random, one-run sweeps) and the
- * sweep metric of a row or a run (sweep.h). */
+/* strategy.c - the list strategy (grid, random with a run_cap, one-run
+ * sweeps) and the sweep metric: names, the field of a row, a run's value,
+ * goals and targets (sweep.h). */
 #define _GNU_SOURCE /* qsort_r */
 #include <math.h>
 #include <stdlib.h>
@@ -7,16 +8,68 @@
 
 #include "nnsweep/sweep.h"
 
-double sweep_epoch_metric(const Sweep *sw, const EpochMetrics *m)
+static const char *const metric_names[SWEEP_N_METRICS] = {
+    [SWEEP_TEST_ACCURACY] = "test_accuracy", [SWEEP_VAL_ACCURACY] = "val_accuracy",
+    [SWEEP_TRAIN_ACCURACY] = "train_accuracy", [SWEEP_TRAIN_LOSS] = "train_loss",
+    [SWEEP_VAL_LOSS] = "val_loss", [SWEEP_TEST_LOSS] = "test_loss",
+};
+
+const char *sweep_metric_name(SweepMetric m)
 {
-    return sw->metric == SWEEP_VAL_ACCURACY ? m->val_accuracy : m->test_accuracy;
+    return m >= 0 && m < SWEEP_N_METRICS ? metric_names[m] : "unknown";
 }
 
-double sweep_run_metric(const Sweep *sw, const RunSummary *s)
+int sweep_metric_from_name(const char *name, SweepMetric *m)
+{
+    for (int i = 0; i < SWEEP_N_METRICS; i++)
+        if (!strcmp(name, metric_names[i])) {
+            *m = (SweepMetric)i;
+            return 0;
+        }
+    return -1;
+}
+
+double sweep_metric_of_row(SweepMetric m, const EpochMetrics *row)
+{
+    switch (m) {
+    case SWEEP_TEST_ACCURACY: return row->test_accuracy;
+    case SWEEP_VAL_ACCURACY: return row->val_accuracy;
+    case SWEEP_TRAIN_ACCURACY: return row->train_accuracy;
+    case SWEEP_TRAIN_LOSS: return row->train_loss;
+    case SWEEP_VAL_LOSS: return row->val_loss;
+    case SWEEP_TEST_LOSS: return row->test_loss;
+    default: nn_fatal("sweep_metric_of_row: metric %d", (int)m);
+    }
+}
+
+double sweep_epoch_metric(const Sweep *sw, const EpochMetrics *m)
+{
+    return sweep_metric_of_row(sw->metric, m);
+}
+
+int sweep_metric_in_summary(SweepMetric m)
+{
+    return m == SWEEP_TEST_ACCURACY || m == SWEEP_VAL_ACCURACY;
+}
+
+double sweep_run_metric(const Sweep *sw, const RunSummary *s, double at_best)
 {
     if (sw->program) return s->best_value;
     if (s->best_epoch < 0) return NAN;
-    return sw->metric == SWEEP_VAL_ACCURACY ? s->best_val_accuracy : s->best_test_accuracy;
+    if (sw->metric == SWEEP_VAL_ACCURACY) return s->best_val_accuracy;
+    if (sw->metric == SWEEP_TEST_ACCURACY) return s->best_test_accuracy;
+    return at_best;
+}
+
+int sweep_target_reached(const Sweep *sw, double value)
+{
+    if (isnan(sw->target) || isnan(value)) return 0;
+    return sw->goal == SWEEP_MINIMIZE ? value <= sw->target : value >= sw->target;
+}
+
+int sweep_needs_history(const Sweep *sw)
+{
+    return sw->stop || (sw->strategy && sw->strategy->adopt) || !sweep_metric_in_summary(sw->metric);
 }
 
 double sweep_row_metric(const Sweep *sw, const RunRow *row)
@@ -80,9 +133,9 @@ static void list_take(SweepStrategy *self, Sweep *sw, int run)
 }
 
 static void list_on_result(SweepStrategy *self, Sweep *sw, int run, const RunSummary *s,
-                           double metric)
+                           const SweepRunMetric *m)
 {
-    (void)sw, (void)s, (void)metric;
+    (void)sw, (void)s, (void)m;
     ListStrategy *l = (ListStrategy *)self;
     NN_CHECK(run >= 0 && run < l->n, "list strategy: result of unknown run %d", run);
     l->state[run] = LIST_FINISHED;
@@ -100,7 +153,8 @@ static void list_destroy(SweepStrategy *self)
 SweepStrategy *sweep_list_strategy(const Sweep *sw)
 {
     ListStrategy *l = nn_calloc(1, sizeof *l);
-    l->base = (SweepStrategy){list_peek, list_take, list_on_result, list_destroy};
+    l->base = (SweepStrategy){.peek = list_peek, .take = list_take, .on_result = list_on_result,
+                              .destroy = list_destroy};
     l->n = sw->n_runs;
     l->order = nn_malloc((size_t)(l->n ? l->n : 1) * sizeof *l->order);
     l->state = nn_calloc((size_t)(l->n ? l->n : 1), 1);

@@ -101,8 +101,15 @@ NnStatus dist_check(const DistSpec *spec, NnError *err);
 
 /* A uniform double in (0, 1) from two 32-bit Philox words: 53 bits, offset
  * by half a step so that neither 0 nor 1 comes out (rng_u01's 24-bit floats
- * would cut normal samples off at 5.3 sigma). */
+ * would cut normal samples off at 5.3 sigma), within [DIST_U_LO, DIST_U_HI].
+ * Every u a sweep maps to a value (a random draw, a Bayesian proposal) is
+ * clamped to that range first, so that the extremes dist_from_unit gives
+ * there are the extremes of every value (the sweep parser checks them
+ * against the key's range) and the unbounded kinds stay finite. */
+#define DIST_U_LO 0x1p-54                 /* the smallest dist_u01 */
+#define DIST_U_HI 0x1.fffffffffffffp-1    /* the largest double below 1 */
 double dist_u01(uint32_t w0, uint32_t w1);
+double dist_clamp_u(double u); /* u clamped to [DIST_U_LO, DIST_U_HI]; NaN -> DIST_U_LO */
 
 /* A sample from one uniform u in (0, 1) (dist_u01): the quantile function
  * at u for every kind, the normal and beta ones included (one draw each,

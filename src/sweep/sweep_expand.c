@@ -1,6 +1,7 @@
 /* sweep_expand.c - a parsed sweep document into its runs: the grid's
- * cartesian product or random draws (Philox), defaults + parameters,
- * validation, duplicates, ids and cost estimates (sweep.h). */
+ * cartesian product or random draws with a run_cap (Philox), defaults +
+ * parameters, validation, duplicates, ids and cost estimates; the runs a
+ * search strategy adds (sweep.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +16,6 @@ int sweep_train_images(const RunConfig *c)
 {
     int n = CIFAR10_N_TRAIN - c->val_split;
     return (c->train_images > 0 && c->train_images < n) ? c->train_images : n;
-}
-
-/* The 53-bit uniform [0, 1) double of parameter j in draw `draw`. */
-static double draw_u01(uint64_t hash, uint64_t draw, int j)
-{
-    uint32_t w[4];
-    rng_philox(hash, rng_stream(RNG_STREAM_SWEEP, hash), draw << 16 | (uint64_t)j, w);
-    uint64_t x = ((uint64_t)w[0] << 32 | w[1]) >> 11;
-    return (double)x * 0x1.0p-53;
 }
 
 void run_table_init(RunTable *t, int max_runs)
@@ -43,62 +35,13 @@ int run_table_find_or_add(RunTable *t, const SweepRun *runs, const char *json, i
     return -1;
 }
 
-/* Sets a drawn number through the key's text parser (range-checked). */
-static NnStatus set_number(RunConfig *c, const SweepDoc *doc, const ParamSpec *p, double x,
-                           NnError *err)
-{
-    char text[40], where[320];
-    if (p->kind == PARAM_INT_UNIFORM)
-        snprintf(text, sizeof text, "%.0f", x);
-    else
-        nn_format_double(text, sizeof text, x);
-    snprintf(where, sizeof where, "%s:%d: parameters.%s (drawn)", doc->file, p->line, p->key);
-    return config_set_text(c, p->key, text, where, err);
-}
-
-/* Applies draw `draw` of every parameter (random search). */
-static NnStatus apply_random(RunConfig *c, const SweepDoc *doc, uint64_t hash, uint64_t draw,
-                             NnError *err)
-{
-    for (int j = 0; j < doc->n_params; j++) {
-        const ParamSpec *p = &doc->params[j];
-        double u = draw_u01(hash, draw, j), x;
-        NnStatus st;
-        switch (p->kind) {
-        case PARAM_VALUES: {
-            int n = param_n_values(p), k = (int)(u * n);
-            if (k >= n) k = n - 1;
-            st = param_apply(c, p, k, doc->file, err);
-            break;
-        }
-        case PARAM_UNIFORM:
-            x = p->min + u * (p->max - p->min);
-            if (x >= p->max) x = nextafter(p->max, p->min);
-            st = set_number(c, doc, p, x, err);
-            break;
-        case PARAM_LOG_UNIFORM:
-            x = exp(log(p->min) + u * (log(p->max) - log(p->min)));
-            x = x < p->min ? p->min : x > p->max ? p->max : x;
-            st = set_number(c, doc, p, x, err);
-            break;
-        case PARAM_INT_UNIFORM:
-        default:
-            x = p->min + floor(u * (p->max - p->min + 1));
-            st = set_number(c, doc, p, x > p->max ? p->max : x, err);
-            break;
-        }
-        if (st != NN_OK) return st;
-    }
-    return NN_OK;
-}
-
 /* Applies grid combination `index` (the last parameter varies fastest). */
 static NnStatus apply_grid(RunConfig *c, const SweepDoc *doc, long index, NnError *err)
 {
     for (int j = doc->n_params - 1; j >= 0; j--) {
         const ParamSpec *p = &doc->params[j];
-        int n = param_n_values(p);
-        NnStatus st = param_apply(c, p, (int)(index % n), doc->file, err);
+        int n = p->n_levels;
+        NnStatus st = param_apply_level(c, p, (int)(index % n), doc->file, err);
         if (st != NN_OK) return st;
         index /= n;
     }
@@ -155,10 +98,7 @@ void sweep_runs_free(SweepRun *runs, int n)
     free(runs);
 }
 
-/* Plans run r once (the config's checks and the model's shapes) and keeps
- * what rank 0 needs later: the cost and the state layout; the model's
- * description goes to describe when not NULL. */
-static NnStatus plan_run(SweepRun *r, NnBuf *describe, NnError *err)
+NnStatus sweep_plan_run(SweepRun *r, NnBuf *describe, NnError *err)
 {
     RunPlan plan;
     NnStatus st = run_plan_create(&r->config, &plan, err);
@@ -175,25 +115,49 @@ static NnStatus plan_run(SweepRun *r, NnBuf *describe, NnError *err)
     return NN_OK;
 }
 
+static void sweep_expand_free_params(Sweep *out)
+{
+    for (int j = 0; j < out->n_params; j++) free(out->params[j].key);
+    free(out->params);
+    out->params = NULL;
+    out->n_params = 0;
+}
+
 NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Sweep *out,
                           NnError *err)
 {
     if (doc->is_program) return program_doc_expand(doc, hash, notices, out, err);
+    out->n_params = doc->n_params;
+    out->params = nn_calloc((size_t)(doc->n_params ? doc->n_params : 1), sizeof *out->params);
+    for (int j = 0; j < doc->n_params; j++) {
+        out->params[j].key = nn_strdup(doc->params[j].key);
+        out->params[j].line = doc->params[j].line;
+    }
+    if (doc->method == SWEEP_BAYES || (doc->method == SWEEP_RANDOM && doc->run_cap == 0)) {
+        BayesDim dim;
+        for (int j = 0; j < doc->n_params; j++) /* searched: the search varies it */
+            out->params[j].varies = !doc->params[j].text &&
+                                    dist_bayes_dim(&doc->params[j].dist, &dim);
+        return NN_OK; /* a search strategy adds the runs */
+    }
     long total = 1; /* grid combinations, or random draws allowed */
     int max_runs;
     if (doc->method == SWEEP_GRID) {
         for (int j = 0; j < doc->n_params; j++) {
-            total *= param_n_values(&doc->params[j]);
-            if (total > SWEEP_MAX_RUNS)
+            total *= doc->params[j].n_levels;
+            if (total > SWEEP_MAX_RUNS) {
+                sweep_expand_free_params(out);
                 return nn_error_set(err, NN_ERR_INPUT,
                                     "%s:%d: parameters: the grid of sweep %s has more than %d "
                                     "combinations (at %s)", doc->file, doc->params_line,
-                                    doc->name, SWEEP_MAX_RUNS, doc->params[j].key);
+                                    doc->name, SWEEP_MAX_RUNS, doc->params[j].path);
+            }
         }
         max_runs = (int)total;
+        if (doc->run_cap > 0 && doc->run_cap < max_runs) max_runs = doc->run_cap;
     } else {
-        max_runs = doc->count;
-        total = 10L * doc->count + 1000;
+        max_runs = doc->run_cap;
+        total = 10L * doc->run_cap + 1000;
     }
 
     SweepRun *runs = nn_calloc((size_t)max_runs, sizeof *runs);
@@ -204,9 +168,11 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
     for (long a = 0; a < total && n_runs < max_runs; a++) {
         SweepRun *r = &runs[n_runs];
         config_defaults(&r->config);
-        st = doc->method == SWEEP_GRID ? apply_grid(&r->config, doc, a, err)
-                                       : apply_random(&r->config, doc, hash, (uint64_t)a, err);
-        if (st != NN_OK) break;
+        if (doc->method == SWEEP_GRID) {
+            if ((st = apply_grid(&r->config, doc, a, err)) != NN_OK) break;
+        } else {
+            doc_config_from_draw(doc, hash, (uint64_t)a, &r->config);
+        }
         NnBuf json = {0};
         config_to_json(&r->config, &json);
         if (run_table_find_or_add(&table, runs, json.data, n_runs) >= 0) {
@@ -215,16 +181,17 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
             continue;
         }
         r->json = json.data; /* owned by the run from here */
-        if ((st = plan_run(r, NULL, err)) != NN_OK) {
+        if ((st = sweep_plan_run(r, NULL, err)) != NN_OK) {
             run_error(doc, &r->config, a + 1, st, err);
             n_runs++;
             break;
         }
-        if (doc->metric == SWEEP_VAL_ACCURACY && r->config.val_split == 0) {
+        if ((doc->metric == SWEEP_VAL_ACCURACY || doc->metric == SWEEP_VAL_LOSS) &&
+            r->config.val_split == 0) {
             st = nn_error_set(err, NN_ERR_INPUT,
-                              "%s:%d: metric.name: val_accuracy needs a validation split in "
-                              "every run, found val_split 0 (set parameters.val_split)",
-                              doc->file, doc->metric_line);
+                              "%s:%d: metric.name: %s needs a validation split in every run, "
+                              "found val_split 0 (set parameters.val_split)",
+                              doc->file, doc->metric_line, sweep_metric_name(doc->metric));
             n_runs++;
             break;
         }
@@ -234,26 +201,25 @@ NnStatus sweep_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, Swe
     free(table.slots);
     if (st != NN_OK) {
         sweep_runs_free(runs, n_runs);
+        sweep_expand_free_params(out);
         return st;
     }
 
     if (notices && doc->method == SWEEP_GRID && n_dup)
         fprintf(notices, "%s:%d: notice: sweep %s: %d duplicate run%s dropped (identical "
                 "configs)\n", doc->file, doc->params_line, doc->name, n_dup, n_dup == 1 ? "" : "s");
-    if (notices && doc->method == SWEEP_RANDOM && n_runs < doc->count)
-        fprintf(notices, "%s:%d: notice: sweep %s: only %d distinct runs in %ld draws (count %d): "
-                "the parameter space is smaller than count\n", doc->file, doc->params_line,
-                doc->name, n_runs, total, doc->count);
+    if (notices && doc->method == SWEEP_RANDOM && n_runs < doc->run_cap)
+        fprintf(notices, "%s:%d: notice: sweep %s: only %d distinct runs in %ld draws (run_cap "
+                "%d): the parameter space is smaller than run_cap\n", doc->file,
+                doc->params_line, doc->name, n_runs, total, doc->run_cap);
+    if (notices && doc->method == SWEEP_GRID && doc->run_cap > 0 && doc->run_cap < total)
+        fprintf(notices, "%s:%d: notice: sweep %s: run_cap %d: the first %d of its %ld "
+                "combinations\n", doc->file, doc->run_cap_line, doc->name, doc->run_cap,
+                n_runs, total);
 
-    out->n_runs = n_runs;
+    out->n_runs = out->cap_runs = n_runs;
     out->runs = runs;
     out->n_duplicates = n_dup;
-    out->n_params = doc->n_params;
-    out->params = nn_calloc((size_t)doc->n_params, sizeof *out->params);
-    for (int j = 0; j < doc->n_params; j++) {
-        out->params[j].key = nn_strdup(doc->params[j].key);
-        out->params[j].line = doc->params[j].line;
-    }
     mark_varying(out);
     return NN_OK;
 }
@@ -263,7 +229,7 @@ NnStatus sweep_set_add_one(SweepSet *set, const char *name, const char *spec, co
 {
     SweepRun *r = nn_calloc(1, sizeof *r);
     r->config = *c;
-    NnStatus st = plan_run(r, describe, err);
+    NnStatus st = sweep_plan_run(r, describe, err);
     if (st != NN_OK) {
         sweep_runs_free(r, 1);
         return st;
@@ -281,10 +247,29 @@ NnStatus sweep_set_add_one(SweepSet *set, const char *name, const char *spec, co
     sw->method = SWEEP_GRID;
     sw->metric = c->select_on == SELECT_VAL_ACCURACY ? SWEEP_VAL_ACCURACY : SWEEP_TEST_ACCURACY;
     sw->goal = SWEEP_MAXIMIZE;
+    sw->target = NAN;
     sw->runs = r;
-    sw->n_runs = 1;
+    sw->n_runs = sw->cap_runs = 1;
     sw->open = 1;
     sw->strategy = sweep_list_strategy(sw);
     set->n_runs++;
     return NN_OK;
+}
+
+int sweep_add_run(Sweep *sw, const RunConfig *c)
+{
+    if (sw->n_runs == sw->cap_runs) {
+        sw->cap_runs = sw->cap_runs ? 2 * sw->cap_runs : 16;
+        sw->runs = nn_realloc(sw->runs, (size_t)sw->cap_runs * sizeof *sw->runs);
+    }
+    SweepRun *r = &sw->runs[sw->n_runs];
+    memset(r, 0, sizeof *r);
+    r->config = *c;
+    NnBuf json = {0};
+    config_to_json(c, &json);
+    r->json = json.data;
+    config_run_id(c, sw->name, r->id);
+    NnError err; /* a failed plan leaves cost 0 and no layout: its worker fails it */
+    (void)sweep_plan_run(r, NULL, &err);
+    return sw->n_runs++;
 }

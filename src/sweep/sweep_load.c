@@ -8,14 +8,17 @@
 
 #include "sweep_internal.h"
 
-const char *sweep_method_name(SweepMethod m) { return m == SWEEP_RANDOM ? "random" : "grid"; }
-
-const char *sweep_metric_name(SweepMetric m)
+const char *sweep_method_name(SweepMethod m)
 {
-    return m == SWEEP_VAL_ACCURACY ? "val_accuracy" : "test_accuracy";
+    return m == SWEEP_RANDOM ? "random" : m == SWEEP_BAYES ? "bayes" : "grid";
 }
 
 const char *sweep_goal_name(SweepGoal g) { return g == SWEEP_MINIMIZE ? "minimize" : "maximize"; }
+
+const char *sweep_impute_name(SweepImpute i)
+{
+    return i == SWEEP_IMPUTE_BEST ? "best" : i == SWEEP_IMPUTE_LATEST ? "latest" : "worst";
+}
 
 /* Byte offset of libyaml's mark index, which counts characters (a CRLF as
  * two) after an optional UTF-8 byte order mark. */
@@ -101,11 +104,9 @@ static void sweep_free_one(Sweep *s)
     for (int j = 0; j < s->n_params; j++) free(s->params[j].key);
     free(s->params);
     sweep_runs_free(s->runs, s->n_runs);
+    sweep_space_free(s->space);
     if (s->strategy) s->strategy->destroy(s->strategy);
     if (s->stop) s->stop->destroy(s->stop);
-    if (s->program) program_spec_free(s->program);
-    free(s->program);
-    free(s->metric_name);
 }
 
 void sweep_set_free(SweepSet *set)
@@ -126,9 +127,10 @@ static const Sweep *find_name(const SweepSet *set, const Sweep *fresh, int n, co
     return NULL;
 }
 
-/* Parses, checks, overrides and expands document `root`, filling *s. */
+/* Parses, checks, overrides and expands document *root, filling *s; the
+ * sweep's space takes the tree (*root is NULL then). */
 static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_sweeps,
-                         const YNode *root, const char *file, const char *stem, const char *spec,
+                         YNode **root, const char *file, const char *stem, const char *spec,
                          size_t spec_len, const SweepOverrides *over, FILE *notices, Sweep *s,
                          NnError *err)
 {
@@ -137,66 +139,74 @@ static NnStatus load_doc(const SweepSet *set, const Sweep *fresh, int k, int n_s
         snprintf(default_name, sizeof default_name, "%.*s_%d", SWEEP_NAME_MAX - 8, stem, k + 1);
     else
         snprintf(default_name, sizeof default_name, "%s", stem);
-    SweepDoc doc;
-    NnStatus st = sweep_doc_parse(root, file, default_name, notices, &doc, err);
-    if (st != NN_OK) return st;
+    SweepSpace *space = nn_calloc(1, sizeof *space);
+    SweepDoc *doc = &space->doc;
+    NnStatus st = sweep_doc_parse(*root, file, default_name, notices, doc, err);
+    if (st != NN_OK) {
+        free(space);
+        return st;
+    }
+    space->root = *root;
+    *root = NULL;
 
-    /* random draws are keyed by the name and the document's values as
-     * written, before any override */
+    /* random draws and the search are keyed by the name and the document's
+     * values as written, before any override */
     NnBuf json = {0};
-    ynode_to_json(root, &json);
-    uint64_t hash = nn_hash64(doc.name, strlen(doc.name) + 1, 0x6e6e7377656570ull);
+    ynode_to_json(space->root, &json);
+    uint64_t hash = nn_hash64(doc->name, strlen(doc->name) + 1, 0x6e6e7377656570ull);
     hash = nn_hash64(json.data, json.len, hash);
     nn_buf_free(&json);
 
     NnBuf over_text = {0};
     if (over) sweep_overrides_text(over, &over_text);
-    if (over && (st = sweep_doc_override(&doc, over, err)) != NN_OK) {
-        sweep_doc_free(&doc);
-        nn_buf_free(&over_text);
-        return st;
-    }
-
-    const Sweep *other = find_name(set, fresh, k, doc.name);
+    if (over) st = sweep_doc_override(doc, over, err);
+    if (st == NN_OK) st = sweep_doc_check(doc, err);
+    const Sweep *other = st == NN_OK ? find_name(set, fresh, k, doc->name) : NULL;
     if (other) {
-        int given = ynode_get(root, "name") != NULL;
+        int given = ynode_get(space->root, "name") != NULL;
         st = nn_error_set(err, NN_ERR_INPUT,
                           "%s:%d: name: sweep name %s%s is already used by %s:%d (names must be "
                           "unique across the files loaded together%s)",
-                          file, doc.name_line, doc.name, given ? "" : " (from the file name)",
+                          file, doc->name_line, doc->name, given ? "" : " (from the file name)",
                           other->file, other->line, given ? "" : "; give this sweep a name:");
-        sweep_doc_free(&doc);
+    }
+    memset(s, 0, sizeof *s);
+    if (st == NN_OK) st = sweep_doc_expand(doc, hash, notices, s, err);
+    if (st == NN_OK && doc->hb.on && !(s->stop = sweep_hyperband_create(&doc->hb, doc_max_epochs(doc), file, err)))
+        st = NN_ERR_INPUT;
+    if (st != NN_OK) {
+        sweep_runs_free(s->runs, s->n_runs);
+        for (int j = 0; j < s->n_params; j++) free(s->params[j].key);
+        free(s->params);
+        memset(s, 0, sizeof *s);
+        sweep_space_free(space);
         nn_buf_free(&over_text);
         return st;
     }
-
-    memset(s, 0, sizeof *s);
-    st = sweep_doc_expand(&doc, hash, notices, s, err);
-    if (st == NN_OK) {
-        s->name = doc.name;
-        s->description = doc.description;
-        doc.name = doc.description = NULL;
-        s->file = nn_strdup(file);
-        s->line = root->line;
-        s->doc_index = k;
-        s->spec = nn_malloc(spec_len + 1);
-        memcpy(s->spec, spec, spec_len);
-        s->spec[spec_len] = '\0';
-        s->method = doc.method;
-        s->count = doc.count;
-        s->metric = doc.metric;
-        s->goal = doc.goal;
-        s->strategy = sweep_list_strategy(s);
-        s->overrides = over_text.len ? over_text.data : NULL;
-        s->program = doc.program;
-        s->metric_name = doc.metric_name;
-        doc.program = NULL;
-        doc.metric_name = NULL;
-        over_text.data = NULL;
-    }
+    s->name = nn_strdup(doc->name);
+    s->description = doc->description ? nn_strdup(doc->description) : NULL;
+    s->file = nn_strdup(file);
+    s->line = space->root->line;
+    s->doc_index = k;
+    s->spec = nn_malloc(spec_len + 1);
+    memcpy(s->spec, spec, spec_len);
+    s->spec[spec_len] = '\0';
+    s->method = doc->method;
+    s->run_cap = doc->run_cap;
+    s->metric = doc->metric;
+    s->goal = doc->goal;
+    s->target = doc->target;
+    s->impute = doc->impute;
+    s->hash = hash;
+    s->space = space;
+    s->program = doc->program; /* the space's */
+    s->metric_name = doc->metric_name;
+    s->overrides = over_text.len ? over_text.data : NULL;
+    over_text.data = NULL;
     nn_buf_free(&over_text);
-    sweep_doc_free(&doc);
-    return st;
+    int search = s->method == SWEEP_BAYES || (s->method == SWEEP_RANDOM && s->run_cap == 0);
+    s->strategy = search ? sweep_search_strategy(s) : sweep_list_strategy(s);
+    return NN_OK;
 }
 
 NnStatus sweep_load_text(SweepSet *set, const char *text, size_t len, const char *file,
@@ -227,7 +237,7 @@ NnStatus sweep_load_text(SweepSet *set, const char *text, size_t len, const char
          * leading comments belong to it); the last one to the end of file */
         size_t from = d ? ends[d - 1] : 0, to = d == n_docs - 1 ? len : ends[d];
         if (to < from) to = from;
-        st = load_doc(set, fresh, k, n_sweeps, docs[d], file, stem, text + from, to - from,
+        st = load_doc(set, fresh, k, n_sweeps, &docs[d], file, stem, text + from, to - from,
                       over, notices, &fresh[k], err);
         if (st != NN_OK) goto done;
         k++;

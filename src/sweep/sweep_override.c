@@ -47,13 +47,13 @@ NnStatus sweep_overrides_metric(SweepOverrides *o, const char *name_goal, NnErro
     size_t n = colon ? (size_t)(colon - name_goal) : strlen(name_goal);
     SweepMetric m = SWEEP_TEST_ACCURACY;
     SweepGoal g = SWEEP_MAXIMIZE;
-    int ok = 1;
-    if (n == strlen("test_accuracy") && !strncmp(name_goal, "test_accuracy", n))
-        m = SWEEP_TEST_ACCURACY;
-    else if (n == strlen("val_accuracy") && !strncmp(name_goal, "val_accuracy", n))
-        m = SWEEP_VAL_ACCURACY;
-    else
-        ok = 0;
+    char name[32];
+    int ok = n < sizeof name;
+    if (ok) {
+        memcpy(name, name_goal, n);
+        name[n] = '\0';
+        ok = sweep_metric_from_name(name, &m) == 0;
+    }
     if (ok && colon) {
         if (!strcmp(colon + 1, "maximize")) g = SWEEP_MAXIMIZE;
         else if (!strcmp(colon + 1, "minimize")) g = SWEEP_MINIMIZE;
@@ -61,7 +61,8 @@ NnStatus sweep_overrides_metric(SweepOverrides *o, const char *name_goal, NnErro
     }
     if (!ok)
         return nn_error_set(err, NN_ERR_INPUT,
-                            "--metric: expected test_accuracy or val_accuracy, optionally with "
+                            "--metric: expected train_loss, train_accuracy, val_loss, "
+                            "val_accuracy, test_loss or test_accuracy, optionally with "
                             ":maximize or :minimize, found \"%s\"",
                             name_goal);
     o->has_metric = 1;
@@ -159,17 +160,25 @@ NnStatus sweep_doc_override(SweepDoc *doc, const SweepOverrides *o, NnError *err
             doc->n_params++;
             ParamSpec *p = &doc->params[j];
             memset(p, 0, sizeof *p);
-            p->key = o->set_keys[i];
+            p->config_index = config_key_index(o->set_keys[i]);
+            p->key = config_key(p->config_index)->name;
+            p->path = nn_strdup(o->set_keys[i]);
             p->line = doc->params_line;
-            p->config_index = config_key_index(p->key);
             p->type = config_key(p->config_index)->type;
         }
         ParamSpec *p = &doc->params[j];
-        p->kind = PARAM_VALUES;
+        free(p->probs);
+        p->probs = NULL;
+        dist_spec_init(&p->dist, DIST_CONSTANT);
         p->one = p->list = NULL;
-        p->text = o->set_values[i];
+        free(p->text);
+        p->text = nn_strdup(o->set_values[i]);
+        p->n_levels = 1;
     }
-    if (o->has_metric) doc->metric = o->metric;
+    if (o->has_metric) {
+        doc->metric = o->metric;
+        doc->has_metric = 1;
+    }
     if (o->has_goal) doc->goal = o->goal;
     if (o->name_suffix) {
         size_t n = strlen(doc->name), k = strlen(o->name_suffix);

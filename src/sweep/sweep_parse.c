@@ -1,6 +1,8 @@
-/* sweep_parse.c - one sweep document: its keys, the metric and every
- * parameter's value spec, checked against the run config key table
- * (sweep.h describes the format). */
+/* sweep_parse.c - one sweep document's top-level keys: every key of W&B's
+ * sweep schema accepted with its meaning or refused with why, the method,
+ * run_cap, the metric and early_terminate (sweep.h describes the format;
+ * sweep_param.c the parameters). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +10,7 @@
 
 #include "sweep_internal.h"
 
-/* "file:line: " + a formatted message, as NN_ERR_INPUT. */
-static NnStatus failf(NnError *err, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static NnStatus failf(NnError *err, const char *file, int line, const char *fmt, ...)
+NnStatus sweep_failf(NnError *err, const char *file, int line, const char *fmt, ...)
 {
     char msg[sizeof err->msg];
     va_list ap;
@@ -20,6 +19,7 @@ static NnStatus failf(NnError *err, const char *file, int line, const char *fmt,
     va_end(ap);
     return nn_error_set(err, NN_ERR_INPUT, "%s:%d: %s", file, line, msg);
 }
+#define failf sweep_failf
 
 void sweep_error_path(NnError *err, const char *file, int line, const char *key,
                       const char *path)
@@ -31,26 +31,6 @@ void sweep_error_path(NnError *err, const char *file, int line, const char *key,
     char rest[sizeof err->msg];
     memcpy(rest, err->msg + n, strlen(err->msg + n) + 1);
     nn_error_set(err, NN_ERR_INPUT, "%s:%d: %s%s", file, line, path, rest);
-}
-
-int param_n_values(const ParamSpec *p) { return p->list ? p->list->n : 1; }
-
-NnStatus param_apply(RunConfig *c, const ParamSpec *p, int i, const char *file, NnError *err)
-{
-    if (p->text) {
-        char where[128];
-        snprintf(where, sizeof where, "--set %s", p->key);
-        return config_set_text(c, p->key, p->text, where, err);
-    }
-    return config_set_node(c, p->key, p->list ? p->list->items[i] : p->one, file, err);
-}
-
-/* Index of key in a mapping node, or -1. */
-static int key_index(const YNode *map, const char *key)
-{
-    for (int i = 0; i < map->n; i++)
-        if (strcmp(map->keys[i], key) == 0) return i;
-    return -1;
 }
 
 /* Text of a non-empty scalar, else NULL. */
@@ -76,316 +56,314 @@ int sweep_name_valid(const char *s)
     return 1;
 }
 
-/* The seed study's W&B parameter names and what nnsweep calls them. */
-static const char *const wandb_aliases[][2] = {
-    {"num_epochs", "epochs"},
-    {"l2_weight_decay", "weight_decay"},
-    {"drop_out", "dropout"},
-    {"lr", "learning_rate"},
-    {"num_hidden", "the length of hidden_layers"},
-    {"num_conv", "the length of conv_layers"},
-    {"variant", "the sweep's name"},
-};
-
-static NnStatus unknown_param(const char *file, int line, const char *key, NnError *err)
-{
-    for (size_t i = 0; i < sizeof wandb_aliases / sizeof wandb_aliases[0]; i++)
-        if (strcmp(key, wandb_aliases[i][0]) == 0)
-            return failf(err, file, line,
-                         "parameters.%s: unknown run config key (nnsweep's name for it is %s)",
-                         key, wandb_aliases[i][1]);
-    NnSuggest near;
-    nn_suggest_init(&near, key);
-    for (int i = 0; i < config_n_keys(); i++) nn_suggest_offer(&near, config_key(i)->name);
-    if (near.best)
-        return failf(err, file, line,
-                     "parameters.%s: unknown run config key (did you mean '%s'? `nnsweep train "
-                     "--help` lists every key)",
-                     key, near.best);
-    return failf(err, file, line,
-                 "parameters.%s: unknown run config key (`nnsweep train --help` lists every key)",
-                 key);
-}
-
-/* Checks node v as a value of the parameter's key; messages name `path`. */
-static NnStatus check_value(const char *file, const ParamSpec *p, const YNode *v,
-                            const char *path, NnError *err)
-{
-    RunConfig scratch;
-    config_defaults(&scratch);
-    NnStatus st = config_set_node(&scratch, p->key, v, file, err);
-    if (st == NN_OK) return NN_OK;
-    sweep_error_path(err, file, v ? v->line : p->line, p->key, path);
-    if ((p->type == CT_INT_LIST || p->type == CT_FLOAT_PAIR) && v && v->kind == YNODE_SCALAR &&
-        strstr(path, ".values[")) {
-        char msg[sizeof err->msg];
-        memcpy(msg, err->msg, sizeof msg);
-        nn_error_set(err, NN_ERR_INPUT,
-                     "%s (%s takes lists, so values is a list of lists: values: [[32], [64]])",
-                     msg, p->key);
-    }
-    return st;
-}
-
-static const char *type_words(ConfigType t)
-{
-    switch (t) {
-    case CT_INT: return "integers; use int_uniform";
-    case CT_BOOL: return "true or false; use value or values";
-    case CT_ENUM: return "names; use value or values";
-    default: return "lists; use value or values";
-    }
-}
-
-/* Reads min or max of a distribution as a number of the right kind and
- * checks it as a value of the key. */
-static NnStatus read_bound(const char *file, const ParamSpec *p, const YNode *v, const char *which,
-                           const char *dist, double *out, NnError *err)
-{
-    char path[160], found[96];
-    snprintf(path, sizeof path, "parameters.%s.%s", p->key, which);
-    long l;
-    if (p->kind == PARAM_INT_UNIFORM) {
-        if (!ynode_as_long(v, &l))
-            return failf(err, file, v->line, "%s: expected an integer (distribution %s), found %s",
-                         path, dist, ynode_describe(v, found, sizeof found));
-        *out = (double)l;
-    } else if (!ynode_as_double(v, out)) {
-        return failf(err, file, v->line, "%s: expected a number (distribution %s), found %s", path,
-                     dist, ynode_describe(v, found, sizeof found));
-    }
-    return check_value(file, p, v, path, err);
-}
-
-static const char *const dist_names[] = {"constant", "categorical", "uniform",
-                                         "log_uniform_values", "int_uniform", NULL};
-
-/* Parses parameters.<key>: <spec> into *p. */
-static NnStatus parse_param(const char *file, const char *key, int key_line, const YNode *spec,
-                            SweepMethod method, ParamSpec *p, NnError *err)
-{
-    char found[96], path[160];
-    memset(p, 0, sizeof *p);
-    p->key = key;
-    p->line = key_line;
-    p->config_index = config_key_index(key);
-    if (p->config_index < 0) return unknown_param(file, key_line, key, err);
-    p->type = config_key(p->config_index)->type;
-    if (!spec || spec->kind != YNODE_MAP)
-        return failf(err, file, spec ? spec->line : key_line,
-                     "parameters.%s: expected a mapping with value, values or distribution "
-                     "(e.g. {value: ...}), found %s",
-                     key, ynode_describe(spec, found, sizeof found));
-
-    const YNode *value = NULL, *values = NULL, *dist = NULL, *min = NULL, *max = NULL;
-    for (int j = 0; j < spec->n; j++) {
-        const char *k = spec->keys[j];
-        const YNode *v = spec->items[j];
-        if (strcmp(k, "value") == 0) value = v;
-        else if (strcmp(k, "values") == 0) values = v;
-        else if (strcmp(k, "distribution") == 0) dist = v;
-        else if (strcmp(k, "min") == 0) min = v;
-        else if (strcmp(k, "max") == 0) max = v;
-        else if (strcmp(k, "parameters") == 0)
-            return failf(err, file, spec->key_lines[j],
-                         "parameters.%s.parameters: nested parameters are not supported (each "
-                         "parameter is one run config key)", key);
-        else
-            return failf(err, file, spec->key_lines[j],
-                         "parameters.%s.%s: unknown key (expected value, values, distribution, "
-                         "min or max)", key, k);
-    }
-
-    const char *dname = NULL;
-    if (dist) {
-        dname = scalar_text(dist);
-        int known = 0;
-        for (int j = 0; dname && dist_names[j]; j++) known |= strcmp(dname, dist_names[j]) == 0;
-        if (dname && strcmp(dname, "log_uniform") == 0)
-            return failf(err, file, dist->line,
-                         "parameters.%s.distribution: log_uniform takes min and max as exponents "
-                         "of e in W&B; write log_uniform_values with the values themselves", key);
-        if (!known)
-            return failf(err, file, dist->line,
-                         "parameters.%s.distribution: expected uniform, log_uniform_values, "
-                         "int_uniform, categorical or constant, found %s",
-                         key, ynode_describe(dist, found, sizeof found));
-    }
-    int n_forms = (value != NULL) + (values != NULL) + (min != NULL || max != NULL);
-    if (n_forms == 0)
-        return failf(err, file, spec->line,
-                     "parameters.%s: expected value, values, or distribution with min and max, "
-                     "found none of them", key);
-    if (n_forms > 1)
-        return failf(err, file, spec->line,
-                     "parameters.%s: value, values and min/max exclude each other, found %s",
-                     key, !value ? "values and min/max" : !values ? "value and min/max"
-                          : (min || max) ? "value, values and min/max" : "value and values");
-
-    const char *form = value ? "value" : values ? "values" : "min and max";
-    if (!dname) { /* W&B's inference */
-        long l;
-        if (value) dname = "constant";
-        else if (values) dname = "categorical";
-        else dname = (min && max && ynode_as_long(min, &l) && ynode_as_long(max, &l))
-                         ? "int_uniform" : "uniform";
-    } else if ((strcmp(dname, "constant") == 0 && !value) ||
-               (strcmp(dname, "categorical") == 0 && !values) ||
-               (strcmp(dname, "constant") != 0 && strcmp(dname, "categorical") != 0 &&
-                (value || values))) {
-        const char *needs = strcmp(dname, "constant") == 0      ? "value"
-                            : strcmp(dname, "categorical") == 0 ? "values"
-                                                                : "min and max";
-        return failf(err, file, dist->line,
-                     "parameters.%s.distribution: %s takes %s, found %s", key, dname, needs,
-                     form);
-    }
-
-    if (value || values) {
-        p->kind = PARAM_VALUES;
-        if (value) {
-            p->one = value;
-            snprintf(path, sizeof path, "parameters.%s.value", key);
-            return check_value(file, p, value, path, err);
-        }
-        if (values->kind != YNODE_SEQ)
-            return failf(err, file, values->line,
-                         "parameters.%s.values: expected a non-empty list of values, found %s",
-                         key, ynode_describe(values, found, sizeof found));
-        if (values->n == 0)
-            return failf(err, file, values->line,
-                         "parameters.%s.values: expected a non-empty list, found an empty list",
-                         key);
-        p->list = values;
-        for (int i = 0; i < values->n; i++) {
-            snprintf(path, sizeof path, "parameters.%s.values[%d]", key, i);
-            NnStatus st = check_value(file, p, values->items[i], path, err);
-            if (st != NN_OK) return st;
-        }
-        return NN_OK;
-    }
-
-    /* a distribution with min and max */
-    int where = dist ? dist->line : (min ? min->line : max->line);
-    if (method == SWEEP_GRID)
-        return failf(err, file, where,
-                     "parameters.%s%s: method grid takes value or values; %s is for method random",
-                     key, dist ? ".distribution" : "", dist ? dname : "min/max");
-    if (!min || !max)
-        return failf(err, file, spec->line, "parameters.%s.%s: missing (distribution %s needs "
-                     "min and max)", key, min ? "max" : "min", dname);
-    if (strcmp(dname, "int_uniform") == 0) {
-        p->kind = PARAM_INT_UNIFORM;
-        if (p->type != CT_INT && p->type != CT_FLOAT)
-            return failf(err, file, where, "parameters.%s.distribution: %s draws integers but "
-                         "%s takes %s", key, dname, key, type_words(p->type));
-    } else {
-        p->kind = strcmp(dname, "uniform") == 0 ? PARAM_UNIFORM : PARAM_LOG_UNIFORM;
-        if (p->type != CT_FLOAT)
-            return failf(err, file, where, "parameters.%s.distribution: %s draws real numbers "
-                         "but %s takes %s", key, dname, key, type_words(p->type));
-    }
-    NnStatus st = read_bound(file, p, min, "min", dname, &p->min, err);
-    if (st == NN_OK) st = read_bound(file, p, max, "max", dname, &p->max, err);
-    if (st != NN_OK) return st;
-    if (!(p->min < p->max))
-        return failf(err, file, max->line,
-                     "parameters.%s.max: expected a value above min (%s), found %s", key,
-                     min->value, ynode_describe(max, found, sizeof found));
-    if (p->kind == PARAM_LOG_UNIFORM && !(p->min > 0))
-        return failf(err, file, min->line,
-                     "parameters.%s.min: expected a number above 0 (log_uniform_values), found %s",
-                     key, ynode_describe(min, found, sizeof found));
-    return NN_OK;
-}
-
 void sweep_doc_free(SweepDoc *doc)
 {
     if (!doc) return;
     free(doc->name);
     free(doc->description);
+    for (int j = 0; j < doc->n_params; j++) {
+        free(doc->params[j].path);
+        free(doc->params[j].probs);
+        free(doc->params[j].text);
+    }
     free(doc->params);
     program_doc_free(doc);
     memset(doc, 0, sizeof *doc);
 }
 
-static const char *const ignored_keys[] = {"project", "entity", NULL};
-static const char *const top_keys[] = {"name",   "description", "method",     "count", "run_cap",
-                                       "metric", "parameters",  "program", "command", NULL};
+/* ---- the keys of W&B's schema ------------------------------------------------ */
 
-static NnStatus parse_metric(const char *file, const YNode *m, int line, SweepDoc *doc,
-                             NnError *err)
+enum { K_OK, K_NOTICE, K_REFUSED };
+typedef struct TopKey {
+    const char *name;
+    int what;
+    const char *why; /* K_NOTICE: what nnsweep does instead; K_REFUSED: why */
+} TopKey;
+
+static const TopKey top_keys[] = {
+    {"name", K_OK, NULL}, {"description", K_OK, NULL}, {"method", K_OK, NULL},
+    {"run_cap", K_OK, NULL}, {"count", K_OK, NULL}, {"metric", K_OK, NULL},
+    {"parameters", K_OK, NULL}, {"early_terminate", K_OK, NULL},
+    {"program", K_OK, NULL}, /* a program sweep (sweep_program.c) */
+    {"command", K_OK, NULL},
+    {"entity", K_NOTICE, "a W&B account setting; nnsweep records into its results file"},
+    {"project", K_NOTICE, "a W&B account setting; nnsweep records into its results file"},
+    {"controller", K_NOTICE, "nnsweep's rank 0 is the controller"},
+    {"kind", K_NOTICE, "a W&B API field"},
+    {"apiVersion", K_NOTICE, "a W&B API field"},
+    {"metrics", K_REFUSED, "multi-objective optimization needs method custom and a W&B "
+                           "scheduler engine; nnsweep optimizes one metric: use metric"},
+    {"scheduler", K_REFUSED, "W&B's scheduler engines (Optuna, Ax) are not part of nnsweep; "
+                             "use method grid, random or bayes"},
+    {"job", K_REFUSED, "a W&B Launch job; nnsweep trains its own models with the run config "
+                       "keys"},
+    {"image_uri", K_REFUSED, "W&B Launch; nnsweep trains its own models with the run config "
+                             "keys"},
+};
+#define N_TOP_KEYS ((int)(sizeof top_keys / sizeof top_keys[0]))
+
+/* The schema's type of an ignored key: program, entity, project, kind and
+ * apiVersion are strings (kind: "sweep"), command a list, controller a
+ * mapping {type: local|cloud}. */
+static NnStatus check_ignored(const char *file, const char *k, const YNode *v, NnError *err)
+{
+    char found[96];
+    if (!strcmp(k, "command")) {
+        if (v->kind != YNODE_SEQ)
+            return failf(err, file, v->line, "command: expected a list (W&B's command), found %s",
+                         ynode_describe(v, found, sizeof found));
+        return NN_OK;
+    }
+    if (!strcmp(k, "controller")) {
+        const YNode *t = ynode_get(v, "type");
+        const char *s = scalar_text(t);
+        if (v->kind != YNODE_MAP || !s || (strcmp(s, "local") && strcmp(s, "cloud")))
+            return failf(err, file, t ? t->line : v->line,
+                         "controller%s: expected %s, found %s", t ? ".type" : "",
+                         t ? "local or cloud" : "a mapping {type: local|cloud}",
+                         ynode_describe(t ? t : v, found, sizeof found));
+        for (int i = 0; i < v->n; i++)
+            if (strcmp(v->keys[i], "type") != 0)
+                return failf(err, file, v->key_lines[i],
+                             "controller.%s: unknown key (expected type)", v->keys[i]);
+        return NN_OK;
+    }
+    if (v->kind != YNODE_SCALAR)
+        return failf(err, file, v->line, "%s: expected text, found %s", k,
+                     ynode_describe(v, found, sizeof found));
+    if (!strcmp(k, "kind") && strcmp(v->value, "sweep") != 0)
+        return failf(err, file, v->line, "kind: expected sweep, found %s",
+                     ynode_describe(v, found, sizeof found));
+    return NN_OK;
+}
+
+static NnStatus check_top_keys(const YNode *root, const char *file, FILE *notices, NnError *err)
+{
+    for (int i = 0; i < root->n; i++) {
+        const char *k = root->keys[i];
+        const TopKey *t = NULL;
+        for (int j = 0; j < N_TOP_KEYS && !t; j++)
+            if (!strcmp(k, top_keys[j].name)) t = &top_keys[j];
+        if (!t) {
+            NnSuggest near;
+            nn_suggest_init(&near, k);
+            for (int j = 0; j < N_TOP_KEYS; j++) nn_suggest_offer(&near, top_keys[j].name);
+            if (near.best)
+                return failf(err, file, root->key_lines[i],
+                             "%s: not a key of W&B's sweep schema (did you mean '%s'?)", k,
+                             near.best);
+            return failf(err, file, root->key_lines[i],
+                         "%s: not a key of W&B's sweep schema (a sweep has name, description, "
+                         "method, run_cap, metric, early_terminate and parameters)", k);
+        }
+        if (t->what == K_REFUSED)
+            return failf(err, file, root->key_lines[i], "%s: not supported: %s", k, t->why);
+        if (t->what == K_NOTICE) {
+            NnStatus st = check_ignored(file, k, root->items[i], err);
+            if (st != NN_OK) return st;
+            if (notices)
+                fprintf(notices, "%s:%d: notice: %s: ignored (%s)\n", file, root->key_lines[i], k,
+                        t->why);
+        }
+    }
+    return NN_OK;
+}
+
+/* ---- method, run_cap ---------------------------------------------------------- */
+
+static NnStatus parse_method(const YNode *root, const char *file, SweepDoc *doc, NnError *err)
+{
+    char found[96];
+    const YNode *v = ynode_get(root, "method");
+    if (!v) return failf(err, file, root->line, "method: missing (expected grid, random or bayes)");
+    const char *m = scalar_text(v);
+    if (m && !strcmp(m, "grid")) doc->method = SWEEP_GRID;
+    else if (m && !strcmp(m, "random")) doc->method = SWEEP_RANDOM;
+    else if (m && !strcmp(m, "bayes")) doc->method = SWEEP_BAYES;
+    else if (m && !strcmp(m, "custom"))
+        return failf(err, file, v->line, "method: custom needs a W&B scheduler engine (Optuna, "
+                     "Ax), which nnsweep does not have; use grid, random or bayes");
+    else
+        return failf(err, file, v->line, "method: expected grid, random or bayes, found %s",
+                     ynode_describe(v, found, sizeof found));
+
+    const YNode *count = ynode_get(root, "count"), *cap = ynode_get(root, "run_cap");
+    if (count && cap)
+        return failf(err, file, cap->line,
+                     "run_cap: count is given too (count is nnsweep's older name for run_cap)");
+    const YNode *c = cap ? cap : count;
+    if (!c) return NN_OK;
+    long n;
+    if (!ynode_as_long(c, &n) || n < 1 || n > SWEEP_MAX_RUNS)
+        return failf(err, file, c->line, "%s: expected an integer in 1..%d, found %s",
+                     cap ? "run_cap" : "count", SWEEP_MAX_RUNS,
+                     ynode_describe(c, found, sizeof found));
+    doc->run_cap = (int)n;
+    doc->run_cap_line = c->line;
+    return NN_OK;
+}
+
+/* ---- metric -------------------------------------------------------------------------- */
+
+static const char metric_names_text[] =
+    "train_loss, train_accuracy, val_loss, val_accuracy, test_loss or test_accuracy";
+
+static NnStatus parse_metric(const char *file, const YNode *m, int line, FILE *notices,
+                             SweepDoc *doc, NnError *err)
 {
     char found[96];
     doc->metric_line = line;
     if (m->kind != YNODE_MAP)
         return failf(err, file, m->line,
-                     "metric: expected a mapping {name: test_accuracy|val_accuracy, goal: "
-                     "maximize|minimize}, found %s", ynode_describe(m, found, sizeof found));
-    int have_name = 0;
+                     "metric: expected a mapping {name: ..., goal: maximize|minimize}, found %s",
+                     ynode_describe(m, found, sizeof found));
+    static const char *const keys[] = {"name", "goal", "target", "impute",
+                                       "impute_while_running"};
     for (int i = 0; i < m->n; i++) {
-        const char *k = m->keys[i], *s = scalar_text(m->items[i]);
-        if (strcmp(k, "name") == 0 && doc->is_program) { /* the program's own name */
-            have_name = 1;
-            doc->metric_line = m->items[i]->line;
-            if (!s || m->items[i]->kind != YNODE_SCALAR || strlen(s) > RUN_METRIC_NAME_MAX)
-                return failf(err, file, m->items[i]->line,
-                             "metric.name: expected the name of a metric the program logs (1 to "
-                             "%d bytes), found %s", RUN_METRIC_NAME_MAX,
-                             ynode_describe(m->items[i], found, sizeof found));
-            free(doc->metric_name);
-            doc->metric_name = nn_strdup(s);
-        } else if (strcmp(k, "name") == 0) {
-            have_name = 1;
-            doc->metric_line = m->items[i]->line;
-            if (s && strcmp(s, "test_accuracy") == 0) doc->metric = SWEEP_TEST_ACCURACY;
-            else if (s && strcmp(s, "val_accuracy") == 0) doc->metric = SWEEP_VAL_ACCURACY;
-            else
-                return failf(err, file, m->items[i]->line,
-                             "metric.name: expected test_accuracy or val_accuracy, found %s",
-                             ynode_describe(m->items[i], found, sizeof found));
-        } else if (strcmp(k, "goal") == 0) {
-            if (s && strcmp(s, "maximize") == 0) doc->goal = SWEEP_MAXIMIZE;
-            else if (s && strcmp(s, "minimize") == 0) doc->goal = SWEEP_MINIMIZE;
-            else
-                return failf(err, file, m->items[i]->line,
-                             "metric.goal: expected maximize or minimize, found %s",
-                             ynode_describe(m->items[i], found, sizeof found));
-        } else {
-            return failf(err, file, m->key_lines[i],
-                         "metric.%s: unknown key (expected name and goal)", k);
+        int known = 0;
+        for (int j = 0; j < 5; j++) known |= !strcmp(m->keys[i], keys[j]);
+        if (!known)
+            return failf(err, file, m->key_lines[i], "metric.%s: unknown key (expected name, "
+                         "goal, target, impute or impute_while_running)", m->keys[i]);
+    }
+    const YNode *v = ynode_get(m, "name");
+    if (!v) return failf(err, file, m->line, "metric.name: missing (expected %s)", metric_names_text);
+    const char *s = scalar_text(v);
+    if (doc->is_program) { /* a name the program logs */
+        if (!s || strlen(s) > RUN_METRIC_NAME_MAX)
+            return failf(err, file, v->line,
+                         "metric.name: expected the name of a metric the program logs (1 to %d "
+                         "bytes), found %s", RUN_METRIC_NAME_MAX,
+                         ynode_describe(v, found, sizeof found));
+        free(doc->metric_name);
+        doc->metric_name = nn_strdup(s);
+    } else if (!s || sweep_metric_from_name(s, &doc->metric) != 0) {
+        return failf(err, file, v->line, "metric.name: expected %s, found %s", metric_names_text,
+                     ynode_describe(v, found, sizeof found));
+    }
+    doc->metric_line = v->line;
+    doc->has_metric = 1;
+
+    doc->goal = SWEEP_MINIMIZE; /* W&B's default */
+    if ((v = ynode_get(m, "goal"))) {
+        s = scalar_text(v);
+        if (s && !strcmp(s, "maximize")) doc->goal = SWEEP_MAXIMIZE;
+        else if (s && !strcmp(s, "minimize")) doc->goal = SWEEP_MINIMIZE;
+        else
+            return failf(err, file, v->line, "metric.goal: expected maximize or minimize, found %s",
+                         ynode_describe(v, found, sizeof found));
+    } else if (notices && strstr(doc->is_program ? doc->metric_name
+                                                 : sweep_metric_name(doc->metric), "acc")) {
+        fprintf(notices, "%s:%d: notice: metric.goal: not given, so %s is minimized (W&B's "
+                "default); write goal: maximize to maximize it\n", file, doc->metric_line,
+                doc->is_program ? doc->metric_name : sweep_metric_name(doc->metric));
+    }
+    if ((v = ynode_get(m, "target")) && !ynode_as_double(v, &doc->target))
+        return failf(err, file, v->line, "metric.target: expected a number, found %s",
+                     ynode_describe(v, found, sizeof found));
+    if ((v = ynode_get(m, "impute"))) {
+        s = scalar_text(v);
+        if (s && !strcmp(s, "worst")) doc->impute = SWEEP_IMPUTE_WORST;
+        else if (s && !strcmp(s, "best")) doc->impute = SWEEP_IMPUTE_BEST;
+        else if (s && !strcmp(s, "latest")) doc->impute = SWEEP_IMPUTE_LATEST;
+        else
+            return failf(err, file, v->line, "metric.impute: expected worst, best or latest, "
+                         "found %s", ynode_describe(v, found, sizeof found));
+    }
+    if ((v = ynode_get(m, "impute_while_running"))) {
+        int b;
+        s = scalar_text(v);
+        if (!(ynode_as_bool(v, &b) && !b) && !(s && !strcmp(s, "false"))) {
+            int wb = s && (!strcmp(s, "latest") || !strcmp(s, "best") || !strcmp(s, "worst"));
+            return failf(err, file, v->line, "metric.impute_while_running: %s%s%s", wb ? "" :
+                         "expected false, found ", wb ? s : ynode_describe(v, found, sizeof found),
+                         wb ? ": not supported (nnsweep's bayes counts running runs as pending "
+                              "points of the search, never as observations): use false" : "");
         }
     }
-    if (!have_name)
-        return failf(err, file, m->line,
-                     "metric.name: missing (expected test_accuracy or val_accuracy)");
     return NN_OK;
 }
+
+/* ---- early_terminate ---------------------------------------------------------------- */
+
+/* An integer >= lo of a hyperband field. */
+static NnStatus hb_long(const char *file, const YNode *v, const char *key, long lo, long *out,
+                        NnError *err)
+{
+    char found[96];
+    if (!ynode_as_long(v, out) || *out < lo || *out > 100000)
+        return failf(err, file, v->line, "early_terminate.%s: expected an integer in %ld..100000, "
+                     "found %s", key, lo, ynode_describe(v, found, sizeof found));
+    return NN_OK;
+}
+
+static NnStatus parse_early_terminate(const char *file, const YNode *e, int line, FILE *notices,
+                                      HyperbandSpec *hb, NnError *err)
+{
+    char found[96];
+    if (e->kind != YNODE_MAP)
+        return failf(err, file, e->line, "early_terminate: expected a mapping {type: hyperband, "
+                     "min_iter: ...}, found %s", ynode_describe(e, found, sizeof found));
+    static const char *const keys[] = {"type", "max_iter", "min_iter", "s", "eta", "strict"};
+    for (int i = 0; i < e->n; i++) {
+        int known = 0;
+        for (int j = 0; j < 6; j++) known |= !strcmp(e->keys[i], keys[j]);
+        if (!known)
+            return failf(err, file, e->key_lines[i], "early_terminate.%s: unknown key (expected "
+                         "type, min_iter, max_iter, s, eta or strict)", e->keys[i]);
+    }
+    const YNode *v = ynode_get(e, "type");
+    if (!v) return failf(err, file, e->line, "early_terminate.type: missing (expected hyperband)");
+    if (!scalar_text(v) || strcmp(v->value, "hyperband") != 0)
+        return failf(err, file, v->line, "early_terminate.type: expected hyperband (W&B's only "
+                     "early termination), found %s", ynode_describe(v, found, sizeof found));
+    memset(hb, 0, sizeof *hb);
+    hb->on = 1;
+    hb->line = line;
+    hb->eta = 3;
+    hb->strict = 1;
+    const YNode *max = ynode_get(e, "max_iter"), *s = ynode_get(e, "s"),
+                *min = ynode_get(e, "min_iter");
+    NnStatus st = NN_OK;
+    if (max || s) {
+        if (!max || !s)
+            return failf(err, file, (max ? max : s)->line, "early_terminate: %s needs %s (W&B's "
+                         "hyperband takes max_iter with s, or min_iter)", max ? "max_iter" : "s",
+                         max ? "s" : "max_iter");
+        if ((st = hb_long(file, max, "max_iter", 1, &hb->max_iter, err)) ||
+            (st = hb_long(file, s, "s", 1, &hb->s, err)))
+            return st;
+        hb->has_max = 1;
+        if (min && notices)
+            fprintf(notices, "%s:%d: notice: early_terminate.min_iter: ignored: max_iter and s "
+                    "are given (W&B uses those)\n", file, min->line);
+    } else if (min) {
+        if ((st = hb_long(file, min, "min_iter", 1, &hb->min_iter, err))) return st;
+    } else {
+        return failf(err, file, e->line, "early_terminate: expected min_iter, or max_iter with s "
+                     "(the epochs of hyperband's rungs)");
+    }
+    if ((v = ynode_get(e, "eta")) && (!ynode_as_double(v, &hb->eta) || !(hb->eta > 1) ||
+                                      hb->eta > 1e6))
+        return failf(err, file, v->line, "early_terminate.eta: expected a number above 1, found %s",
+                     ynode_describe(v, found, sizeof found));
+    if ((v = ynode_get(e, "strict")) && !ynode_as_bool(v, &hb->strict))
+        return failf(err, file, v->line, "early_terminate.strict: expected true or false, found %s",
+                     ynode_describe(v, found, sizeof found));
+    return NN_OK;
+}
+
+/* ---- the document --------------------------------------------------------------------- */
 
 static NnStatus parse_top(const YNode *root, const char *file, const char *default_name,
                           FILE *notices, SweepDoc *doc, NnError *err)
 {
     char found[96];
-    for (int i = 0; i < root->n; i++) {
-        const char *k = root->keys[i];
-        int known = 0, ignored = 0;
-        for (int j = 0; top_keys[j]; j++) known |= strcmp(k, top_keys[j]) == 0;
-        for (int j = 0; ignored_keys[j]; j++) ignored |= strcmp(k, ignored_keys[j]) == 0;
-        if (ignored) {
-            if (notices)
-                fprintf(notices, "%s:%d: notice: %s: ignored (a W&B cloud setting; nnsweep "
-                        "records into its results file)\n", file, root->key_lines[i], k);
-        } else if (!known) {
-            return failf(err, file, root->key_lines[i],
-                         "%s: not supported (a sweep has name, description, method, count, "
-                         "metric, parameters, and program and command for a program of your "
-                         "own; W&B's project and entity are ignored)", k);
-        }
-    }
+    NnStatus st = check_top_keys(root, file, notices, err);
+    if (st != NN_OK) return st;
 
-    int i = key_index(root, "name");
-    if (i >= 0) {
-        const YNode *v = root->items[i];
+    const YNode *v = ynode_get(root, "name");
+    if (v) {
         const char *s = v->kind == YNODE_SCALAR ? v->value : NULL;
         if (!sweep_name_valid(s))
             return failf(err, file, v->line,
@@ -398,56 +376,33 @@ static NnStatus parse_top(const YNode *root, const char *file, const char *defau
         doc->name = nn_strdup(default_name);
         doc->name_line = root->line;
     }
-
-    if ((i = key_index(root, "description")) >= 0) {
-        const YNode *v = root->items[i];
+    if ((v = ynode_get(root, "description"))) {
         if (v->kind != YNODE_SCALAR)
             return failf(err, file, v->line, "description: expected text, found %s",
                          ynode_describe(v, found, sizeof found));
         doc->description = nn_strdup(v->value);
     }
+    if ((st = parse_method(root, file, doc, err)) != NN_OK) return st;
 
-    if ((i = key_index(root, "method")) < 0)
-        return failf(err, file, root->line, "method: missing (expected grid or random)");
-    const char *m = scalar_text(root->items[i]);
-    if (m && strcmp(m, "grid") == 0) doc->method = SWEEP_GRID;
-    else if (m && strcmp(m, "random") == 0) doc->method = SWEEP_RANDOM;
-    else
-        return failf(err, file, root->items[i]->line,
-                     "method: expected grid or random, found %s%s",
-                     ynode_describe(root->items[i], found, sizeof found),
-                     m && strcmp(m, "bayes") == 0 ? " (bayes search is not supported)" : "");
-
-    int ic = key_index(root, "count"), ir = key_index(root, "run_cap");
-    if (ic >= 0 && ir >= 0)
-        return failf(err, file, root->key_lines[ir],
-                     "run_cap: count is given too (run_cap is W&B's name for count)");
-    if (ic < 0) ic = ir;
-    const char *count_key = ic >= 0 ? root->keys[ic] : "count";
-    if (doc->method == SWEEP_GRID && ic >= 0)
-        return failf(err, file, root->key_lines[ic],
-                     "%s: only method random takes a count (method grid runs every "
-                     "combination)", count_key);
-    if (doc->method == SWEEP_RANDOM) {
-        long c;
-        if (ic < 0)
-            return failf(err, file, root->line,
-                         "count: missing (method random needs the number of runs, e.g. count: "
-                         "20)");
-        if (!ynode_as_long(root->items[ic], &c) || c < 1 || c > SWEEP_MAX_RUNS)
-            return failf(err, file, root->items[ic]->line,
-                         "%s: expected an integer in 1..%d, found %s", count_key, SWEEP_MAX_RUNS,
-                         ynode_describe(root->items[ic], found, sizeof found));
-        doc->count = (int)c;
-    }
-
-    doc->metric = SWEEP_TEST_ACCURACY;
+    doc->metric = SWEEP_TEST_ACCURACY; /* nnsweep's default without a metric */
     doc->goal = SWEEP_MAXIMIZE;
+    doc->target = NAN;
     doc->metric_line = root->line;
-    if ((i = key_index(root, "metric")) >= 0) {
-        NnStatus st = parse_metric(file, root->items[i], root->key_lines[i], doc, err);
+    for (int i = 0; i < root->n; i++) {
+        if (!strcmp(root->keys[i], "metric"))
+            st = parse_metric(file, root->items[i], root->key_lines[i], notices, doc, err);
+        else if (!strcmp(root->keys[i], "early_terminate"))
+            st = parse_early_terminate(file, root->items[i], root->key_lines[i], notices,
+                                       &doc->hb, err);
         if (st != NN_OK) return st;
     }
+    const YNode *method = ynode_get(root, "method");
+    if (doc->method == SWEEP_BAYES && !doc->has_metric)
+        return failf(err, file, method->line, "method: bayes needs a metric to optimize (metric: "
+                     "{name: val_accuracy, goal: maximize}), as in W&B");
+    if (doc->hb.on && !doc->has_metric)
+        return failf(err, file, doc->hb.line, "early_terminate: hyperband needs a metric to "
+                     "compare runs by (metric: {name: val_accuracy, goal: maximize}), as in W&B");
     return NN_OK;
 }
 
@@ -467,37 +422,17 @@ NnStatus sweep_doc_parse(const YNode *root, const char *file, const char *defaul
     if (st == NN_OK && doc->is_program) st = program_doc_spec(doc, root, err);
     if (st != NN_OK) goto fail;
 
-    int i = key_index(root, "parameters");
-    if (i < 0) {
+    int i = 0;
+    while (i < root->n && strcmp(root->keys[i], "parameters") != 0) i++;
+    if (i == root->n) {
         st = failf(err, file, root->line,
                    "parameters: missing (expected a mapping of run config keys to value specs)");
         goto fail;
     }
-    const YNode *params = root->items[i];
     doc->params_line = root->key_lines[i];
-    if (params->kind != YNODE_MAP) {
-        st = failf(err, file, params->line,
-                   "parameters: expected a mapping of run config keys to value specs, found %s",
-                   ynode_describe(params, found, sizeof found));
-        goto fail;
-    }
-    if (params->n == 0) {
-        st = failf(err, file, params->line,
-                   "parameters: expected at least one parameter, found an empty mapping");
-        goto fail;
-    }
-    if (doc->is_program) { /* free names: the program's own */
-        st = program_doc_params(doc, params, err);
-        if (st != NN_OK) goto fail;
-        return NN_OK;
-    }
-    doc->params = nn_calloc((size_t)params->n, sizeof *doc->params);
-    doc->n_params = params->n;
-    for (int j = 0; j < params->n; j++) {
-        st = parse_param(file, params->keys[j], params->key_lines[j], params->items[j],
-                         doc->method, &doc->params[j], err);
-        if (st != NN_OK) goto fail;
-    }
+    st = doc->is_program ? program_doc_params(doc, root->items[i], err) /* the program's names */
+                         : sweep_doc_parse_params(doc, root->items[i], notices, err);
+    if (st != NN_OK) goto fail;
     return NN_OK;
 fail:
     sweep_doc_free(doc);

@@ -402,6 +402,11 @@ NnStatus program_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, S
                             NnError *err)
 {
     const ProgramParams *pp = doc->pparams;
+    out->n_params = pp->n_leaves;
+    out->params = nn_calloc((size_t)pp->n_leaves + 1, sizeof *out->params);
+    leaf_paths(pp->top, pp->n_top, "", out->params);
+    if (doc->method == SWEEP_BAYES || (doc->method == SWEEP_RANDOM && doc->run_cap == 0))
+        return NN_OK; /* a search strategy adds the runs */
     long total = 1;
     int max_runs;
     if (doc->method == SWEEP_GRID) {
@@ -414,9 +419,10 @@ NnStatus program_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, S
                                     SWEEP_MAX_RUNS);
         }
         max_runs = (int)total;
+        if (doc->run_cap > 0 && doc->run_cap < max_runs) max_runs = doc->run_cap;
     } else {
-        max_runs = doc->count;
-        total = 10L * doc->count + 1000;
+        max_runs = doc->run_cap;
+        total = 10L * doc->run_cap + 1000;
     }
     SweepRun *runs = nn_calloc((size_t)max_runs, sizeof *runs);
     Pick *picks = nn_calloc((size_t)pp->n_leaves + 1, sizeof *picks);
@@ -444,15 +450,164 @@ NnStatus program_doc_expand(const SweepDoc *doc, uint64_t hash, FILE *notices, S
     if (notices && doc->method == SWEEP_GRID && n_dup)
         fprintf(notices, "%s:%d: notice: sweep %s: %d duplicate run%s dropped (identical "
                 "configs)\n", doc->file, doc->params_line, doc->name, n_dup, n_dup == 1 ? "" : "s");
-    if (notices && doc->method == SWEEP_RANDOM && n_runs < doc->count)
-        fprintf(notices, "%s:%d: notice: sweep %s: only %d distinct runs in %ld draws (count %d): "
-                "the parameter space is smaller than count\n", doc->file, doc->params_line,
-                doc->name, n_runs, total, doc->count);
-    out->n_runs = n_runs;
+    if (notices && doc->method == SWEEP_RANDOM && n_runs < doc->run_cap)
+        fprintf(notices, "%s:%d: notice: sweep %s: only %d distinct runs in %ld draws (run_cap "
+                "%d): the parameter space is smaller than run_cap\n", doc->file,
+                doc->params_line, doc->name, n_runs, total, doc->run_cap);
+    out->n_runs = out->cap_runs = n_runs;
     out->runs = runs;
     out->n_duplicates = n_dup;
-    out->n_params = pp->n_leaves;
-    out->params = nn_calloc((size_t)pp->n_leaves + 1, sizeof *out->params);
-    leaf_paths(pp->top, pp->n_top, "", out->params);
     return NN_OK;
+}
+
+/* The checks of a whole program sweep (sweep_doc_check's): bayes searches
+ * at least one parameter. */
+NnStatus program_doc_check(const SweepDoc *doc, NnError *err)
+{
+    if (doc->method == SWEEP_BAYES && program_doc_dims(doc, NULL) == 0)
+        return failf(err, doc->file, doc->params_line, "parameters: method bayes needs at least "
+                     "one parameter to search (every parameter has one value)");
+    return NN_OK;
+}
+
+/* ---- the search space (random without run_cap, bayes) -------------------------------- */
+
+int program_doc_dims(const SweepDoc *d, BayesDim *dims)
+{
+    const ProgramParams *pp = d->pparams;
+    int n = 0;
+    for (int j = 0; j < pp->n_leaves; j++) {
+        BayesDim scratch;
+        if (dist_bayes_dim(&pp->leaves[j]->dist, dims ? &dims[n] : &scratch)) n++;
+    }
+    return n;
+}
+
+/* A leaf's pick from x, a sample or a unit coordinate's value (the index
+ * for list kinds). */
+static Pick pick_of(const PNode *n, double x)
+{
+    return (Pick){.index = n->list ? (int)x : 0, .x = x};
+}
+
+void program_doc_json_from_unit(const SweepDoc *d, const double *u, NnBuf *json)
+{
+    const ProgramParams *pp = d->pparams;
+    Pick *picks = nn_calloc((size_t)pp->n_leaves + 1, sizeof *picks);
+    int k = 0;
+    for (int j = 0; j < pp->n_leaves; j++) {
+        const PNode *n = pp->leaves[j];
+        BayesDim dim;
+        double x = dist_bayes_dim(&n->dist, &dim) ? dist_from_unit(&n->dist, dist_clamp_u(u[k++]))
+                                                  : dist_sample(&n->dist, 0.5);
+        picks[j] = pick_of(n, x);
+    }
+    emit_group(pp->top, pp->n_top, picks, json);
+    free(picks);
+}
+
+void program_doc_json_from_draw(const SweepDoc *d, uint64_t hash, uint64_t draw, NnBuf *json)
+{
+    const ProgramParams *pp = d->pparams;
+    Pick *picks = nn_calloc((size_t)pp->n_leaves + 1, sizeof *picks);
+    pick_random(pp, hash, draw, picks);
+    emit_group(pp->top, pp->n_top, picks, json);
+    free(picks);
+}
+
+/* The unit coordinate of value v of leaf n: 1 and *u, or 0 when the leaf
+ * cannot produce it. */
+static int leaf_unit(const PNode *n, const YNode *v, double *u)
+{
+    if (n->dist.kind == DIST_CONSTANT || n->list) {
+        NnBuf have = {0};
+        program_value_json(v, &have);
+        int found = -1, count = n->list ? n->list->n : 1;
+        for (int i = 0; i < count && found < 0; i++) {
+            NnBuf want = {0};
+            program_value_json(n->list ? n->list->items[i] : n->one, &want);
+            if (!strcmp(have.data, want.data)) found = i;
+            nn_buf_free(&want);
+        }
+        nn_buf_free(&have);
+        if (found < 0) return 0;
+        *u = dist_to_unit(&n->dist, found);
+        return 1;
+    }
+    double x;
+    if (!v || v->kind != YNODE_SCALAR || !ynode_as_double(v, &x)) return 0;
+    double lo = dist_from_unit(&n->dist, DIST_U_LO), hi = dist_from_unit(&n->dist, DIST_U_HI);
+    double tol = 1e-12 * fmax(fabs(lo), fabs(hi));
+    if (!(x >= lo - tol && x <= hi + tol) || (n->int_result && x != floor(x))) return 0;
+    *u = dist_to_unit(&n->dist, x);
+    return 1;
+}
+
+/* Walks group n (count nodes) and the config mapping m together: the
+ * searched leaves' coordinates into u (at *k), NN_ERR_INPUT naming the
+ * first value the sweep cannot produce (path: where m is). */
+static NnStatus unit_of_group(const PNode *n, int count, const YNode *m, const char *path,
+                              double *u, int *k, NnError *err)
+{
+    if (!m || m->kind != YNODE_MAP || m->n != count)
+        return nn_error_set(err, NN_ERR_INPUT, "%s: expected %d parameters, found %s", path,
+                            count, m && m->kind == YNODE_MAP ? "others" : "no mapping");
+    for (int i = 0; i < count; i++) {
+        const YNode *v = ynode_get(m, n[i].key);
+        char sub[300];
+        snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", n[i].key);
+        if (!v) return nn_error_set(err, NN_ERR_INPUT, "%s: missing", sub);
+        if (n[i].n_children) {
+            NnStatus st = unit_of_group(n[i].children, n[i].n_children, v, sub, u, k, err);
+            if (st != NN_OK) return st;
+            continue;
+        }
+        double x;
+        if (!leaf_unit(&n[i], v, &x)) {
+            NnBuf have = {0};
+            program_value_json(v, &have);
+            nn_error_set(err, NN_ERR_INPUT, "%s is %.100s, which the sweep (line %d) cannot take",
+                         sub, have.data, n[i].line);
+            nn_buf_free(&have);
+            return NN_ERR_INPUT;
+        }
+        BayesDim dim;
+        if (dist_bayes_dim(&n[i].dist, &dim)) {
+            if (u) u[*k] = x;
+            (*k)++;
+        }
+    }
+    return NN_OK;
+}
+
+NnStatus program_doc_unit_of_json(const SweepDoc *d, const char *json, double *u, NnError *err)
+{
+    YNode **docs = NULL;
+    int n_docs = 0;
+    NnError why;
+    NnStatus st = ynode_parse(json, strlen(json), "config", &docs, &n_docs, &why);
+    if (st != NN_OK || n_docs != 1)
+        st = nn_error_set(err, NN_ERR_INPUT, "its config is not JSON (%.300s)",
+                          st != NN_OK ? why.msg : "several documents");
+    int k = 0;
+    if (st == NN_OK)
+        st = unit_of_group(d->pparams->top, d->pparams->n_top, docs[0], "", u, &k, err);
+    for (int i = 0; i < n_docs; i++) ynode_free(docs[i]);
+    free(docs);
+    return st;
+}
+
+int sweep_add_program_run(Sweep *sw, char *json)
+{
+    if (sw->n_runs == sw->cap_runs) {
+        sw->cap_runs = sw->cap_runs ? 2 * sw->cap_runs : 16;
+        sw->runs = nn_realloc(sw->runs, (size_t)sw->cap_runs * sizeof *sw->runs);
+    }
+    SweepRun *r = &sw->runs[sw->n_runs];
+    memset(r, 0, sizeof *r);
+    config_defaults(&r->config); /* unused: a program's config is its JSON */
+    r->json = json;
+    r->cost = 1.0;
+    config_run_id_text(json, strlen(json), sw->name, r->id);
+    return sw->n_runs++;
 }

@@ -23,7 +23,7 @@
 
 typedef struct Rec {
     char id[16];
-    int started, finished, n_epochs;
+    int added, started, finished, n_epochs;
     int last_epoch;
     int epochs_in_order;
     RunStatus status;
@@ -57,6 +57,15 @@ static NnStatus mem_started(void *self, const Sweep *sw, const SweepRun *r,
     Rec *rec = rec_of(self, r->id);
     rec->started++;
     snprintf(rec->device, sizeof rec->device, "%s", device);
+    return NN_OK;
+}
+
+static NnStatus mem_added(void *self, const Sweep *sw, const SweepRun *r, NnError *err)
+{
+    (void)sw, (void)err;
+    Rec *rec = rec_of(self, r->id);
+    CHECK(!rec->started, "run %s: added after it started", r->id);
+    rec->added++;
     return NN_OK;
 }
 
@@ -181,7 +190,7 @@ static void sim_init(Sim *s, SweepSet *set, Mem *mem, int n_workers, uint64_t se
 {
     memset(s, 0, sizeof *s);
     SchedSink sink = {.self = mem, .started = mem_started, .epoch = mem_epoch,
-                      .finished = mem_finished};
+                      .finished = mem_finished, .added = mem_added};
     SchedOptions opt = {.n_workers = n_workers};
     s->core = sched_core_create(set, &sink, &opt);
     s->n_workers = n_workers;
@@ -352,6 +361,7 @@ static void test_resume(void)
     /* the file: small is there with runs 0,1 done, 2 interrupted, 3 running,
      * 4 failed, 5 pending; big is not */
     SchedPrior prior[6];
+    memset(prior, 0, sizeof prior);
     RunStatus st[6] = {RUN_DONE, RUN_DONE, RUN_INTERRUPTED, RUN_RUNNING, RUN_FAILED, RUN_PENDING};
     for (int j = 0; j < 6; j++) {
         prior[j].run_id = small->runs[j].id;
@@ -582,17 +592,9 @@ typedef struct FakeSearch {
 /* Appends a copy of run 0 with another learning rate: a new run. */
 static int fake_add_run(Sweep *sw, int k)
 {
-    sw->runs = realloc(sw->runs, (size_t)(sw->n_runs + 1) * sizeof *sw->runs);
-    SweepRun *r = &sw->runs[sw->n_runs];
-    *r = sw->runs[0];
-    r->config.learning_rate = 0.001 * (k + 1);
-    r->tensors = malloc((size_t)r->n_tensors * sizeof *r->tensors); /* owned by each run */
-    memcpy(r->tensors, sw->runs[0].tensors, (size_t)r->n_tensors * sizeof *r->tensors);
-    NnBuf json = {0};
-    config_to_json(&r->config, &json);
-    r->json = json.data;
-    config_run_id(&r->config, sw->name, r->id);
-    return sw->n_runs++;
+    RunConfig c = sw->runs[0].config;
+    c.learning_rate = 0.001 * (k + 1);
+    return sweep_add_run(sw, &c);
 }
 
 static SweepNext fake_peek(SweepStrategy *self, Sweep *sw, int *run)
@@ -619,7 +621,8 @@ static void fake_take(SweepStrategy *self, Sweep *sw, int run)
     f->proposed++;
 }
 
-static void fake_result(SweepStrategy *self, Sweep *sw, int run, const RunSummary *s, double m)
+static void fake_result(SweepStrategy *self, Sweep *sw, int run, const RunSummary *s,
+                        const SweepRunMetric *m)
 {
     (void)sw, (void)run, (void)s, (void)m;
     ((FakeSearch *)self)->results++;
@@ -635,7 +638,8 @@ static void test_search_strategy(void)
     Sweep *sw = &set.sweeps[0];
     sw->strategy->destroy(sw->strategy);
     FakeSearch *f = calloc(1, sizeof *f);
-    f->base = (SweepStrategy){fake_peek, fake_take, fake_result, fake_destroy};
+    f->base = (SweepStrategy){.peek = fake_peek, .take = fake_take, .on_result = fake_result,
+                              .destroy = fake_destroy};
     f->max_runs = 25;
     f->batch = 3;
     f->taken_pending = -1;
@@ -701,7 +705,8 @@ static void test_stop_rule(void)
     FakeStop *f = calloc(1, sizeof *f);
     f->epochs[0] = 1;
     f->epochs[1] = 3;
-    f->base = (SweepStopRule){2, f->epochs, fake_decide, fake_stop_destroy};
+    f->base = (SweepStopRule){.n_epochs = 2, .epochs = f->epochs, .decide = fake_decide,
+                              .destroy = fake_stop_destroy};
     sw->stop = &f->base;
     Mem *mem = calloc(1, sizeof *mem);
     Sim s;

@@ -58,14 +58,23 @@ static NnStatus mem_finished(void *self, const Sweep *sw, const SweepRun *r, con
     return NN_OK;
 }
 
-/* A stopping rule that decides at points 1 and 3 and stops below 0.5. */
+/* A stopping rule that decides at points 2 and 4 and stops below 0.5; it
+ * notes the points it is told of. */
 typedef struct Rule {
     SweepStopRule base;
     int epochs[2];
     int asked[8];
     double values[8];
-    int n_asked;
+    int n_asked, n_observed, last_observed;
 } Rule;
+
+static void rule_observe(SweepStopRule *self, Sweep *sw, int run, int k, double value)
+{
+    (void)sw, (void)run, (void)value;
+    Rule *r = (Rule *)self;
+    r->n_observed++;
+    r->last_observed = k;
+}
 
 static int rule_decide(SweepStopRule *self, Sweep *sw, int run, int k, double value)
 {
@@ -111,9 +120,10 @@ static void test_rows(void)
     CHECK(sw->program && !strcmp(sweep_metric_label(sw), "acc") && sw->n_runs == 2,
           "a program sweep of 2 runs");
     Rule *rule = calloc(1, sizeof *rule);
-    rule->epochs[0] = 1;
-    rule->epochs[1] = 3;
-    rule->base = (SweepStopRule){2, rule->epochs, rule_decide, rule_destroy};
+    rule->epochs[0] = 2;
+    rule->epochs[1] = 4;
+    rule->base = (SweepStopRule){.n_epochs = 2, .epochs = rule->epochs, .decide = rule_decide,
+                                 .destroy = rule_destroy, .observe = rule_observe};
     sw->stop = &rule->base;
     Mem mem = {0};
     SchedSink sink = {.self = &mem, .finished = mem_finished, .rows = mem_rows,
@@ -130,14 +140,16 @@ static void test_rows(void)
     SchedAssignment a;
     CHECK(sched_core_assign(c, &a) && a.n_decide == 2, "assigned with 2 decision points");
     /* rows without the metric, or with NaN, are not decision points */
-    CHECK(row(c, 0, "acc", 0.9) == SCHED_NO_VERDICT, "metric row 0");
+    CHECK(row(c, 0, "acc", 0.9) == SCHED_NO_VERDICT, "the first metric row is point 1");
     CHECK(row(c, 1, "loss", 0.1) == SCHED_NO_VERDICT, "a row without the metric");
     CHECK(row(c, 2, "acc", NAN) == SCHED_NO_VERDICT, "a NaN metric");
-    CHECK(row(c, 7, "acc", 0.8) == SCHED_GO_ON, "metric row 1 is decision point 1");
-    CHECK(row(c, 8, "acc", 0.7) == SCHED_NO_VERDICT, "metric row 2");
-    CHECK(row(c, 9, "acc", 0.4) == SCHED_STOP_RUN, "metric row 3: below 0.5 stops");
-    CHECK(rule->n_asked == 2 && rule->asked[0] == 1 && rule->asked[1] == 3 &&
+    CHECK(row(c, 7, "acc", 0.8) == SCHED_GO_ON, "the second is decision point 2");
+    CHECK(row(c, 8, "acc", 0.7) == SCHED_NO_VERDICT, "point 3");
+    CHECK(row(c, 9, "acc", 0.4) == SCHED_STOP_RUN, "point 4: below 0.5 stops");
+    CHECK(rule->n_asked == 2 && rule->asked[0] == 2 && rule->asked[1] == 4 &&
               rule->values[1] == 0.4, "asked %d times", rule->n_asked);
+    CHECK(rule->n_observed == 4 && rule->last_observed == 4, "told of %d points",
+          rule->n_observed);
     CHECK(mem.n_rows == 6 && mem.steps[3] == 7 && mem.steps[5] == 9, "%d rows reached the sink",
           mem.n_rows);
     sched_core_on_outputs(c, 0, "{\"summary\": {}}");
@@ -160,7 +172,7 @@ static void test_rows(void)
     RunRow batch[4];
     for (int i = 0; i < 4; i++) batch[i] = (RunRow){i, 1, names, &v[i]};
     int before = mem.n_batches, asked = rule->n_asked;
-    CHECK(sched_core_on_rows(c, 0, batch, 4) == SCHED_GO_ON, "a batch with points 1 and 3");
+    CHECK(sched_core_on_rows(c, 0, batch, 4) == SCHED_GO_ON, "a batch with points 2 and 4");
     CHECK(mem.n_batches == before + 1 && rule->n_asked == asked + 2,
           "one sink call (%d), asked twice (%d)", mem.n_batches - before, rule->n_asked - asked);
     run_summary_init(&s, RUN_DONE);

@@ -383,7 +383,7 @@ static void test_random(void)
     CHECK(load_rel(&b, "tests/sweeps/good/random.yaml", NULL, &err) == NN_OK, "%s", err.msg);
     if (a.n_sweeps != 1 || b.n_sweeps != 1) return;
     const Sweep *s = &a.sweeps[0];
-    CHECK(s->method == SWEEP_RANDOM && s->count == 400 && s->n_runs == 400, "%d runs",
+    CHECK(s->method == SWEEP_RANDOM && s->run_cap == 400 && s->n_runs == 400, "%d runs",
           s->n_runs);
     for (int r = 0; r < s->n_runs && r < b.sweeps[0].n_runs; r++)
         CHECK(strcmp(s->runs[r].json, b.sweeps[0].runs[r].json) == 0, "draw %d differs", r);
@@ -603,7 +603,7 @@ static void test_multi_document(void)
     for (int i = 0; i < 3; i++) CHECK(s[i].doc_index == i, "doc_index");
     CHECK(s[0].line == 3 && s[1].line == 9 && s[2].line == 20, "lines %d %d %d", s[0].line,
           s[1].line, s[2].line);
-    CHECK(s[1].metric == SWEEP_VAL_ACCURACY && s[2].method == SWEEP_RANDOM && s[2].count == 3,
+    CHECK(s[1].metric == SWEEP_VAL_ACCURACY && s[2].method == SWEEP_RANDOM && s[2].run_cap == 3,
           "metric, method");
     CHECK(s[2].description && strcmp(s[2].description, "a named sweep with a description") == 0,
           "description");
@@ -705,7 +705,7 @@ static void test_set_rules(void)
     /* W&B's run_cap is count */
     CHECK(load_str(&set, "name: cap\nmethod: random\nrun_cap: 5\nparameters:\n"
                          "  seed: {min: 1, max: 1000}\n", "cap.yaml", NULL, &err) == NN_OK &&
-              set.n_runs == 5 && set.sweeps[0].count == 5, "run_cap: %s", err.msg);
+              set.n_runs == 5 && set.sweeps[0].run_cap == 5, "run_cap: %s", err.msg);
     sweep_set_free(&set);
 
     /* costs follow train_images and val_split */
