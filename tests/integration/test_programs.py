@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-NNSWEEP, SRC = sys.argv[1], sys.argv[2]
+NNSWEEP, SRC = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 CASES = sys.argv[3:] or ["good", "faults", "not_found", "kill_local"]
 sys.path.insert(0, os.path.join(SRC, "analysis"))
 from nnsweep_results import ResultsFile, ResultsFileError  # noqa: E402

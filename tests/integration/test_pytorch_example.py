@@ -30,13 +30,15 @@ except ImportError:
     print("SKIPPED: PyTorch is not installed for this python3 (Debian: python3-torch)")
     sys.exit(77)
 
-NNSWEEP, DATA, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
+NNSWEEP, DATA, SRC = (os.path.abspath(a) for a in sys.argv[1:4])
 CASES = sys.argv[4:] or ["sweep", "kill"]
 sys.path.insert(0, os.path.join(SRC, "analysis"))
 from nnsweep_results import ResultsFile, ResultsFileError  # noqa: E402
 
+# ${interpreter} is the python3 on PATH: Debian's, which has python3-torch
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-           OMPI_MCA_rmaps_base_oversubscribe="1", CIFAR10_DIR=DATA)
+           OMPI_MCA_rmaps_base_oversubscribe="1", CIFAR10_DIR=DATA,
+           PATH="/usr/bin:" + os.environ.get("PATH", ""))
 TRAIN = os.path.join(SRC, "examples", "pytorch_cifar", "train.py")
 RUN_CAP = 8
 failures = []
