@@ -2,8 +2,11 @@
 # bench_rows.sh - rank 0's cost per logged row of program sweeps (bench/
 # README.md, "Programs"): W workers each run bench/row_logger, which logs
 # ROWS rows of 4 values as fast as it can; rank 0 appends and flushes every
-# row (--stats prints its time per row and the rows per second over the
-# session). Oversubscribed where W + 1 exceeds the cores.
+# row (--stats prints its time per row and per message, and the rows per
+# second over the session), and the rows per second sustained: all rows
+# over the time between the first and the last row written (the loggers'
+# own clocks, read back from the results file). Oversubscribed where W + 1
+# exceeds the cores. Needs Debian's python3 (h5py, pandas).
 #
 #   bench/bench_rows.sh BUILD_DIR [WORKERS [ROWS [REPEATS [PAUSE_US]]]]
 #                                        (defaults 2, 20000, 3, 0)
@@ -35,7 +38,12 @@ while [ "$i" -lt "$repeats" ]; do
     start=$(date +%s.%N)
     mpirun --oversubscribe --bind-to none -np $((workers + 1)) "$build/nnsweep" sweep \
         "$tmp/rows.yaml" --out "$tmp/r.h5" --stats --quiet --threads 1 --progress 1000 |
-        grep 'logged rows' || true
+        grep 'rank 0:' || true
     end=$(date +%s.%N)
-    echo "  $workers workers x $rows rows: $(echo "$end - $start" | bc) s wall"
+    sustained=$(PYTHONPATH="$(dirname "$0")/../analysis" /usr/bin/python3 -c '
+import sys
+from nnsweep_results import ResultsFile
+h = ResultsFile(sys.argv[1]).histories()
+print("%.0f" % (len(h) / (h["t"].max() - h["t"].min())))' "$tmp/r.h5")
+    echo "  $workers workers x $rows rows: $(echo "$end - $start" | bc) s wall, $sustained rows/s sustained"
 done
