@@ -1,9 +1,8 @@
 /* program.c - one run of a user's program on a worker (program.h): the
- * request, the run's directory and files, the process (its own group,
- * parent-death signal, a keeper that outlives the worker), the loop that
- * reads its channel and ends it, and the outcome with the tail of its
- * stderr. */
-#define _GNU_SOURCE /* execvpe, close_range, pipe2 */
+ * request, the run's directory and files, the loop that reads its channel
+ * and ends it, and the outcome with the tail of its stderr (the process
+ * itself: program_spawn.c). */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -12,20 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "program_internal.h"
-
-extern char **environ;
-
-#ifndef NNSWEEP_PYTHON_DIR
-#error "NNSWEEP_PYTHON_DIR (the python/ folder) must be defined by the build"
-#endif
 
 #define POLL_MS 20
 #define READ_BYTES 65536
@@ -184,159 +175,6 @@ static void stderr_tail(const char *dir, off_t start, char *out, size_t size)
         }
     }
     out[j] = '\0';
-}
-
-/* ---- the environment ------------------------------------------------------------ */
-
-/* Variables by which Open MPI and PMIx tell a process that it belongs to
- * a job: removed, so that a program may use MPI on its own. */
-static int mpi_job_var(const char *e)
-{
-    if (!strncmp(e, "PMIX_", 5) || !strncmp(e, "PMI_", 4)) return 1;
-    if (!strncmp(e, "OMPI_MCA_", 9))
-        return !strncmp(e + 9, "orte_", 5) || !strncmp(e + 9, "ess", 3) ||
-               !strncmp(e + 9, "pmix", 4);
-    return !strncmp(e, "OMPI_", 5) && strncmp(e, "OMPI_ALLOW_", 11) != 0;
-}
-
-typedef struct Env {
-    char **v;
-    int n, cap;
-} Env;
-
-static void env_put(Env *e, char *kv) /* takes kv, replaces its name */
-{
-    size_t k = strcspn(kv, "=");
-    for (int i = 0; i < e->n; i++)
-        if (!strncmp(e->v[i], kv, k + 1)) {
-            free(e->v[i]);
-            e->v[i] = kv;
-            return;
-        }
-    if (e->n + 2 > e->cap) {
-        e->cap = e->cap ? 2 * e->cap : 64;
-        e->v = nn_realloc(e->v, (size_t)e->cap * sizeof *e->v);
-    }
-    e->v[e->n++] = kv;
-    e->v[e->n] = NULL;
-}
-
-static char *kv(const char *k, const char *v)
-{
-    NnBuf b = {0};
-    nn_buf_printf(&b, "%s=%s", k, v);
-    return b.data;
-}
-
-static char **make_env(const RunHost *h, const Request *r, const char *config_json)
-{
-    Env e = {0};
-    for (char **p = environ; p && *p; p++)
-        if (!mpi_job_var(*p)) env_put(&e, nn_strdup(*p));
-    env_put(&e, kv("NNSWEEP_RUN_ID", r->run_id));
-    env_put(&e, kv("NNSWEEP_SWEEP", r->sweep));
-    env_put(&e, kv("NNSWEEP_RUN_DIR", r->run_dir));
-    env_put(&e, kv("NNSWEEP_CONFIG", config_json));
-    char num[32];
-    snprintf(num, sizeof num, "%d", PROGRAM_FD);
-    env_put(&e, kv("NNSWEEP_FD", num));
-    if (h->threads > 0) {
-        snprintf(num, sizeof num, "%d", h->threads);
-        const char *names[] = {"NNSWEEP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                               "OPENBLAS_NUM_THREADS"};
-        for (int i = 0; i < 4; i++) env_put(&e, kv(names[i], num));
-    }
-    if (h->cuda_visible[0]) env_put(&e, kv("CUDA_VISIBLE_DEVICES", h->cuda_visible));
-    const char *pp = getenv("PYTHONPATH");
-    NnBuf path = {0};
-    nn_buf_printf(&path, "%s%s%s", NNSWEEP_PYTHON_DIR, pp && *pp ? ":" : "", pp && *pp ? pp : "");
-    env_put(&e, kv("PYTHONPATH", path.data));
-    nn_buf_free(&path);
-    return e.v;
-}
-
-static void env_free(char **v)
-{
-    for (char **p = v; p && *p; p++) free(*p);
-    free(v);
-}
-
-/* ---- the processes ----------------------------------------------------------------- */
-
-/* Closes every fd from `from` up. */
-static void close_from(int from)
-{
-    if (close_range((unsigned)from, ~0U, 0) == 0) return;
-    long max = sysconf(_SC_OPEN_MAX);
-    for (long fd = from; fd < (max > 0 && max < 65536 ? max : 65536); fd++) close((int)fd);
-}
-
-/* In the forked child: becomes the program (never returns). */
-static _Noreturn void child_exec(pid_t parent, const Request *r, char **argv, char **envp,
-                                 int out, int errfd, int chan, int report)
-{
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127); /* the worker died before the prctl */
-    int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD};
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    int devnull = open("/dev/null", O_RDONLY);
-    /* move everything above the fds it is going to, then put each in place */
-    int o = fcntl(out, F_DUPFD, 10), e = fcntl(errfd, F_DUPFD, 10), c = fcntl(chan, F_DUPFD, 10);
-    int rep = fcntl(report, F_DUPFD_CLOEXEC, 10), dn = fcntl(devnull, F_DUPFD, 10);
-    if (o < 0 || e < 0 || c < 0 || rep < 0 || dn < 0 || dup2(dn, 0) < 0 || dup2(o, 1) < 0 ||
-        dup2(e, 2) < 0 || dup2(c, PROGRAM_FD) < 0 || dup2(rep, PROGRAM_FD + 1) < 0 ||
-        fcntl(PROGRAM_FD + 1, F_SETFD, FD_CLOEXEC) < 0)
-        goto fail;
-    close_from(PROGRAM_FD + 2);
-    rep = PROGRAM_FD + 1;
-    if (chdir(r->spec.dir) != 0) goto fail;
-    execvpe(argv[0], argv, envp);
-fail:;
-    int code = errno;
-    if (write(rep >= 0 ? rep : report, &code, sizeof code) < 0) { /* the parent sees EOF */
-    }
-    _exit(127);
-}
-
-/* The keeper: in a process group of its own, it waits on its socket to the
- * worker and kills the program's group when the worker dies (EOF without
- * the 'D' that a worker sends after a run's normal end). */
-static pid_t start_keeper(pid_t group, int *fd)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        setpgid(0, 0);
-        int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE};
-        for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) signal(sigs[i], SIG_IGN);
-        int k = fcntl(sv[1], F_DUPFD, 10);
-        int devnull = open("/dev/null", O_RDWR);
-        if (k < 0 || devnull < 0) _exit(1);
-        dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2), dup2(k, 3);
-        close_from(4);
-        for (;;) {
-            char c;
-            ssize_t n = read(3, &c, 1);
-            if (n == 1 && c == 'D') _exit(0);
-            if (n < 0 && errno == EINTR) continue;
-            if (n == 1) continue;
-            kill(-group, SIGKILL);
-            _exit(0);
-        }
-    }
-    close(sv[1]);
-    *fd = sv[0];
-    return pid;
 }
 
 /* ---- the run ------------------------------------------------------------------------- */
@@ -582,22 +420,19 @@ void program_execute(RunHost *h, const RunRequest *req, const RunHooks *hooks, R
         run_summary_message(s, "%.500s", argc == 0 && !err.msg[0] ? "an empty command" : err.msg);
         goto done;
     }
-    envp = make_env(h, &r, config.data);
+    envp = program_env(h, r.run_id, r.sweep, r.run_dir, config.data);
     if (pipe2(chan, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0) {
         run_summary_message(s, "cannot make the channel: %s", strerror(errno));
         goto done;
     }
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = program_spawn(r.spec.dir, argv, envp, out_fd, err_fd, chan[1], report[1]);
     if (pid < 0) {
         run_summary_message(s, "cannot start the program: fork: %s", strerror(errno));
         goto done;
     }
-    if (pid == 0) child_exec(parent, &r, argv, envp, out_fd, err_fd, chan[1], report[1]);
-    setpgid(pid, pid); /* also here: no race with the kill of its group */
     close(chan[1]), chan[1] = -1;
     close(report[1]), report[1] = -1;
-    keeper = start_keeper(pid, &keeper_fd);
+    keeper = program_keeper_start(pid, &keeper_fd);
     int code = 0;
     ssize_t got;
     while ((got = read(report[0], &code, sizeof code)) < 0 && errno == EINTR) {
@@ -619,10 +454,8 @@ void program_execute(RunHost *h, const RunRequest *req, const RunHooks *hooks, R
     /* the keeper goes before the program is reaped, so that the group's id
      * cannot be taken by another process while the keeper may still use it */
     if (keeper > 0) {
-        send(keeper_fd, "D", 1, MSG_NOSIGNAL);
-        close(keeper_fd), keeper_fd = -1;
-        while (waitpid(keeper, NULL, 0) < 0 && errno == EINTR) {
-        }
+        program_keeper_dismiss(keeper, keeper_fd);
+        keeper_fd = -1;
     }
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -643,7 +476,7 @@ done:
     if (out_fd >= 0) close(out_fd);
     if (err_fd >= 0) close(err_fd);
     program_argv_free(argv);
-    env_free(envp);
+    program_env_free(envp);
     nn_buf_free(&config);
     request_free(&r);
 }

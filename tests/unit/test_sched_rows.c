@@ -2,8 +2,9 @@
  * MPI and no files: rows reach the sink in order, the stopping rule is
  * asked at the rows that carry the sweep metric (the k-th such row is its
  * "epoch" k) and only there, outputs reach the sink before the end, the
- * best run is taken by the program's best_value and goal, and the core
- * fills best_step/best_value for the built-in trainer's runs. */
+ * best run is taken by the program's best_value and goal, metric.target
+ * ends a program sweep's hand-out, and the core fills best_step/best_value
+ * for the built-in trainer's runs. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,42 @@ static void test_rows(void)
     sweep_set_free(&set);
 }
 
+/* metric.target: a program's row that reaches it ends the sweep's hand-out. */
+static void test_target(void)
+{
+    SweepSet set;
+    load(&set, "program: p.py\nmethod: grid\nmetric: {name: acc, goal: maximize, target: 0.9}\n"
+               "parameters:\n  x: {values: [1, 2, 3]}\n");
+    if (set.n_sweeps != 1) return;
+    CHECK(set.sweeps[0].target == 0.9, "target %g", set.sweeps[0].target);
+    Mem mem = {0};
+    SchedSink sink = {.self = &mem, .finished = mem_finished, .rows = mem_rows};
+    SchedOptions opt = {.n_workers = 1};
+    SchedCore *c = sched_core_create(&set, &sink, &opt);
+    SchedPlan plan;
+    NnError err;
+    CHECK(sched_core_reconcile(c, NULL, 0, NULL, 0, 0, "", &plan, &err) == NN_OK, "%s", err.msg);
+    sched_plan_free(&plan);
+    SchedWorkerInfo w = {.host = "h", .ok = 1};
+    sched_core_worker(c, 0, &w);
+    SchedAssignment a;
+    CHECK(sched_core_assign(c, &a), "the first run");
+    row(c, 0, "acc", 0.5);
+    row(c, 1, "acc", 0.95); /* reaches the target */
+    RunSummary s;
+    run_summary_init(&s, RUN_DONE);
+    s.best_step = 1;
+    s.best_value = 0.95;
+    sched_core_on_result(c, 0, &s, NULL);
+    CHECK(!sched_core_assign(c, &a) && sched_core_finished(c),
+          "no run handed out after the target was reached");
+    SchedCounts n;
+    sched_core_counts(c, &n);
+    CHECK(n.n_finished == 1, "%d runs ran", n.n_finished);
+    sched_core_free(c);
+    sweep_set_free(&set);
+}
+
 /* The built-in trainer's runs: best_step and best_value from best_epoch. */
 static void test_train_best(void)
 {
@@ -224,6 +261,7 @@ int main(void)
     FILE *f = fopen(prog, "w");
     if (f) fclose(f);
     test_rows();
+    test_target();
     test_train_best();
     unlink(prog);
     rmdir(dir);
