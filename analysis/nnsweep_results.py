@@ -512,12 +512,15 @@ class ResultsFile:
         board = self.summary()
         ids = list(board["run_id"] if run_ids is None else run_ids)
         if self.version == 1:
-            frames = [self.metrics(r).assign(run_id=r) for r in ids]
+            frames = [self.metrics(r) for r in ids]
+            for r, m in zip(ids, frames):
+                m.insert(0, "run_id", r)
             df = (pd.concat(frames, ignore_index=True) if frames
                   else pd.DataFrame(columns=["run_id"] + METRICS))
         else:
             _, df, _ = self._all()
-            df.insert(0, "run_id", board["run_id"].to_numpy()[df.pop("run").to_numpy()])
+            run = df.pop("run").to_numpy(dtype=np.int64)
+            df.insert(0, "run_id", board["run_id"].to_numpy()[run])
             order = {r: k for k, r in enumerate(ids)}
             df = df[df["run_id"].isin(order)]
             df = df.sort_values("run_id", key=lambda c: c.map(order), kind="stable")
@@ -536,7 +539,8 @@ class ResultsFile:
             _, metrics, logs = self._all()
             df = _wide(metrics, logs, keys=("run", "step"))
             if "run" in df:
-                df.insert(0, "run_id", board["run_id"].to_numpy()[df.pop("run").to_numpy()])
+                run = df.pop("run").to_numpy(dtype=np.int64)
+            df.insert(0, "run_id", board["run_id"].to_numpy()[run])
         if "run_id" not in df:
             return pd.DataFrame(columns=["run_id", "sweep", "step"])
         df.insert(1, "sweep", df["run_id"].map(dict(zip(board["run_id"], board["sweep"]))))

@@ -15,9 +15,11 @@
  * run is ROWS of shared tables, never an object: runs can be added, reset
  * and logged while a sweep writes the file.
  *
- * Strings: attributes are variable-length UTF-8 strings (h5py reads str);
- * strings inside compound tables are fixed-length, NUL-terminated, UTF-8
- * (h5py reads bytes) - no variable-length type is ever written in SWMR mode.
+ * Strings are fixed-length, NUL-terminated UTF-8 (h5py reads bytes), in
+ * attributes too (str below; one of the exact length, so that it lies in
+ * its object header under the header's checksum - a variable-length string
+ * would lie in a global heap, which has none); no variable-length type is
+ * ever written.
  * "bool" is the enum {FALSE = 0, TRUE = 1} over int8 that h5py reads as
  * numpy.bool_. Integers are little-endian two's complement, floats IEEE.
  * Every table below is a 1-d chunked dataset of unlimited extent whose rows
@@ -131,16 +133,16 @@
  *                            model_state layout, appended when a run ends.
  *
  * Schema version 1 (read by every reader here; results_open_write converts
- * it, see there): the same root and /sweeps; a /summary without kind,
- * attempt, best_step, best_value, n_state, last_step and the location
- * columns; per run a group /runs/<run_id> (attributes config, one per
- * config key, sweep, n_params) holding a metrics dataset (the /metrics
- * compound without run and attempt; row k is epoch k; trailing rows whose
- * epoch is not their index are dropped) and a weights group (one float32
- * dataset per tensor, shaped, in creation order, attributes offset and
- * is_buffer; n_state on the group). Its rows read as kind "train",
- * attempt 0, best_step = best_epoch and best_value the sweep metric's
- * best_*_accuracy.
+ * it, see there): the same root and /sweeps, attributes as variable-length
+ * strings; a /summary without kind, attempt, best_step, best_value,
+ * n_state, last_step and the location columns; per run a group
+ * /runs/<run_id> (attributes config, one per config key, sweep, n_params)
+ * holding a metrics dataset (the /metrics compound without run and
+ * attempt; row k is epoch k; trailing rows whose epoch is not their index
+ * are dropped) and a weights group (one float32 dataset per tensor, shaped,
+ * in creation order, attributes offset and is_buffer; n_state on the
+ * group). Its rows read as kind "train", attempt 0, best_step = best_epoch
+ * and best_value the sweep metric's best_*_accuracy.
  *
  * ======================================================================
  * What is written when

@@ -51,7 +51,8 @@ static NnStatus add_run(ResultsFile *rf, ResultsFile *old, const ResultsRow *r, 
         st = rs_table_put(rf, RS_METRICS, rows, n_m, &at, err);
     }
     hsize_t w_at = 0;
-    if (st == NN_OK && r->has_weights) st = rs_table_put(rf, RS_WEIGHTS, state, n_state, &w_at, err);
+    if (st == NN_OK && r->has_weights)
+        st = rs_table_put(rf, RS_WEIGHTS, state, n_state, &w_at, err);
     if (st == NN_OK) {
         RsRow *row = &rf->rows[i];
         RsLoc loc = row->loc;

@@ -91,7 +91,11 @@ int rs_valid_log_key(const char *s)
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f) return 0;
-        int len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        int len = c < 0x80                ? 1
+                  : (c & 0xE0) == 0xC0 ? 2
+                  : (c & 0xF0) == 0xE0 ? 3
+                  : (c & 0xF8) == 0xF0 ? 4
+                                       : 0;
         if (len == 0 || (len == 2 && c < 0xC2) || i + (size_t)len > n) return 0;
         for (int k = 1; k < len; k++)
             if (((unsigned char)s[i + (size_t)k] & 0xC0) != 0x80) return 0;
@@ -181,8 +185,20 @@ static int attr_scalar(hid_t obj, const char *name, hid_t type, const void *buf)
 
 int rs_attr_str(hid_t obj, const char *name, const char *value)
 {
+    /* Fixed length, so the text lies in the object header, under its
+     * checksum: a variable-length string lies in a global heap, which has
+     * none, and HDF5 1.10 crashes reading one whose heap is damaged. */
     const char *v = value ? value : "";
-    return attr_scalar(obj, name, rs_types()->vstr, &v);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0 || H5Tset_size(t, strlen(v) + 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 ||
+        H5Tset_cset(t, H5T_CSET_UTF8) < 0) {
+        rs_note();
+        if (t >= 0) H5Tclose(t);
+        return -1;
+    }
+    int rc = attr_scalar(obj, name, t, v);
+    H5Tclose(t);
+    return rc;
 }
 int rs_attr_i32(hid_t obj, const char *name, int32_t v)
 {

@@ -155,7 +155,8 @@ static NnStatus open_run_object(ResultsFile *rf, const char *run_id, const char 
     snprintf(p, sizeof p, "runs/%s", run_id);
     htri_t ok = H5Lexists(rf->file, p, H5P_DEFAULT);
     if (ok < 0) return rs_h5err(err, rf->path, "look up /%s", p);
-    if (!ok) return nn_error_set(err, NN_ERR_INPUT, "%s: no run \"%s\" in the file", rf->path, run_id);
+    if (!ok)
+        return nn_error_set(err, NN_ERR_INPUT, "%s: no run \"%s\" in the file", rf->path, run_id);
     if (what) snprintf(p, sizeof p, "runs/%s/%s", run_id, what);
     *out = group ? H5Gopen2(rf->file, p, H5P_DEFAULT) : H5Dopen2(rf->file, p, H5P_DEFAULT);
     if (*out < 0) return rs_h5err(err, rf->path, "open /%s", p);

@@ -7,8 +7,15 @@
 
 #include "results/results_internal.h"
 
-static hid_t table_ds(const ResultsFile *rf, int t) { return t == RS_SUMMARY ? rf->summary : rf->t[t].ds; }
-static const char *table_name(int t) { return t == RS_SUMMARY ? "summary" : rs_table_info(t)->name; }
+/* Table t's dataset and name; t may be RS_SUMMARY. */
+static hid_t table_ds(const ResultsFile *rf, int t)
+{
+    return t == RS_SUMMARY ? rf->summary : rf->t[t].ds;
+}
+static const char *table_name(int t)
+{
+    return t == RS_SUMMARY ? "summary" : rs_table_info(t)->name;
+}
 
 /* A 1-d chunked dataset of unlimited extent. */
 static hid_t create_1d(hid_t file, const char *name, hid_t type, hid_t mem, hsize_t chunk,
@@ -229,7 +236,8 @@ NnStatus rs_read_rows(ResultsFile *rf, RsRow **rows, size_t *n, NnError *err)
     for (hsize_t at = 0; at < dims && st == NN_OK; at += BLOCK) {
         hsize_t k = dims - at < BLOCK ? dims - at : BLOCK;
         st = rs_table_read(rf, RS_SUMMARY, at, k, -1, d, err);
-        for (hsize_t j = 0; j < k && st == NN_OK; j++) st = rs_row_from_disk(rf, &d[j], &r[at + j], err);
+        for (hsize_t j = 0; j < k && st == NN_OK; j++)
+            st = rs_row_from_disk(rf, &d[j], &r[at + j], err);
     }
     free(d);
     if (st != NN_OK) {
@@ -252,7 +260,7 @@ NnStatus rs_attempt_metrics(ResultsFile *rf, const RsRow *row, size_t i, EpochMe
     NnStatus st = rs_table_len(rf, RS_METRICS, &len, err);
     int64_t first = row->loc.metrics_first, end = row->loc.metrics_end;
     if (first < 0) first = 0;
-    if (end > (int64_t)len) end = (int64_t)len; /* a range past the table: damaged, read what is there */
+    if (end > (int64_t)len) end = (int64_t)len; /* past the table (damaged): what is there */
     size_t cap = 0;
     RsMetricsRow *buf = nn_malloc(BLOCK * sizeof *buf);
     for (int64_t at = first; at < end && st == NN_OK; at += BLOCK) {

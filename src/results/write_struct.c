@@ -125,8 +125,9 @@ static NnStatus check_tensors(const ResultsFile *rf, const char *run_id, size_t 
             count *= (size_t)(t[i].shape[d] > 0 ? t[i].shape[d] : 1);
         }
         if (st == NN_OK && count != t[i].n)
-            st = nn_error_set(err, NN_ERR_INPUT, "%s: run %s: tensor %s: shape has %zu floats, n %zu",
-                              rf->path, run_id, t[i].name, count, t[i].n);
+            st = nn_error_set(err, NN_ERR_INPUT,
+                              "%s: run %s: tensor %s: shape has %zu floats, n %zu", rf->path,
+                              run_id, t[i].name, count, t[i].n);
         if (!t[i].is_buffer) params += t[i].n;
         by_off[i] = &t[i];
     }
@@ -153,7 +154,8 @@ static NnStatus check_tensors(const ResultsFile *rf, const char *run_id, size_t 
 
 static int known_kind(const char *kind)
 {
-    return kind && (strcmp(kind, RESULTS_KIND_TRAIN) == 0 || strcmp(kind, RESULTS_KIND_PROGRAM) == 0);
+    return kind &&
+           (strcmp(kind, RESULTS_KIND_TRAIN) == 0 || strcmp(kind, RESULTS_KIND_PROGRAM) == 0);
 }
 
 NnStatus rs_add_run(ResultsFile *rf, const ResultsRunSpec *spec, size_t *i, NnError *err)

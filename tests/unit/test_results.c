@@ -375,7 +375,8 @@ static void check_layout(void)
     CHECK(H5Lexists(f, "runs", H5P_DEFAULT) == 0, "no /runs group in schema 2");
     H5Eclear2(H5E_DEFAULT);
     hid_t d = H5Dopen2(f, "tensors", H5P_DEFAULT), sp = H5Dget_space(d);
-    CHECK(H5Sget_simple_extent_npoints(sp) == N_T, "one tensor table stored for three runs: %lld rows",
+    CHECK(H5Sget_simple_extent_npoints(sp) == N_T,
+          "one tensor table stored for three runs: %lld rows",
           (long long)H5Sget_simple_extent_npoints(sp));
     H5Sclose(sp), H5Dclose(d);
     d = H5Dopen2(f, "weights", H5P_DEFAULT), sp = H5Dget_space(d);

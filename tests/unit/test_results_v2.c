@@ -124,7 +124,8 @@ static void stage_ended(ResultsFile *r)
     free(st), free(t), free(best);
     EpochMetrics *m;
     OK(results_read_metrics(r, "t1", &m, &n, E));
-    CHECK(n == 3 && m[2].epoch == 2 && m[2].test_loss == epoch_row(1, 2).test_loss, "metrics %zu", n);
+    CHECK(n == 3 && m[2].epoch == 2 && m[2].test_loss == epoch_row(1, 2).test_loss, "metrics %zu",
+          n);
     free(m);
     char *json;
     OK(results_read_outputs(r, "p2", &json, E));
@@ -137,7 +138,8 @@ static void stage_ended(ResultsFile *r)
     CHECK(row.status == RUN_DONE && row.best_step == 1 && row.best_value == 3 && !row.has_weights,
           "p2 ended: %s %lld %g", run_status_name(row.status), (long long)row.best_step,
           row.best_value);
-    FAILS(results_read_weights(r, "p2", &st, &ns, NULL, NULL, E), NN_ERR_INPUT, "no stored weights");
+    FAILS(results_read_weights(r, "p2", &st, &ns, NULL, NULL, E), NN_ERR_INPUT,
+          "no stored weights");
 }
 
 enum { N_MANY = 6000 };
@@ -286,7 +288,17 @@ static void many_runs(void)
     snprintf(p, sizeof p, "%s/many.h5", dir);
     ResultsFile *w;
     OK(results_open_write(p, 1, &w, E));
-    OK(results_add_sweep(w, "m", "", "grid", "test_accuracy", "maximize", E));
+    enum { BIG = 100000 }; /* a spec longer than an attribute in a header's message */
+    char *spec = malloc(BIG + 1);
+    for (int i = 0; i < BIG; i++) spec[i] = i % 61 == 60 ? '\n' : (char)('a' + i % 26);
+    spec[BIG] = 0;
+    OK(results_add_sweep(w, "m", spec, "grid", "test_accuracy", "maximize", E));
+    ResultsSweep *sw;
+    int nsw;
+    OK(results_list_sweeps(w, &sw, &nsw, E));
+    CHECK(nsw == 1 && strcmp(sw[0].spec, spec) == 0, "a %d-byte spec read back", BIG);
+    results_sweeps_free(sw, nsw);
+    free(spec);
     for (int i = 0; i < N_MANY; i++) {
         many_id(i, id); /* scattered ids */
         snprintf(json, sizeof json, "{\"i\":%d}", i);
@@ -419,9 +431,11 @@ static void v1_run(hid_t runs, const char *id, int with_weights)
     const char *names[2] = {"fc0.weight", "fc0.bias"};
     for (int t = 0; t < 2; t++) {
         hid_t sp = H5Screate_simple(t == 0 ? 2 : 1, dims[t], NULL);
-        hid_t d = H5Dcreate2(w, names[t], H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t d =
+            H5Dcreate2(w, names[t], H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         attr_int(d, "offset", t == 0 ? 0 : 12);
-        if (with_weights) H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v1_state + 12 * t);
+        if (with_weights)
+            H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v1_state + 12 * t);
         H5Dclose(d), H5Sclose(sp);
     }
     H5Gclose(w), H5Pclose(gcpl), H5Gclose(g);
@@ -499,7 +513,8 @@ static void check_v1_content(const char *p, int version)
                   a->best_value == 0.75 && a->best_test_accuracy == 0.5 && a->has_weights &&
                   a->n_state == 15 && a->attempt == 0 && strcmp(a->kind, "train") == 0 &&
                   a->wall_seconds == 8 && strcmp(a->host, "oldhost") == 0 && a->worker_rank == 2,
-              "v1a: %s %lld %g", run_status_name(a->status), (long long)a->best_step, a->best_value);
+              "v1a: %s %lld %g", run_status_name(a->status), (long long)a->best_step,
+              a->best_value);
         CHECK(strcmp(b->run_id, "v1b") == 0 && b->status == RUN_INTERRUPTED && b->best_step == -1 &&
                   isnan(b->best_value) && !b->has_weights && strcmp(b->message, "SIGTERM") == 0,
               "v1b: %s", run_status_name(b->status));
