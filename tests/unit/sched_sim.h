@@ -117,7 +117,8 @@ typedef struct SimWorker {
 typedef struct Sim {
     SchedCore *core;
     double (*accuracy)(const SweepRun *r); /* NULL: sim_accuracy */
-    int fail;      /* every run fails before its first epoch */
+    /* nonzero: the run fails before its first epoch (NULL: none does) */
+    int (*fails)(const SweepRun *r);
     SimWorker *w;
     int n_workers;
     uint64_t rng;
@@ -158,7 +159,7 @@ static void drain(Sim *s)
 static void step(Sim *s, int i)
 {
     SimWorker *w = &s->w[i];
-    if (s->fail) {
+    if (s->fails && w->epoch == 0 && s->fails(sched_core_run(s->core, w->run))) {
         RunSummary r;
         run_summary_init(&r, RUN_FAILED);
         run_summary_message(&r, "simulated failure");

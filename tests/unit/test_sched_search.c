@@ -239,6 +239,12 @@ static void test_target(void)
     sweep_set_free(&set);
 }
 
+static int always(const SweepRun *r)
+{
+    (void)r;
+    return 1;
+}
+
 /* Every run fails: a bayes sweep without run_cap ends after 20. */
 static void test_failing(void)
 {
@@ -249,7 +255,7 @@ static void test_failing(void)
     Mem *mem = calloc(1, sizeof *mem);
     Sim s;
     sim_init(&s, &set, mem, 2, 7, 0);
-    s.fail = 1;
+    s.fails = always;
     run_to_end(&s);
     CHECK(sched_core_finished(s.core) && mem->n >= SWEEP_FAILED_IN_ROW &&
               mem->n <= SWEEP_FAILED_IN_ROW + 1,
@@ -257,6 +263,44 @@ static void test_failing(void)
     const SweepStrategy *st = set.sweeps[0].strategy;
     const char *why = st->why_done((SweepStrategy *)st);
     CHECK(why && strstr(why, "runs failed"), "why: %s", why ? why : "(none)");
+    sim_free(&s);
+    mem_free(mem);
+    sweep_set_free(&set);
+}
+
+/* Accuracy rises with the learning rate up to a cliff at 0.05, past which
+ * runs fail: with W&B's impute (worst) the search learns the cliff. */
+static int past_cliff(const SweepRun *r) { return r->config.learning_rate > 0.05; }
+
+static double up_to_cliff(const SweepRun *r)
+{
+    return 0.5 + 0.1 * log10(r->config.learning_rate / 0.001);
+}
+
+static void test_impute(void)
+{
+    SweepSet set;
+    load(&set, "name: c\nmethod: bayes\nrun_cap: 40\nmetric: {name: test_accuracy, goal: "
+               "maximize}\nparameters:\n  learning_rate: {distribution: log_uniform_values, min: "
+               "0.001, max: 1}\n  epochs: {value: 2}\n  hidden_layers: {value: [8]}\n"
+               "  train_images: {value: 100}\n");
+    Mem *mem = calloc(1, sizeof *mem);
+    Sim s;
+    sim_init(&s, &set, mem, 1, 11, 0);
+    s.accuracy = up_to_cliff;
+    s.fails = past_cliff;
+    run_to_end(&s);
+    /* after the design (5 runs), the failing region is 43% of the log range */
+    int failed = 0, later = 0, near = 0;
+    for (int i = 5; i < s.n_assigned; i++) {
+        const SweepRun *r = sched_core_run(s.core, s.order[i]);
+        failed += past_cliff(r);
+        near += r->config.learning_rate > 0.02 && !past_cliff(r);
+        later++;
+    }
+    CHECK(later == 35 && failed <= 10 && near >= 10,
+          "%d of %d proposals after the design failed, %d in (0.02, 0.05]: the search does not "
+          "learn the cliff", failed, later, near);
     sim_free(&s);
     mem_free(mem);
     sweep_set_free(&set);
@@ -397,6 +441,7 @@ int main(void)
     test_bayes_resume();
     test_target();
     test_failing();
+    test_impute();
     test_hyperband_wandb();
     test_hyperband_core();
     return check_exit_code();
