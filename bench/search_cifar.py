@@ -152,9 +152,9 @@ def cmd_table(a):
     print()
     print("Hyperband on a grid of 27 runs x 9 epochs: median [min, max] over seeds")
     print("| seeds | best val acc, full grid | with hyperband | difference (points) | "
-          "epoch-seconds, full | with hyperband | fraction | runs stopped |")
-    print("|---|---|---|---|---|---|---|---|")
-    full, hb, diff, sec_f, sec_h, frac, stopped = [], [], [], [], [], [], []
+          "epoch-seconds, full | with hyperband | fraction | epochs fraction | runs stopped |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    full, hb, diff, sec_f, sec_h, frac, efrac, stopped = [], [], [], [], [], [], [], []
     for s in range(100):
         f, h = load(a.out, f"grid_full_s{s}"), load(a.out, f"grid_hyperband_s{s}")
         if not (f and h):
@@ -168,10 +168,12 @@ def cmd_table(a):
         sec_f.append(tf)
         sec_h.append(th)
         frac.append(th / tf)
+        efrac.append(sum(int(x["epochs_done"]) for x in h) / sum(int(x["epochs_done"]) for x in f))
         stopped.append(sum(x["status"] == "stopped" for x in h))
     if full:
         print(f"| {len(full)} | {summary(full)} | {summary(hb)} | {summary(diff)} | "
-              f"{summary(sec_f)} | {summary(sec_h)} | {summary(frac)} | {summary(stopped)} |")
+              f"{summary(sec_f)} | {summary(sec_h)} | {summary(frac)} | {summary(efrac)} | "
+              f"{summary(stopped)} |")
 
 
 def main():
