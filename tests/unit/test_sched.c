@@ -96,6 +96,7 @@ typedef struct SimWorker {
     int stop_early; /* a STOP verdict came */
     int n_decide;
     const int *decide;
+    int lost;       /* sched_core_worker_lost was called: it must get no run */
 } SimWorker;
 
 typedef struct Sim {
@@ -128,8 +129,10 @@ static void drain(Sim *s)
     while (sched_core_assign(s->core, &a)) {
         SimWorker *w = &s->w[a.worker];
         CHECK(!w->busy, "worker %d got a run while busy", a.worker);
+        CHECK(!w->lost, "worker %d got a run after it was lost", a.worker);
         *w = (SimWorker){.busy = 1, .run = a.run, .epochs = a.sr->config.epochs,
-                         .acc = sim_accuracy(a.sr), .n_decide = a.n_decide, .decide = a.decide};
+                         .acc = sim_accuracy(a.sr), .n_decide = a.n_decide, .decide = a.decide,
+                         .lost = w->lost};
         s->order[s->n_assigned++] = a.run;
     }
 }
@@ -498,6 +501,7 @@ static void test_worker_lost(void)
     CHECK(lost_run >= 0, "worker 1 has a run");
     sched_core_worker_lost(s.core, 1, "its process died");
     s.w[1].busy = 0;
+    s.w[1].lost = 1;
     CHECK(sched_core_worker_run(s.core, 1) == -1, "the lost worker has no run");
     CHECK(sched_core_run_status(s.core, lost_run) == RUN_INTERRUPTED, "its run is interrupted");
     run_to_end(&s);
