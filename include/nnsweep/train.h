@@ -10,7 +10,11 @@
  * highest `select_on` accuracy; its weights and batch-norm buffers are kept
  * as one host copy. Early stopping: after `patience` epochs without a
  * higher value (0 = never). A NaN or Inf training loss ends the run with
- * status RUN_DIVERGED; an allocation failure with RUN_FAILED.
+ * status RUN_DIVERGED; an allocation failure, or an op of the backend that
+ * failed (backend_take_failure, checked after every training step and
+ * every evaluation: e.g. out of GPU memory inside cuDNN), with RUN_FAILED
+ * and its message (the epoch in which an op failed is not reported). The
+ * backend is then ready for the next run.
  *
  * The per-epoch callback lets an MPI worker stream every epoch as it ends
  * and lets rank 0 ask a run to stop (SIGTERM) by returning nonzero.
@@ -103,7 +107,8 @@ typedef struct EvalResult {
 /* Evaluates a state (model_state layout, host memory, n_state floats) of
  * run config c on the test images c selects (test_images), normalized as
  * the run was (meanstd statistics from its training images), in eval mode.
- * NN_ERR_INPUT when the state does not fit c's model. */
+ * NN_ERR_INPUT when the state does not fit c's model; NN_ERR_RUN when the
+ * backend ran out of memory or an op of it failed. */
 NnStatus train_evaluate(const RunConfig *c, const float *state, size_t n_state,
                         const Cifar10 *data, const Backend *be, EvalResult *out, NnError *err);
 

@@ -1,5 +1,6 @@
 /* backend.c - the backend registry (backend.h): which tables are compiled
- * in, whether they can run here, and the cpu backend's thread count. */
+ * in, whether they can run here and why not, their failed runs, and the
+ * cpu backend's thread count. */
 #include <string.h>
 
 #include "backend/backend_impl.h"
@@ -52,6 +53,28 @@ int backend_available(BackendKind kind)
 #endif
     }
     return 0;
+}
+
+NnStatus backend_take_failure(const Backend *be, NnError *err)
+{
+#ifdef NNSWEEP_HAVE_CUDA
+    char msg[sizeof err->msg];
+    if (be == &nn_backend_cuda && nn_cuda_take_failure(msg, sizeof msg))
+        return nn_error_set(err, NN_ERR_RUN, "%s", msg);
+#else
+    (void)be;
+    (void)err;
+#endif
+    return NN_OK;
+}
+
+const char *backend_cuda_unusable_reason(void)
+{
+#ifdef NNSWEEP_HAVE_CUDA
+    return nn_cuda_unusable_reason();
+#else
+    return "";
+#endif
 }
 
 int backend_cuda_device_count(void)

@@ -40,9 +40,14 @@ const Backend *cli_backend_for(const RunConfig *c, NnError *err)
         return NULL;
     }
     if (!backend_available(BACKEND_CUDA)) {
-        nn_error_set(err, NN_ERR_INPUT,
-                     "device: cuda was asked for but no GPU is visible (check nvidia-smi and "
-                     "CUDA_VISIBLE_DEVICES)");
+        const char *why = backend_cuda_unusable_reason();
+        if (why[0])
+            nn_error_set(err, NN_ERR_INPUT, "device: cuda was asked for but no GPU can be used: %s",
+                         why);
+        else
+            nn_error_set(err, NN_ERR_INPUT,
+                         "device: cuda was asked for but no GPU is visible (check nvidia-smi and "
+                         "CUDA_VISIBLE_DEVICES)");
         return NULL;
     }
     return be;

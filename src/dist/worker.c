@@ -89,6 +89,11 @@ static void worker_train(int run, const char *id, const char *json, const Cifar1
                                   "device: cuda was asked for but this nnsweep (on %s) was built "
                                   "without the CUDA backend (configure with -DNNSWEEP_CUDA=ON)",
                                   host);
+            else if (backend_cuda_unusable_reason()[0])
+                st = nn_error_set(&err, NN_ERR_INPUT,
+                                  "device: cuda was asked for but this worker on %s can use no "
+                                  "GPU: %s",
+                                  host, backend_cuda_unusable_reason());
             else
                 st = nn_error_set(&err, NN_ERR_INPUT,
                                   "device: cuda was asked for but this worker on %s sees no GPU "

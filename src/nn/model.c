@@ -253,6 +253,13 @@ static const ModelTensor *layer_tensor(const Model *m, const Layer *l, const cha
     return NULL;
 }
 
+/* Floats an activation-arena view of n floats takes: n rounded up to 64
+ * floats, so that every view starts at a 256-byte boundary of the arena
+ * (itself from the backend's alloc: cudaMalloc is 256-byte aligned), as
+ * cuDNN and cuBLAS want their operands (cuda_dnn.cu checks). The state
+ * and gradient arenas keep the exported, packed layout of model.h. */
+static size_t view_floats(size_t n) { return (n + 63) / 64 * 64; }
+
 static float *state_view(Model *m, const Layer *l, const char *suffix, float **grad)
 {
     const ModelTensor *t = layer_tensor(m, l, suffix);
@@ -279,12 +286,17 @@ NnStatus model_create(const RunConfig *c, const Backend *be, int max_batch, Mode
 
     model_plan_fusion(m); /* before the workspace: fused ops may need more */
 
-    /* activation arena: per layer its output, then saved tensors */
+    /* activation arena: per layer its output, then saved tensors, each view
+     * starting at a 256-byte boundary (view_floats) */
     size_t max_act;
-    size_t acts = (size_t)max_batch * act_floats_per_image(m->layers, m->n_layers, &max_act);
+    (void)act_floats_per_image(m->layers, m->n_layers, &max_act);
+    size_t acts = 0;
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = &m->layers[i];
-        if (l->kind == LAYER_BATCHNORM) acts += 2 * (size_t)l->C;
+        acts += view_floats((size_t)max_batch * l->out_size);
+        if (l->kind == LAYER_DROPOUT || l->kind == LAYER_MAXPOOL2D)
+            acts += view_floats((size_t)max_batch * l->out_size);
+        if (l->kind == LAYER_BATCHNORM) acts += view_floats(2 * (size_t)l->C);
         if (l->kind == LAYER_BATCHNORM && l->fuse_next) {
             size_t ws = be->batchnorm_act_pool_workspace_floats(max_batch, l->C, l->H, l->W);
             if (ws > m->ws_floats) m->ws_floats = ws;
@@ -320,7 +332,7 @@ NnStatus model_create(const RunConfig *c, const Backend *be, int max_batch, Mode
     for (int i = 0; i < m->n_layers; i++) {
         Layer *l = &m->layers[i];
         l->y = a;
-        a += (size_t)max_batch * l->out_size;
+        a += view_floats((size_t)max_batch * l->out_size);
         switch (l->kind) {
         case LAYER_LINEAR:
         case LAYER_CONV2D:
@@ -333,15 +345,15 @@ NnStatus model_create(const RunConfig *c, const Backend *be, int max_batch, Mode
             l->rmean = state_view(m, l, "running_mean", NULL);
             l->rvar = state_view(m, l, "running_var", NULL);
             l->save = a;
-            a += 2 * (size_t)l->C;
+            a += view_floats(2 * (size_t)l->C);
             break;
         case LAYER_DROPOUT:
             l->save = a;
-            a += (size_t)max_batch * l->out_size;
+            a += view_floats((size_t)max_batch * l->out_size);
             break;
         case LAYER_MAXPOOL2D:
             l->idx = (int32_t *)a;
-            a += (size_t)max_batch * l->out_size;
+            a += view_floats((size_t)max_batch * l->out_size);
             break;
         case LAYER_ACT: break;
         }

@@ -246,11 +246,22 @@ static NnStatus trainer_init(Trainer *t, const RunConfig *c, const Cifar10 *data
     return st;
 }
 
-enum { EPOCH_OK = 0, EPOCH_DIVERGED, EPOCH_STOPPED };
+enum { EPOCH_OK = 0, EPOCH_DIVERGED, EPOCH_STOPPED, EPOCH_FAILED };
+
+/* The backend's failed run since the last check (backend_take_failure:
+ * e.g. out of GPU memory inside cuDNN) into message: 1, else 0. */
+static int backend_failed(const Backend *be, char *message, size_t message_size)
+{
+    NnError why;
+    if (backend_take_failure(be, &why) == NN_OK) return 0;
+    snprintf(message, message_size, "%.500s", why.msg);
+    return 1;
+}
 
 /* One epoch of training. Returns EPOCH_OK, EPOCH_DIVERGED when the loss
- * stopped being finite, EPOCH_STOPPED when should_stop asked (message
- * filled in both cases). */
+ * stopped being finite, EPOCH_STOPPED when should_stop asked,
+ * EPOCH_FAILED when an op of the backend failed (message filled in all
+ * but the first case). */
 static int train_epoch(Trainer *t, const TrainOptions *opt, int epoch, long *step, double *loss,
                        double *accuracy, double *lr, char *message, size_t message_size)
 {
@@ -281,6 +292,7 @@ static int train_epoch(Trainer *t, const TrainOptions *opt, int epoch, long *ste
         model_loss(m, B, (float)c->label_smoothing, 1, t->acc);
         *lr = optim_lr_at(c, *step, steps_per_epoch);
         optim_backward_step(t->opt, B, (float)*lr); /* backward + update */
+        if (backend_failed(be, message, message_size)) return EPOCH_FAILED;
         (*step)++;
         seen += B;
         if (be->host_memory || batch % DEVICE_CHECK_EVERY == DEVICE_CHECK_EVERY - 1) {
@@ -328,9 +340,15 @@ NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *
 
     Trainer t;
     NnStatus st = trainer_init(&t, c, data, opt->backend, opt->eval_batch, err);
+    if (st == NN_OK && backend_failed(opt->backend, err->msg, sizeof err->msg)) {
+        trainer_free(&t);
+        st = NN_ERR_RUN;
+    }
     if (st == NN_ERR_RUN) { /* out of memory: a failed run, not an error */
         out->status = RUN_FAILED;
-        snprintf(out->message, sizeof out->message, "%.500s", err->msg);
+        /* the backend's reason, when it has one, is the precise one */
+        if (!backend_failed(opt->backend, out->message, sizeof out->message))
+            snprintf(out->message, sizeof out->message, "%.500s", err->msg);
         out->wall_seconds = nn_now() - t_start;
         return NN_OK;
     }
@@ -347,6 +365,13 @@ NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *
     EpochMetrics e = {0};
     double t_epoch = nn_now();
     evaluate_splits(&t, &e, 1);
+    if (backend_failed(t.be, out->message, sizeof out->message)) {
+        out->status = RUN_FAILED;
+        free(best);
+        trainer_free(&t);
+        out->wall_seconds = nn_now() - t_start;
+        return NN_OK;
+    }
     long steps_per_epoch = (t.data.split.train.n + c->batch_size - 1) / c->batch_size;
     e.learning_rate = optim_lr_at(c, 0, steps_per_epoch);
     double top = c->select_on == SELECT_VAL_ACCURACY ? e.val_accuracy : e.test_accuracy;
@@ -372,6 +397,11 @@ NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *
             out->status = RUN_INTERRUPTED;
             break;
         }
+        if (how == EPOCH_OK) evaluate_splits(&t, &e, 0);
+        if (how == EPOCH_FAILED || backend_failed(t.be, out->message, sizeof out->message)) {
+            out->status = RUN_FAILED; /* this epoch's metrics are meaningless */
+            break;
+        }
         if (how == EPOCH_DIVERGED) {
             e.val_loss = e.val_accuracy = e.test_loss = e.test_accuracy = NAN;
             e.top_accuracy = top;
@@ -381,7 +411,6 @@ NnStatus train_run(const RunConfig *c, const Cifar10 *data, const TrainOptions *
             if (opt->on_epoch) opt->on_epoch(&e, opt->user);
             break;
         }
-        evaluate_splits(&t, &e, 0);
         double sel = c->select_on == SELECT_VAL_ACCURACY ? e.val_accuracy : e.test_accuracy;
         if (sel > top) {
             top = sel;
@@ -421,6 +450,7 @@ NnStatus train_evaluate(const RunConfig *c, const float *state, size_t n_state,
     memset(out, 0, sizeof *out);
     Trainer t;
     NnStatus st = trainer_init(&t, c, data, be, 0, err);
+    if (st == NN_ERR_RUN) backend_take_failure(be, err); /* the precise reason, if any */
     if (st != NN_OK) return st;
     if (n_state != model_n_state(t.model)) {
         trainer_free(&t);
@@ -433,5 +463,5 @@ NnStatus train_evaluate(const RunConfig *c, const float *state, size_t n_state,
                   &out->loss, &out->accuracy, out->confusion);
     out->n = t.data.split.test.n;
     trainer_free(&t);
-    return NN_OK;
+    return backend_take_failure(be, err);
 }
