@@ -256,7 +256,7 @@ static const ModelTensor *layer_tensor(const Model *m, const Layer *l, const cha
 /* Floats an activation-arena view of n floats takes: n rounded up to 64
  * floats, so that every view starts at a 256-byte boundary of the arena
  * (itself from the backend's alloc: cudaMalloc is 256-byte aligned), as
- * cuDNN and cuBLAS want their operands (cuda_dnn.cu checks). The state
+ * cuDNN and cuBLAS want their operands (cuda_conv.cu checks). The state
  * and gradient arenas keep the exported, packed layout of model.h. */
 static size_t view_floats(size_t n) { return (n + 63) / 64 * 64; }
 

@@ -19,16 +19,17 @@
 # start; none starts later):
 #   bench_PREC_bBATCH  training images/s of MLP 3x256 and CNN 5x256 at batch
 #                32 and 512 in fp32, tf32 and bf16 (bench_train)
-#   torch_PREC_bBATCH  the same in PyTorch, when /usr/bin/python3 has torch
-#                with CUDA
 #   sweep        a 6-run sweep with 2 workers on the GPU (mpirun)
+#   torch_PREC_bBATCH  the throughput in PyTorch, when /usr/bin/python3 has
+#                torch with CUDA (bench/torch_bench.py --device cuda)
 #   cudnn_log    when an ops test failed: its rerun with cuDNN's API log
 #   memcheck     a tiny training run under compute-sanitizer, if installed
 #
 # Every log is written to $OUT (default build-gpu/gpu-logs) while its step
 # runs (stdout line-buffered), so a run killed at its time limit still
 # returns them; SUMMARY.txt there has one line per step (PASS, FAIL, SKIP,
-# TIMEOUT or NOT RUN, seconds, and the first error or the figures), and
+# TIMEOUT or NOT RUN, seconds, the first error, the figures: epoch-0 loss
+# differences, images/s, the sweep's run counts), and
 # RESULTS-gpu.md the throughput table. Each step has its own time limit
 # (the build's: GPU_BUILD_LIMIT_S, default 300 s), cut to what is left
 # before the deadline (GPU_DEADLINE_S, default 290 s after the start: no
@@ -76,11 +77,15 @@ first_error() {
 }
 # step NAME LIMIT CMD...: CMD with a time limit (at most what is left
 # before the deadline), its output in $out/NAME.log as it comes; one
-# summary line. Exit 77 is a skip in --cpu mode and a failure on a GPU
-# (where every GPU test must run). Returns CMD's status.
+# summary line, which ends with what the function named in $figures (if
+# any; reset after) prints from the log. Exit 77 is a skip in --cpu mode
+# and a failure on a GPU (where every GPU test must run). Returns CMD's
+# status.
+figures=
 step() {
-  local name=$1 lim=$2
+  local name=$1 lim=$2 fig=$figures
   shift 2
+  figures=
   local s=$SECONDS rc d
   ((lim > deadline - SECONDS)) && lim=$((deadline - SECONDS))
   if ((lim <= 0)); then
@@ -91,8 +96,9 @@ step() {
   timeout -k 10 "$lim" stdbuf -oL -eL "$@" >"$out/$name.log" 2>&1
   rc=$?
   d=$((SECONDS - s))
+  [[ -n $fig ]] && fig=$($fig "$out/$name.log")
   case $rc in
-    0) note "PASS $name (${d}s)" ;;
+    0) note "PASS $name (${d}s)${fig:+: $fig}" ;;
     77) if [[ $mode == cpu ]]; then
           note "SKIP $name (${d}s): $(grep -m1 '^SKIP' "$out/$name.log" | cut -c1-200)"
         else
@@ -101,7 +107,7 @@ step() {
         fi ;;
     124 | 137) note "TIMEOUT $name (limit ${lim}s): $(tail -1 "$out/$name.log" | cut -c1-200)"
                fails=$((fails + 1)) ;;
-    *) note "FAIL $name (exit $rc, ${d}s): $(first_error "$out/$name.log")"
+    *) note "FAIL $name (exit $rc, ${d}s): $(first_error "$out/$name.log")${fig:+; $fig}"
        fails=$((fails + 1)) ;;
   esac
   return $rc
@@ -122,7 +128,7 @@ finish() {
   echo "mode $mode, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -srm), $(nproc) cores"
   git -C "$root" log -1 --format='nnsweep %h %s' 2>/dev/null &&
     git -C "$root" status --porcelain --untracked-files=no | head -20
-  nvidia-smi 2>&1 || echo "nvidia-smi: not available"
+  timeout 30 nvidia-smi 2>&1 || echo "nvidia-smi: not available or failed"
   nvcc --version 2>&1 | tail -2
   grep -hE "define CUDNN_(MAJOR|MINOR|PATCHLEVEL) " /usr/local/cuda/include/cudnn_version*.h \
     /usr/include/cudnn_version*.h 2>/dev/null
@@ -130,17 +136,17 @@ finish() {
   mpirun --version 2>&1 | head -1
   free -g | head -2
   command -v compute-sanitizer || echo "compute-sanitizer: not installed"
-  /usr/bin/python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
+  timeout 60 /usr/bin/python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
                       torch.cuda.is_available())' 2>&1 | tail -1
 } >"$out/env.txt" 2>&1
 cc=
 if [[ $mode == gpu ]]; then
-  cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
+  cc=$(timeout 30 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
   [[ -z $cc ]] && cc=$(__nvcc_device_query 2>/dev/null | tr ',' '\n' | head -1)
 fi
-gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
-note "ENV GPU: ${gpu:-none seen by nvidia-smi}" \
-  "(driver for CUDA $(grep -m1 -oE 'CUDA Version: [0-9.]+' "$out/env.txt" | cut -d' ' -f3));" \
+gpu=$(timeout 30 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)
+drv_cuda=$(grep -m1 -oE 'CUDA Version: [0-9.]+' "$out/env.txt" | cut -d' ' -f3)
+note "ENV GPU: ${gpu:-none seen by nvidia-smi} (driver for CUDA ${drv_cuda:-?});" \
   "nvcc $(grep -m1 -oE 'release [0-9.]+' "$out/env.txt" | cut -d' ' -f2);" \
   "compute capability ${cc:-?}; $(nproc) cores"
 
@@ -197,12 +203,14 @@ step parity 180 "$t/test_parity" $dev "$root/tests/fixtures"
 # ---- the same training on cpu and cuda ------------------------------------------------------------
 tc=(--data "$data" --other "$dev" --train-images 3000 --test-images 1000 --epochs 2)
 [[ $mode == cpu ]] && tc=(--data "$data" --other cpu --train-images 600 --test-images 200 --epochs 1)
+# compare_figures LOG: each comparison's verdict and epoch-0 loss difference
+# shellcheck disable=SC2317 # (the figure functions are called through $figures)
+compare_figures() {
+  grep -E '^(PASS|FAIL) ' "$1" | awk '{ sub(":", "", $4); sub(",", "", $9)
+    printf "%s%s %s %s epoch-0 loss diff %s", (NR > 1 ? "; " : ""), $1, $2, $4, $9 }'
+}
+figures=compare_figures
 step train_compare 300 "$t/train_compare" "${tc[@]}"
-# the epoch-0 loss differences, one line (the step's own line is above)
-[[ -s $out/train_compare.log ]] &&
-  note "  train_compare: $(grep -E '^(PASS|FAIL) ' "$out/train_compare.log" |
-    awk '{ sub(":", "", $4); sub(",", "", $9)
-           printf "%s%s %s %s epoch-0 loss diff %s", (NR > 1 ? "; " : ""), $1, $2, $4, $9 }')"
 
 # ---- optional: throughput ------------------------------------------------------------------------
 bench=$build/bench/bench_train
@@ -217,36 +225,27 @@ fi
   echo
   echo "$(head -1 "$out/env.txt"); GPU: ${gpu:-none}"
   echo "bench_train --backend $dev ${timing[*]}: images/s of training steps (gather,"
-  echo "forward, loss, backward, SGD) after a warm-up; MLP 3x256 and the seed study's CNN 5x256."
+  echo "forward, loss, backward, SGD) after a warm-up (bench/bench_train.c: mlp is the MLP"
+  echo "3x256, cnn5x256 the seed study's CNN 5x256)."
   echo
   echo "| precision | batch |$(printf ' %s |' "${cases[@]}")"
   echo "|---|---:|$(printf -- '---:|%.0s' "${cases[@]}")"
 } >"$out/RESULTS-gpu.md"
+# bench_figures LOG: "CASE IMAGES/S ..." of a bench_train or torch_bench log
+# shellcheck disable=SC2317
+bench_figures() {
+  awk '!/^#/ && NF == 3 { printf "%s%s %s", (n++ ? ", " : "images/s "), $1, $2 }' "$1"
+}
 for p in "${precs[@]}"; do
   for b in 32 512; do
     left "bench_${p}_b$b" || break 2
+    figures=bench_figures
     step "bench_${p}_b$b" 90 "$bench" --backend $dev --precision "$p" --batch $b "${timing[@]}" \
       "${cases[@]}"
     row=$(awk '!/^#/ && NF == 3 { printf " %s |", $2 }' "$out/bench_${p}_b$b.log")
     echo "| $p | $b |$row" >>"$out/RESULTS-gpu.md"
-    note "  bench_${p}_b$b images/s:$(awk '!/^#/ && NF == 3 { printf " %s %s", $1, $2 }' \
-      "$out/bench_${p}_b$b.log")"
   done
 done
-if [[ $mode == gpu ]] && /usr/bin/python3 -c 'import sys, torch
-sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
-  for p in "${precs[@]}"; do
-    for b in 32 512; do
-      left "torch_${p}_b$b" || break 2
-      step "torch_${p}_b$b" 90 /usr/bin/python3 bench/torch_bench.py --device cuda --precision "$p" \
-        --batch $b --seconds 1.5 --train-only --eval-batch 512 "${cases[@]}"
-      note "  torch_${p}_b$b images/s:$(awk '!/^#/ && NF == 3 { printf " %s %s", $1, $2 }' \
-        "$out/torch_${p}_b$b.log")"
-    done
-  done
-else
-  note "SKIP torch: no PyTorch with CUDA here ($mode mode)"
-fi
 
 # ---- optional: a sweep with 2 workers -----------------------------------------------------------
 if left sweep; then
@@ -268,23 +267,41 @@ parameters:
   device: {value: $dev}
 EOF
   rm -f "$build/gpu-sweep.h5"
+  # sweep_figures LOG: the sweep's status counts
+  # shellcheck disable=SC2317
+  sweep_figures() { grep -m1 -E '^sweep gpu_sweep' "$1" | sed 's/^[^:]*: //'; }
+  figures=sweep_figures
   if step sweep 150 mpirun -np 3 "$build/nnsweep" sweep "$build/gpu-sweep.yaml" \
-       --out "$build/gpu-sweep.h5" --data "$data" --quiet; then
-    # a failed run is a result, not an error of the sweep: count them
-    line=$(grep -m1 -E '^sweep gpu_sweep' "$out/sweep.log")
-    if [[ $line == *"6 runs: 6 done"* ]]; then
-      note "  sweep: ${line#*: }"
-    else
-      note "FAIL sweep: not every run is done: ${line:-no summary line}"
-      fails=$((fails + 1))
-    fi
+       --out "$build/gpu-sweep.h5" --data "$data" --quiet &&
+     ! grep -q "6 runs: 6 done" "$out/sweep.log"; then
+    # a failed run is a result, not an error of the sweep: its status says
+    note "FAIL sweep: not every run is done (its line above; sweep.log)"
+    fails=$((fails + 1))
   fi
 fi
 
+# ---- optional: PyTorch on the same GPU, when there ---------------------------------------------
+if [[ $mode == gpu ]] && timeout 60 /usr/bin/python3 -c 'import sys, torch
+sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+  for p in "${precs[@]}"; do
+    for b in 32 512; do
+      left "torch_${p}_b$b" || break 2
+      figures=bench_figures
+      step "torch_${p}_b$b" 90 /usr/bin/python3 bench/torch_bench.py --device cuda --precision "$p" \
+        --batch $b --seconds 1.5 --train-only --eval-batch 512 "${cases[@]}"
+    done
+  done
+else
+  note "SKIP torch: no PyTorch with CUDA here ($mode mode)"
+fi
+
 # ---- optional: diagnosis -----------------------------------------------------------------------------
-if ((ops_failed)) && [[ $mode == gpu ]] && left cudnn_log; then
-  # the cuDNN call sequence behind the failure (cuDNN 9's API log), its last 2 MB
-  CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG="$build/cudnn-api.log" timeout 120 \
+if ((ops_failed && deadline - SECONDS > 10)) && [[ $mode == gpu ]] && left cudnn_log; then
+  # the cuDNN call sequence behind the failure (cuDNN 9's API log), its last
+  # 2 MB; within the deadline, and not counted again as a failure
+  lim=$((deadline - SECONDS))
+  ((lim > 120)) && lim=120
+  CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG="$build/cudnn-api.log" timeout -k 10 "$lim" \
     "$t/test_backend_ops" cuda >/dev/null 2>&1
   tail -c 2000000 "$build/cudnn-api.log" >"$out/cudnn-api-tail.log" 2>/dev/null
   note "NOTE cuDNN API log of the ops test: cudnn-api-tail.log"

@@ -175,12 +175,18 @@ extern "C" int nn_cuda_device_count(void)
         char d[16], r[16];
         cuda_version_text(drv, d, sizeof d);
         cuda_version_text(rt, r, sizeof r);
-        snprintf(g_unusable, sizeof g_unusable,
-                 "the NVIDIA driver cannot run this nnsweep: %s (%s); the driver supports CUDA "
-                 "%s, this build's runtime is CUDA %s and needs a driver for CUDA %s or newer "
-                 "(CUDA 13: driver R580 or newer)%s",
-                 cudaGetErrorName(e), cudaGetErrorString(e), d, r, r,
-                 drv < rt ? ": update the driver, or build with an older CUDA toolkit" : "");
+        if (drv < rt)
+            snprintf(g_unusable, sizeof g_unusable,
+                     "the NVIDIA driver is too old for this nnsweep: it supports CUDA %s, this "
+                     "build's runtime is CUDA %s and needs a driver for CUDA %s or newer (CUDA "
+                     "13: R580 or newer); update the driver, or build nnsweep with the CUDA "
+                     "toolkit the driver supports (%s: %s)",
+                     d, r, r, cudaGetErrorName(e), cudaGetErrorString(e));
+        else
+            snprintf(g_unusable, sizeof g_unusable,
+                     "the NVIDIA driver (for CUDA %s; this build's runtime is CUDA %s) offers no "
+                     "usable GPU: %s (%s)",
+                     d, r, cudaGetErrorName(e), cudaGetErrorString(e));
         if (!said++) fprintf(stderr, "nnsweep: %s\n", g_unusable);
     }
     return 0;
