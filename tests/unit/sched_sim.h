@@ -112,6 +112,7 @@ typedef struct SimWorker {
     int stop_early; /* a STOP verdict came */
     int n_decide;
     const int *decide;
+    int lost;       /* sched_core_worker_lost was called: it must get no run */
 } SimWorker;
 
 typedef struct Sim {
@@ -147,9 +148,10 @@ static void drain(Sim *s)
     while (sched_core_assign(s->core, &a)) {
         SimWorker *w = &s->w[a.worker];
         CHECK(!w->busy, "worker %d got a run while busy", a.worker);
+        CHECK(!w->lost, "worker %d got a run after it was lost", a.worker);
         *w = (SimWorker){.busy = 1, .run = a.run, .epochs = a.sr->config.epochs,
                          .acc = s->accuracy ? s->accuracy(a.sr) : sim_accuracy(a.sr),
-                         .n_decide = a.n_decide, .decide = a.decide};
+                         .n_decide = a.n_decide, .decide = a.decide, .lost = w->lost};
         s->order[s->n_assigned++] = a.run;
     }
 }

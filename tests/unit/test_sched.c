@@ -279,6 +279,7 @@ static void test_worker_lost(void)
     CHECK(lost_run >= 0, "worker 1 has a run");
     sched_core_worker_lost(s.core, 1, "its process died");
     s.w[1].busy = 0;
+    s.w[1].lost = 1;
     CHECK(sched_core_worker_run(s.core, 1) == -1, "the lost worker has no run");
     CHECK(sched_core_run_status(s.core, lost_run) == RUN_INTERRUPTED, "its run is interrupted");
     run_to_end(&s);
