@@ -54,6 +54,19 @@ static void test_bayes_session(void)
         CHECK(sched_core_reconcile(s.core, NULL, 0, NULL, 0, 0, "", &plan, &err) == NN_OK, "%s",
               err.msg);
         sched_plan_free(&plan);
+        drain(&s);
+        if (rep == 0) { /* the progress line counts the runs bayes will still propose */
+            char *text = NULL;
+            size_t size = 0;
+            FILE *out = open_memstream(&text, &size);
+            SchedOptions o = {.n_workers = 3, .progress = out};
+            SchedCore *probe = sched_core_create(&set, NULL, &o);
+            sched_core_progress(probe, 1);
+            sched_core_free(probe);
+            fclose(out);
+            CHECK(text && strstr(text, "[nnsweep] 0/16 runs done"), "progress: %s", text);
+            free(text);
+        }
         run_to_end(&s);
         const Sweep *sw = &set.sweeps[0];
         CHECK(sw->n_runs == 16 && mem->n == 16, "run_cap 16: %d runs, %d recorded", sw->n_runs,
