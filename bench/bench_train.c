@@ -6,7 +6,7 @@
  *
  *   bench_train [--backend cpu] [--threads N] [--seconds S] [--batch B]
  *               [--eval-batch B] [--steps N] [--train-only | --eval-only]
- *               [--profile] CASE...
+ *               [--precision fp32|tf32|bf16] [--profile] CASE...
  * Cases: mlp, mlp_bn, mlp_dropout, cnn2x32, cnn2x32_bn, cnn2x32_dropout,
  *        cnn5x32, cnn5x256, any cnnDxC (D <= 5 conv layers of C channels,
  *        padding 0 for D = 2 and 3 otherwise, as in the seed study; see
@@ -19,7 +19,10 @@
  * --profile adds, per case and pass, milliseconds per step of the batch
  * gather, every layer's forward and backward (the backward with the SGD
  * update of the layer's parameters: train_backward_update) and the loss (a
- * sync after each, so the total is a little above the plain step). */
+ * sync after each, so the total is a little above the plain step).
+ * --precision sets the backend's (cuda only; backend.h set_precision). A
+ * case whose ops fail (backend_take_failure, e.g. out of GPU memory) prints
+ * its message instead of figures and makes the exit status 1. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +154,8 @@ int main(int argc, char **argv)
 {
     const char *backend = "cpu";
     int threads = 0, batch = 32, eval_batch = 500, passes = 3; /* bit 0 train, bit 1 eval */
+    int precision = 0;
+    static const char *const precisions[] = {"fp32", "tf32", "bf16"};
     Bench bench = {3.0, 0, 0};
     int first_case = argc;
     for (int i = 1; i < argc; i++) {
@@ -172,6 +177,15 @@ int main(int argc, char **argv)
             batch = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--eval-batch") && i + 1 < argc) {
             eval_batch = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            i++;
+            for (precision = 0; precision < 3 && strcmp(argv[i], precisions[precision]); precision++)
+                ;
+            if (precision == 3) {
+                fprintf(stderr, "bench_train: --precision %s: expected fp32, tf32 or bf16\n",
+                        argv[i]);
+                return 2;
+            }
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "bench_train: unknown option %s\n", argv[i]);
             return 2;
@@ -185,9 +199,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_train: backend %s is not compiled in\n", backend);
         return 2;
     }
+    if (precision && !be->set_precision) {
+        fprintf(stderr, "bench_train: backend %s computes in fp32 only\n", be->name);
+        return 2;
+    }
+    if (be->set_precision) be->set_precision(precision);
     int used = backend_cpu_set_threads(threads);
-    printf("# backend %s, %d threads, batch %d, eval batch %d, >= %.1f s per measurement\n",
-           be->name, used, batch, eval_batch, bench.seconds);
+    printf("# backend %s, %s, %d threads, batch %d, eval batch %d, >= %.1f s per measurement\n",
+           be->name, precisions[precision], used, batch, eval_batch, bench.seconds);
 
     /* random images and labels, in backend memory */
     uint8_t *h_img = nn_malloc((size_t)N_IMAGES * 3072), *h_lab = nn_malloc(N_IMAGES);
@@ -222,6 +241,7 @@ int main(int argc, char **argv)
         if (run_plan_create(&c, &plan, &err) != NN_OK ||
             model_create(plan.mplan, be, max_batch, &m, &err) != NN_OK ||
             optim_create(&plan.optim, be, plan.mplan->n_params, &o, &err) != NN_OK) {
+            backend_take_failure(be, &err); /* the backend's reason, when it has one */
             fprintf(stderr, "bench_train: %s: %s\n", argv[i], err.msg);
             model_free(m);
             run_plan_free(&plan);
@@ -230,7 +250,12 @@ int main(int argc, char **argv)
         }
         double tr = passes & 1 ? measure(be, m, o, &c, img, lab, order, batch, 1, &bench) : 0;
         double ev = passes & 2 ? measure(be, m, o, &c, img, lab, order, eval_batch, 0, &bench) : 0;
-        printf("%s %.1f %.1f\n", argv[i], tr, ev);
+        if (backend_take_failure(be, &err) != NN_OK) {
+            fprintf(stderr, "bench_train: %s: %s\n", argv[i], err.msg);
+            code = 1;
+        } else {
+            printf("%s %.1f %.1f\n", argv[i], tr, ev);
+        }
         fflush(stdout);
         optim_free(o);
         model_free(m);

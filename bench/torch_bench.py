@@ -5,8 +5,12 @@ float tensors, a fixed number of threads. Prints `CASE train_ips eval_ips`
 lines like bench_train.
 
 usage: /usr/bin/python3 bench/torch_bench.py [--threads N] [--seconds S]
-           [--batch B] [--eval-batch B] [--train-only | --eval-only] CASE...
-(0 for a pass that was not measured.)
+           [--batch B] [--eval-batch B] [--train-only | --eval-only]
+           [--device cpu|cuda] [--precision fp32|tf32|bf16] CASE...
+(0 for a pass that was not measured.) --device cuda runs as nnsweep's cuda
+backend does: cuDNN's heuristics (cudnn.benchmark off), TF32 only with
+--precision tf32, bf16 autocast with --precision bf16; the clock is read
+after a synchronize.
 (Debian's python3-torch; `scripts/install-deps.sh --torch` installs it.)
 """
 import argparse
@@ -53,20 +57,29 @@ def build(case):
     return nn.Sequential(*layers)
 
 
-def measure(model, x, y, order, batch, train, seconds):
+def measure(model, x, y, order, batch, train, seconds, device, precision):
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     loss_fn = nn.CrossEntropyLoss()
     model.train(train)
-    steps, s, t0, t_start = 0, 0, None, time.perf_counter()
+    cuda = device == "cuda"
+
+    def clock():
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    steps, s, t0, t_start = 0, 0, None, clock()
     with torch.set_grad_enabled(train):
         while True:
             # warm-up: 5 steps or 0.5 s, whichever ends first (as bench_train)
-            if t0 is None and (s == 5 or (s >= 1 and time.perf_counter() - t_start >= 0.5)):
-                t0 = time.perf_counter()
+            if t0 is None and (s == 5 or (s >= 1 and clock() - t_start >= 0.5)):
+                t0 = clock()
             start = (s * batch) % (N_IMAGES - batch)
             idx = order[start:start + batch]
-            out = model(x[idx])
-            loss = loss_fn(out, y[idx])
+            with torch.autocast(device_type=device, dtype=torch.bfloat16,
+                                enabled=precision == "bf16"):
+                out = model(x[idx])
+                loss = loss_fn(out, y[idx])
             if train:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -76,9 +89,9 @@ def measure(model, x, y, order, batch, train, seconds):
             s += 1
             if t0 is not None:
                 steps += 1
-                if time.perf_counter() - t0 >= seconds:
+                if (not cuda or steps % 4 == 0) and clock() - t0 >= seconds:
                     break
-    return steps * batch / (time.perf_counter() - t0)
+    return steps * batch / (clock() - t0)
 
 
 def main():
@@ -89,20 +102,32 @@ def main():
     ap.add_argument("--eval-batch", type=int, default=500)
     ap.add_argument("--train-only", action="store_true")
     ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
     ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
+    if a.precision != "fp32" and a.device != "cuda":
+        ap.error("--precision tf32 and bf16 need --device cuda")
     torch.set_num_threads(a.threads)
+    torch.backends.cudnn.benchmark = False  # heuristics, as nnsweep
+    torch.backends.cuda.matmul.allow_tf32 = a.precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = a.precision == "tf32"
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
     x = (torch.randint(0, 256, (N_IMAGES, 3, 32, 32), generator=g).float() / 255 - 0.5) / 0.5
     y = torch.randint(0, 10, (N_IMAGES,), generator=g)
     order = torch.randint(0, N_IMAGES, (N_IMAGES,), generator=g)
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch}, "
-          f"eval batch {a.eval_batch}, >= {a.seconds:.1f} s per measurement", flush=True)
+    x, y, order = x.to(a.device), y.to(a.device), order.to(a.device)
+    print(f"# torch {torch.__version__}, {a.device} {a.precision}, {torch.get_num_threads()} "
+          f"threads, batch {a.batch}, eval batch {a.eval_batch}, >= {a.seconds:.1f} s per "
+          f"measurement", flush=True)
     for case in a.cases:
-        model = build(case)
-        tr = 0.0 if a.eval_only else measure(model, x, y, order, a.batch, True, a.seconds)
-        ev = 0.0 if a.train_only else measure(model, x, y, order, a.eval_batch, False, a.seconds)
+        model = build(case).to(a.device)
+        run = (x, y, order)
+        tr = 0.0 if a.eval_only else measure(model, *run, a.batch, True, a.seconds, a.device,
+                                             a.precision)
+        ev = 0.0 if a.train_only else measure(model, *run, a.eval_batch, False, a.seconds,
+                                              a.device, a.precision)
         print(f"{case} {tr:.1f} {ev:.1f}", flush=True)
 
 

@@ -322,6 +322,24 @@ const Backend *backend_by_name(const char *name);
 /* Nonzero when the backend can run here (cuda: a GPU is visible). */
 int backend_available(BackendKind kind);
 
+/* A failed run inside the ops (STYLE.md, Errors 3): the table's ops return
+ * nothing, so an op of be that could not complete for a reason that ends
+ * the run but not the process (cuda: out of GPU memory inside cuDNN or
+ * cuBLAS, no convolution algorithm that runs, a misaligned operand)
+ * records it, and the ops after it have no meaningful results. This takes
+ * the recorded failure: NN_ERR_RUN with its message in err (which may be
+ * NULL), and be is ready for the next run; NN_OK when there is none. A
+ * host-flag test, cheap enough for every training step; ref and cpu never
+ * record one. */
+NnStatus backend_take_failure(const Backend *be, NnError *err);
+
+/* Why the cuda backend cannot run here although an NVIDIA driver is
+ * installed (e.g. a driver too old for the CUDA runtime nnsweep was built
+ * with: both versions and what is needed); "" when it can run, when no
+ * driver is installed (a CPU machine) or when cuda is not compiled in.
+ * Static storage. */
+const char *backend_cuda_unusable_reason(void);
+
 /* GPUs visible to this process (honouring CUDA_VISIBLE_DEVICES); 0 when
  * the CUDA backend is not compiled in or no GPU is present. */
 int backend_cuda_device_count(void);

@@ -327,7 +327,10 @@ RunStatus sched_core_run_status(const SchedCore *c, int run);
 
 /* Prints the progress line ("[nnsweep] 3/6 runs done (...), 2 running | best
  * ... | elapsed ..., ETA ...") to the progress stream when progress_seconds
- * passed since the last one, or always with force. */
+ * passed since the last one, or always with force. The total counts the
+ * runs a search sweep will still propose up to its run_cap ("3/40"); with
+ * a search sweep without run_cap it is the runs known so far and a '+'
+ * ("3/6+"), and there is no ETA. */
 void sched_core_progress(SchedCore *c, int force);
 
 /* ---- drivers ------------------------------------------------------------- */

@@ -10,7 +10,11 @@
  * highest `select_on` accuracy; its weights and batch-norm buffers are kept
  * as one host copy. Early stopping: after `patience` epochs without a
  * higher value (0 = never). A NaN or Inf training loss ends the run with
- * status RUN_DIVERGED; an allocation failure with RUN_FAILED.
+ * status RUN_DIVERGED; an allocation failure, or an op of the backend that
+ * failed (backend_take_failure, checked after every training step and
+ * every evaluation: e.g. out of GPU memory inside cuDNN), with RUN_FAILED
+ * and its message (the epoch in which an op failed is not reported). The
+ * backend is then ready for the next run.
  *
  * The hooks (run.h) let a worker stream every epoch as it ends, and let the
  * scheduler end a run after an epoch (stopped early: RUN_STOPPED; cancelled:
@@ -94,7 +98,8 @@ typedef struct EvalResult {
 /* Evaluates a state (model_state layout, host memory, n_state floats) of
  * the run of plan p on the test images its config selects (test_images),
  * normalized as the run was (meanstd statistics from its training images),
- * in eval mode. NN_ERR_INPUT when the state does not fit the model. */
+ * in eval mode. NN_ERR_INPUT when the state does not fit the model;
+ * NN_ERR_RUN when the backend ran out of memory or an op of it failed. */
 NnStatus train_evaluate(const RunPlan *p, const float *state, size_t n_state,
                         const TrainData *data, const Backend *be, EvalResult *out, NnError *err);
 

@@ -1,5 +1,6 @@
 /* backend.c - the backend registry (backend.h): which tables are compiled
- * in, whether they can run here, and the cpu backend's thread count. */
+ * in, whether they can run here and why not, their failed runs, and the
+ * cpu backend's thread count. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +55,28 @@ int backend_available(BackendKind kind)
 #endif
     }
     return 0;
+}
+
+NnStatus backend_take_failure(const Backend *be, NnError *err)
+{
+#ifdef NNSWEEP_HAVE_CUDA
+    char msg[sizeof err->msg];
+    if (be == &nn_backend_cuda && nn_cuda_take_failure(msg, sizeof msg))
+        return nn_error_set(err, NN_ERR_RUN, "%s", msg);
+#else
+    (void)be;
+    (void)err;
+#endif
+    return NN_OK;
+}
+
+const char *backend_cuda_unusable_reason(void)
+{
+#ifdef NNSWEEP_HAVE_CUDA
+    return nn_cuda_unusable_reason();
+#else
+    return "";
+#endif
 }
 
 int backend_cuda_device_count(void)
@@ -113,6 +136,12 @@ const Backend *backend_for_device(DeviceKind want, NnError *err)
                      "device: cuda was asked for but this nnsweep (on %s) was built without the "
                      "CUDA backend (configure with -DNNSWEEP_CUDA=ON), or set device: cpu",
                      host);
+        return NULL;
+    }
+    const char *why = backend_cuda_unusable_reason();
+    if (why[0]) {
+        nn_error_set(err, NN_ERR_RUN, "device: cuda was asked for but this process on %s can use "
+                     "no GPU: %s", host, why);
         return NULL;
     }
     const char *cvd = getenv("CUDA_VISIBLE_DEVICES");

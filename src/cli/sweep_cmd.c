@@ -12,10 +12,12 @@
 static const char sweep_about[] =
     "       mpirun -np N nnsweep sweep ...   (rank 0 schedules, N-1 workers train)\n"
     "\n"
-    "Runs every run of the sweep files (W&B sweep YAML; `nnsweep expand` lists them)\n"
-    "and records every epoch, the best weights and each run's status in one HDF5\n"
-    "results file. SIGTERM, SIGINT, SIGUSR1 or SIGUSR2 stop it cleanly; --resume\n"
-    "then reruns only the unfinished runs.\n";
+    "Runs the sweeps of the files (W&B sweep YAML: grid and random lists, or bayes\n"
+    "and random without run_cap, which propose runs from the results so far; hyperband\n"
+    "stops runs early; `nnsweep expand` shows what each will do) and records every\n"
+    "epoch, the best weights and each run's status in one HDF5 results file. SIGTERM,\n"
+    "SIGINT, SIGUSR1 or SIGUSR2 stop it cleanly; --resume then reruns only the\n"
+    "unfinished runs and lets a search go on from the runs the file holds.\n";
 
 static const char sweep_epilog[] =
     "Example: the seed study with a validation split, in the same results file:\n"

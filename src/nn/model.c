@@ -19,6 +19,7 @@ static const TensorInfo *layer_tensor(const Model *m, const Layer *l, const char
     return NULL;
 }
 
+
 static float *state_view(Model *m, const Layer *l, const char *suffix, float **grad)
 {
     const TensorInfo *t = layer_tensor(m, l, suffix);

@@ -210,11 +210,22 @@ static NnStatus trainer_init(Trainer *t, const RunPlan *p, const TrainData *data
     return st;
 }
 
-enum { EPOCH_OK = 0, EPOCH_DIVERGED, EPOCH_STOPPED };
+enum { EPOCH_OK = 0, EPOCH_DIVERGED, EPOCH_STOPPED, EPOCH_FAILED };
+
+/* The backend's failed run since the last check (backend_take_failure:
+ * e.g. out of GPU memory inside cuDNN) into message: 1, else 0. */
+static int backend_failed(const Backend *be, char *message, size_t message_size)
+{
+    NnError why;
+    if (backend_take_failure(be, &why) == NN_OK) return 0;
+    snprintf(message, message_size, "%.500s", why.msg);
+    return 1;
+}
 
 /* One epoch of training. Returns EPOCH_OK, EPOCH_DIVERGED when the loss
- * stopped being finite, EPOCH_STOPPED when should_stop asked (message
- * filled in both cases). */
+ * stopped being finite, EPOCH_STOPPED when should_stop asked,
+ * EPOCH_FAILED when an op of the backend failed (message filled in all
+ * but the first case). */
 static int train_epoch(Trainer *t, const RunHooks *hooks, int epoch, long *step, double *loss,
                        double *accuracy, double *lr, char *message, size_t message_size)
 {
@@ -246,6 +257,7 @@ static int train_epoch(Trainer *t, const RunHooks *hooks, int epoch, long *step,
         model_loss(m, B, (float)c->label_smoothing, 1, t->acc);
         *lr = optim_lr_at(&t->p->lr, *step, steps_per_epoch);
         train_backward_update(m, t->opt, B, (float)*lr);
+        if (backend_failed(be, message, message_size)) return EPOCH_FAILED;
         (*step)++;
         seen += B;
         if (be->host_memory || batch % DEVICE_CHECK_EVERY == DEVICE_CHECK_EVERY - 1) {
@@ -318,10 +330,17 @@ void train_run(const RunPlan *p, const TrainData *data, const Backend *be, const
 
     Trainer t;
     NnError err = {{0}};
-    if (trainer_init(&t, p, data, be, eval_batch, &err) != NN_OK) {
+    NnStatus st = trainer_init(&t, p, data, be, eval_batch, &err);
+    if (st == NN_OK && backend_failed(be, err.msg, sizeof err.msg)) {
+        trainer_free(&t);
+        st = NN_ERR_RUN;
+    }
+    if (st != NN_OK) {
         /* out of memory, a precision or split the backend or data lack: a
-         * failed run, not an error of the process */
-        run_summary_message(s, "%.500s", err.msg);
+         * failed run, not an error of the process; the backend's reason,
+         * when it has one, is the precise one */
+        if (!backend_failed(be, s->message, sizeof s->message))
+            run_summary_message(s, "%.500s", err.msg);
         s->wall_seconds = nn_now() - t_start;
         return;
     }
@@ -331,6 +350,13 @@ void train_run(const RunPlan *p, const TrainData *data, const Backend *be, const
     EpochMetrics e = {0};
     double t_epoch = nn_now();
     evaluate_splits(&t, &e, 1);
+    if (backend_failed(t.be, s->message, sizeof s->message)) {
+        s->status = RUN_FAILED;
+        free(best);
+        trainer_free(&t);
+        s->wall_seconds = nn_now() - t_start;
+        return;
+    }
     long steps_per_epoch = (t.data.split.train.n + c->batch_size - 1) / c->batch_size;
     e.learning_rate = optim_lr_at(&p->lr, 0, steps_per_epoch);
     double top = c->select_on == SELECT_VAL_ACCURACY ? e.val_accuracy : e.test_accuracy;
@@ -356,6 +382,11 @@ void train_run(const RunPlan *p, const TrainData *data, const Backend *be, const
             s->status = RUN_INTERRUPTED;
             break;
         }
+        if (how == EPOCH_OK) evaluate_splits(&t, &e, 0);
+        if (how == EPOCH_FAILED || backend_failed(t.be, s->message, sizeof s->message)) {
+            s->status = RUN_FAILED; /* this epoch's metrics are meaningless */
+            break;
+        }
         if (how == EPOCH_DIVERGED) {
             e.val_loss = e.val_accuracy = e.test_loss = e.test_accuracy = NAN;
             e.top_accuracy = top;
@@ -365,7 +396,6 @@ void train_run(const RunPlan *p, const TrainData *data, const Backend *be, const
             ask(hooks, &e); /* the row is recorded; the run ends whatever the answer */
             break;
         }
-        evaluate_splits(&t, &e, 0);
         double sel = c->select_on == SELECT_VAL_ACCURACY ? e.val_accuracy : e.test_accuracy;
         if (sel > top) {
             top = sel;
@@ -404,6 +434,7 @@ NnStatus train_evaluate(const RunPlan *p, const float *state, size_t n_state,
     memset(out, 0, sizeof *out);
     Trainer t;
     NnStatus st = trainer_init(&t, p, data, be, 0, err);
+    if (st == NN_ERR_RUN) backend_take_failure(be, err); /* the precise reason, if any */
     if (st != NN_OK) return st;
     if (n_state != model_n_state(t.model)) {
         trainer_free(&t);
@@ -416,5 +447,5 @@ NnStatus train_evaluate(const RunPlan *p, const float *state, size_t n_state,
                    &out->loss, &out->accuracy, out->confusion);
     out->n = t.data.split.test.n;
     trainer_free(&t);
-    return NN_OK;
+    return backend_take_failure(be, err);
 }

@@ -457,6 +457,24 @@ static void format_duration(char *buf, size_t size, double sec)
         snprintf(buf, size, "%lds", t);
 }
 
+/* Runs search sweeps will still propose this session (up to their run_cap;
+ * *unbounded when one has none), with their estimated cost (the mean cost
+ * of the runs known so far). */
+static int runs_to_come(const SchedCore *c, int *unbounded, double *cost)
+{
+    int n = 0;
+    *unbounded = 0;
+    for (int k = 0; k < c->set->n_sweeps; k++) {
+        const Sweep *sw = &c->set->sweeps[k];
+        if (!sw->strategy->adopt || c->ended[k]) continue;
+        if (sw->run_cap == 0) *unbounded = 1;
+        else if (sw->run_cap > sw->n_runs) n += sw->run_cap - sw->n_runs;
+    }
+    *cost = c->counts.n_runs > 0 ? n * (c->todo_cost / (c->counts.n_todo ? c->counts.n_todo : 1))
+                                 : 0.0;
+    return n;
+}
+
 void sched_core_progress(SchedCore *c, int force)
 {
     if (!c->opt.progress) return;
@@ -464,12 +482,20 @@ void sched_core_progress(SchedCore *c, int force)
     if (!force && now - c->last_progress < c->opt.progress_seconds) return;
     c->last_progress = now;
     const SchedCounts *n = &c->counts;
-    char elapsed[32], eta[32];
+    int unbounded;
+    double more_cost;
+    int more = runs_to_come(c, &unbounded, &more_cost);
+    char elapsed[32], eta[32], total[32];
     format_duration(elapsed, sizeof elapsed, now - c->t0);
     double rate = now > c->t0 ? c->done_cost / (now - c->t0) : 0;
-    format_duration(eta, sizeof eta, rate > 0 ? (c->todo_cost - c->done_cost) / rate : -1);
+    format_duration(eta, sizeof eta,
+                    rate > 0 && !unbounded ? (c->todo_cost + more_cost - c->done_cost) / rate : -1);
+    if (unbounded)
+        snprintf(total, sizeof total, "%d+", n->n_todo);
+    else
+        snprintf(total, sizeof total, "%d", n->n_todo + more);
     FILE *f = c->opt.progress;
-    fprintf(f, "[nnsweep] %d/%d runs done (%d diverged, %d failed", n->n_finished, n->n_todo,
+    fprintf(f, "[nnsweep] %d/%s runs done (%d diverged, %d failed", n->n_finished, total,
             n->by_status[RUN_DIVERGED], n->by_status[RUN_FAILED]);
     if (n->by_status[RUN_STOPPED]) fprintf(f, ", %d stopped early", n->by_status[RUN_STOPPED]);
     fprintf(f, "), %d running", n->n_running);
@@ -478,6 +504,7 @@ void sched_core_progress(SchedCore *c, int force)
         fprintf(f, " | best %s %.4f (%s/%s)", sweep_metric_label(sw), c->best_value,
                 sw->name, sched_core_run(c, c->best)->id);
     }
-    fprintf(f, " | elapsed %s, ETA %s\n", elapsed, n->n_finished == n->n_todo ? "0s" : eta);
+    fprintf(f, " | elapsed %s, ETA %s\n", elapsed,
+            n->n_finished == n->n_todo && !more && !unbounded ? "0s" : eta);
     fflush(f);
 }

@@ -12,6 +12,15 @@
  * leaves an element unwritten or reads its workspace before writing it
  * fails. Tolerance: atol = rtol = 1e-5 for cpu (STYLE.md), 1e-4 for cuda.
  * Exits 77 (skipped) when the backend is not compiled in or cannot run.
+ *
+ * NNSWEEP_TEST_PRECISION=1 (tf32) or 2 (bf16) runs the same tests with
+ * that precision set (backends with set_precision only; others skip): the
+ * GEMMs and convolutions round their inputs to 10 (tf32) or 7 (bf16)
+ * mantissa bits, a product's error is then up to 2^-10 or 2^-7 of its
+ * magnitude (2^-11 or 2^-8 per input, bf16 outputs rounded too), so TOL
+ * becomes 5e-3 or 3e-2 and CANCEL_TOL 2^-10 or 2^-7. The other ops stay
+ * fp32 and pass at those tolerances a fortiori (the fp32 run holds them
+ * to 1e-4).
  */
 #include <math.h>
 #include <stdio.h>
@@ -104,8 +113,13 @@ static float *fetch(const void *d, size_t n)
     return h;
 }
 
+/* Frees the case's buffers; an op that failed the run in it (the cuda
+ * backend's backend_take_failure: e.g. no cuDNN algorithm that runs) is a
+ * failed check with the backend's message, and the next case goes on. */
 static void release_all(void)
 {
+    NnError e;
+    CHECK(backend_take_failure(T, &e) == NN_OK, "%s: an op failed the run: %s", T->name, e.msg);
     for (int i = 0; i < n_dev_bufs; i++) T->free(dev_bufs[i]);
     for (int i = 0; i < n_host_bufs; i++) free(host_bufs[i]);
     n_dev_bufs = n_host_bufs = 0;
@@ -800,6 +814,24 @@ int main(int argc, char **argv)
     }
     TOL = kind == BACKEND_CUDA ? 1e-4 : 1e-5;
     CANCEL_TOL = kind == BACKEND_CPU ? 1.0 / 131072 : 1.0 / 1048576;
+    const char *prec_env = getenv("NNSWEEP_TEST_PRECISION");
+    int prec = prec_env && prec_env[0] ? atoi(prec_env) : 0;
+    if (prec < 0 || prec > 2) {
+        fprintf(stderr, "%s: NNSWEEP_TEST_PRECISION=%s: expected 0 (fp32), 1 (tf32) or 2 (bf16)\n",
+                argv[0], prec_env);
+        return 2;
+    }
+    if (prec) {
+        if (!T->set_precision) {
+            printf("SKIP: backend '%s' computes in fp32 only (NNSWEEP_TEST_PRECISION=%d)\n", name,
+                   prec);
+            return CHECK_SKIP;
+        }
+        T->set_precision(prec);
+        TOL = prec == 1 ? 5e-3 : 3e-2;
+        CANCEL_TOL = prec == 1 ? 1.0 / 1024 : 1.0 / 128;
+        printf("%s backend in %s\n", name, prec == 1 ? "tf32" : "bf16");
+    }
     CHECK(R && backend_get(kind) == T, "backend_get and backend_by_name disagree");
     CHECK(backend_by_name("nonsense") == NULL, "unknown names give NULL");
     if (kind == BACKEND_CPU) check_cpu_kernels();

@@ -8,239 +8,9 @@
  * the best run, and the two questions the core asks a sweep: a fake search
  * strategy that adds runs as results come in (and waits for them), and a
  * fake stopping rule that ends runs at its decision epochs. */
-#include <math.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "check.h"
-#include "nnsweep/sched.h"
-
-/* ---- a memory sink ----------------------------------------------------------- */
-
-#define MAX_RUNS 4096
-
-typedef struct Rec {
-    char id[16];
-    int added, started, finished, n_epochs;
-    int last_epoch;
-    int epochs_in_order;
-    RunStatus status;
-    char device[16];
-    int had_weights;
-} Rec;
-
-typedef struct Mem {
-    Rec recs[MAX_RUNS];
-    int n;
-    int fail_at_epoch_row; /* the n-th epoch row fails (0: never) */
-    int n_epoch_rows;
-} Mem;
-
-static Rec *rec_of(Mem *m, const char *id)
-{
-    for (int i = 0; i < m->n; i++)
-        if (!strcmp(m->recs[i].id, id)) return &m->recs[i];
-    Rec *r = &m->recs[m->n++];
-    memset(r, 0, sizeof *r);
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->last_epoch = -1;
-    r->epochs_in_order = 1;
-    return r;
-}
-
-static NnStatus mem_started(void *self, const Sweep *sw, const SweepRun *r,
-                            const SchedWorkerInfo *w, const char *device, NnError *err)
-{
-    (void)sw, (void)w, (void)err;
-    Rec *rec = rec_of(self, r->id);
-    rec->started++;
-    snprintf(rec->device, sizeof rec->device, "%s", device);
-    return NN_OK;
-}
-
-static NnStatus mem_added(void *self, const Sweep *sw, const SweepRun *r, NnError *err)
-{
-    (void)sw, (void)err;
-    Rec *rec = rec_of(self, r->id);
-    CHECK(!rec->started, "run %s: added after it started", r->id);
-    rec->added++;
-    return NN_OK;
-}
-
-static NnStatus mem_epoch(void *self, const Sweep *sw, const SweepRun *r, const EpochMetrics *m,
-                          NnError *err)
-{
-    (void)sw;
-    Mem *mem = self;
-    if (mem->fail_at_epoch_row && ++mem->n_epoch_rows == mem->fail_at_epoch_row)
-        return nn_error_set(err, NN_ERR_IO, "results.h5: disk full (simulated)");
-    Rec *rec = rec_of(mem, r->id);
-    if (m->epoch != rec->last_epoch + 1) rec->epochs_in_order = 0;
-    rec->last_epoch = m->epoch;
-    rec->n_epochs++;
-    return NN_OK;
-}
-
-static NnStatus mem_finished(void *self, const Sweep *sw, const SweepRun *r, const RunSummary *s,
-                             const float *best_state, NnError *err)
-{
-    (void)sw, (void)err;
-    Rec *rec = rec_of(self, r->id);
-    rec->finished++;
-    rec->status = s->status;
-    rec->had_weights = best_state != NULL;
-    return NN_OK;
-}
-
-/* ---- the fake driver ----------------------------------------------------------- */
-
-typedef struct SimWorker {
-    int busy;
-    int run;
-    int epoch;      /* next epoch to report */
-    int epochs;     /* planned */
-    double acc;     /* the run's simulated accuracy */
-    int stop_early; /* a STOP verdict came */
-    int n_decide;
-    const int *decide;
-} SimWorker;
-
-typedef struct Sim {
-    SchedCore *core;
-    SimWorker *w;
-    int n_workers;
-    uint64_t rng;
-    int n_assigned;
-    int order[MAX_RUNS]; /* core run indices in hand-out order */
-} Sim;
-
-static uint64_t next_rand(uint64_t *s)
-{
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-/* A run's simulated accuracy: a function of its learning rate, so that the
- * best run is known (lr closest to 0.05 wins). */
-static double sim_accuracy(const SweepRun *r)
-{
-    return 0.9 - fabs(r->config.learning_rate - 0.05);
-}
-
-static void drain(Sim *s)
-{
-    SchedAssignment a;
-    while (sched_core_assign(s->core, &a)) {
-        SimWorker *w = &s->w[a.worker];
-        CHECK(!w->busy, "worker %d got a run while busy", a.worker);
-        *w = (SimWorker){.busy = 1, .run = a.run, .epochs = a.sr->config.epochs,
-                         .acc = sim_accuracy(a.sr), .n_decide = a.n_decide, .decide = a.decide};
-        s->order[s->n_assigned++] = a.run;
-    }
-}
-
-/* One epoch of worker i's run (epoch 0 first); its result after the last
- * one or after a STOP verdict. */
-static void step(Sim *s, int i)
-{
-    SimWorker *w = &s->w[i];
-    if (w->epoch <= w->epochs && !w->stop_early) {
-        EpochMetrics m = {.epoch = w->epoch};
-        m.test_accuracy = m.val_accuracy = w->acc * (w->epoch + 1) / (w->epochs + 1);
-        m.top_accuracy = m.test_accuracy;
-        SchedVerdict v = sched_core_on_epoch(s->core, i, &m);
-        int decision = 0; /* the driver knows the decision epochs from the assignment */
-        for (int k = 0; k < w->n_decide; k++) decision |= w->decide[k] == w->epoch;
-        CHECK(decision == (v != SCHED_NO_VERDICT), "epoch %d: verdict %d, decision epoch %d",
-              w->epoch, (int)v, decision);
-        if (v == SCHED_STOP_RUN && w->epoch < w->epochs)
-            w->stop_early = 1; /* a verdict after the last epoch changes nothing */
-        w->epoch++;
-        return;
-    }
-    RunSummary r;
-    run_summary_init(&r, w->stop_early ? RUN_STOPPED : RUN_DONE);
-    r.epochs_done = w->epoch - 1;
-    r.best_epoch = w->epoch - 1;
-    r.best_test_accuracy = r.best_val_accuracy = w->acc * w->epoch / (w->epochs + 1);
-    r.n_state = 1;
-    float weight = 1.0f;
-    w->busy = 0;
-    sched_core_on_result(s->core, i, &r, &weight);
-    drain(s);
-}
-
-/* Interrupts worker i's run (it reports `interrupted`), as a cancel does. */
-static void cancel(Sim *s, int i)
-{
-    SimWorker *w = &s->w[i];
-    RunSummary r;
-    run_summary_init(&r, RUN_INTERRUPTED);
-    r.epochs_done = w->epoch > 0 ? w->epoch - 1 : 0;
-    run_summary_message(&r, "stopped in epoch %d", w->epoch);
-    w->busy = 0;
-    sched_core_on_result(s->core, i, &r, NULL);
-}
-
-static void sim_init(Sim *s, SweepSet *set, Mem *mem, int n_workers, uint64_t seed, int gpus)
-{
-    memset(s, 0, sizeof *s);
-    SchedSink sink = {.self = mem, .started = mem_started, .epoch = mem_epoch,
-                      .finished = mem_finished, .added = mem_added};
-    SchedOptions opt = {.n_workers = n_workers};
-    s->core = sched_core_create(set, &sink, &opt);
-    s->n_workers = n_workers;
-    s->w = calloc((size_t)n_workers, sizeof *s->w);
-    s->rng = seed | 1;
-    for (int i = 0; i < n_workers; i++) {
-        SchedWorkerInfo info = {.rank = i + 1, .ok = 1, .gpu = i < gpus};
-        snprintf(info.host, sizeof info.host, "node%d", i / 4);
-        snprintf(info.device, sizeof info.device, i < gpus ? "cuda:%d" : "cpu", i % 4);
-        sched_core_worker(s->core, i, &info);
-    }
-}
-
-static void sim_free(Sim *s)
-{
-    sched_core_free(s->core);
-    free(s->w);
-}
-
-/* Steps random busy workers until the core says it is finished. Returns
- * the number of steps. */
-static long run_to_end(Sim *s)
-{
-    long steps = 0;
-    drain(s);
-    while (!sched_core_finished(s->core)) {
-        int busy = 0;
-        for (int i = 0; i < s->n_workers; i++) busy += s->w[i].busy;
-        if (!busy) {
-            CHECK(busy, "the core is not finished but no worker is busy");
-            break;
-        }
-        int k = (int)(next_rand(&s->rng) % (uint64_t)busy);
-        for (int i = 0; i < s->n_workers; i++)
-            if (s->w[i].busy && k-- == 0) {
-                step(s, i);
-                break;
-            }
-        steps++;
-    }
-    return steps;
-}
-
-static void load(SweepSet *set, const char *yaml)
-{
-    NnError err = {{0}};
-    memset(set, 0, sizeof *set);
-    NnStatus st = sweep_load_text(set, yaml, strlen(yaml), "test.yaml", NULL, NULL, &err);
-    CHECK(st == NN_OK, "load: %s", err.msg);
-}
+#include "sched_sim.h"
 
 /* Two sweeps of different costs: epochs x training images set the cost. */
 static const char *two_sweeps =
@@ -283,7 +53,7 @@ static void test_order(void)
               !strcmp(sched_core_run_sweep(s.core, s.order[1])->name, "big"),
           "the big sweep's runs go first");
     sim_free(&s);
-    free(mem);
+    mem_free(mem);
     sweep_set_free(&set);
 }
 
@@ -345,7 +115,7 @@ static void test_exactly_once(void)
                   "%s: the best run has learning rate %g, 0.05 expected", what,
                   b >= 0 ? sched_core_run(s.core, b)->config.learning_rate : -1.0);
             sim_free(&s);
-            free(mem);
+            mem_free(mem);
             sweep_set_free(&set);
         }
     }
@@ -447,7 +217,7 @@ static void test_resume(void)
     CHECK(r == NN_ERR_INPUT && strstr(err.msg, "already recorded") && strstr(err.msg, "done"),
           "open sweep, finished run: %s", err.msg);
     sim_free(&s);
-    free(mem);
+    mem_free(mem);
     sweep_set_free(&set);
 }
 
@@ -490,7 +260,7 @@ static void test_signal(void)
     CHECK(mem->n == before.n_finished + 4, "%d runs started, %d expected", mem->n,
           before.n_finished + 4);
     sim_free(&s);
-    free(mem);
+    mem_free(mem);
     sweep_set_free(&set);
 }
 
@@ -509,6 +279,7 @@ static void test_worker_lost(void)
     CHECK(lost_run >= 0, "worker 1 has a run");
     sched_core_worker_lost(s.core, 1, "its process died");
     s.w[1].busy = 0;
+    s.w[1].lost = 1;
     CHECK(sched_core_worker_run(s.core, 1) == -1, "the lost worker has no run");
     CHECK(sched_core_run_status(s.core, lost_run) == RUN_INTERRUPTED, "its run is interrupted");
     run_to_end(&s);
@@ -529,7 +300,7 @@ static void test_worker_lost(void)
     sched_core_worker_lost(s.core, 1, "gone");
     CHECK(sched_core_finished(s.core), "finished without workers");
     sim_free(&s);
-    free(mem);
+    mem_free(mem);
     sweep_set_free(&set);
 }
 
@@ -552,7 +323,7 @@ static void test_sink_error(void)
     sched_core_counts(s.core, &n);
     CHECK(n.n_finished <= 4 && n.n_running == 0, "finished %d after the error", n.n_finished);
     sim_free(&s);
-    free(mem);
+    mem_free(mem);
     sweep_set_free(&set);
 }
 
@@ -576,7 +347,7 @@ static void test_devices(void)
                   want[gpu][j]);
         }
         sim_free(&s);
-        free(mem);
+        mem_free(mem);
         sweep_set_free(&set);
     }
 }
@@ -662,7 +433,7 @@ static void test_search_strategy(void)
         CHECK(mem->recs[i].started == 1 && mem->recs[i].finished == 1, "run %s %d/%d",
               mem->recs[i].id, mem->recs[i].started, mem->recs[i].finished);
     sim_free(&s);
-    free(mem);
+    mem_free(mem);
 
     /* a strategy that waits while nothing runs: finished, not stuck */
     f->max_runs = 30;
@@ -672,7 +443,7 @@ static void test_search_strategy(void)
     drain(&s);
     CHECK(sched_core_finished(s.core), "waiting with nothing running is the end");
     sim_free(&s);
-    free(mem);
+    mem_free(mem);
     sweep_set_free(&set);
 }
 
@@ -740,7 +511,7 @@ static void test_stop_rule(void)
     }
     check_exactly_once(mem, &set, RUN_STATUS_COUNT, "stop rule");
     sim_free(&s);
-    free(mem);
+    mem_free(mem);
     sweep_set_free(&set);
 }
 

@@ -778,16 +778,31 @@ static void test_corpus(void)
         free(path);
     }
 
-    static const char *good[] = {"tests/sweeps/good/random.yaml", "tests/sweeps/good/wandb.yaml",
-                                 "tests/sweeps/good/multi.yaml",
-                                 "tests/sweeps/good/duplicates.yaml", "jobs/demo.yaml"};
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        SweepSet set = {0};
-        NnError err = {{0}};
-        CHECK(load_rel(&set, good[i], NULL, &err) == NN_OK && set.n_runs > 0, "%s: %s", good[i],
-              err.msg);
-        sweep_set_free(&set);
+    /* every good file, the jobs and the examples load (a search sweep with
+     * no runs yet: its strategy proposes them as it runs) */
+    static const char *dirs[] = {"tests/sweeps/good", "jobs/examples", "jobs"};
+    int n_good = 0;
+    for (int d = 0; d < 3; d++) {
+        char *dp = path_of(dirs[d]);
+        DIR *gd = opendir(dp);
+        CHECK(gd != NULL, "cannot open %s", dp);
+        while (gd && (e = readdir(gd))) {
+            size_t n = strlen(e->d_name);
+            if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0) continue;
+            char rel[512];
+            snprintf(rel, sizeof rel, "%s/%s", dirs[d], e->d_name);
+            SweepSet set = {0};
+            NnError err = {{0}};
+            CHECK(load_rel(&set, rel, NULL, &err) == NN_OK &&
+                      (set.n_runs > 0 || set.sweeps[0].strategy->adopt),
+                  "%s: %s", rel, err.msg);
+            sweep_set_free(&set);
+            n_good++;
+        }
+        if (gd) closedir(gd);
+        free(dp);
     }
+    CHECK(n_good >= 12, "only %d good sweep files", n_good);
 }
 
 int main(int argc, char **argv)

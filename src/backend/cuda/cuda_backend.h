@@ -9,7 +9,8 @@
  *   cuda_context.cu    device choice, stream, cuBLAS handle, scratch,
  *                      precision, memory ops, error reporting
  *   cuda_blas.cu       dense layer (cuBLAS)
- *   cuda_dnn.cu        convolution: every cuDNN call of nnsweep
+ *   cuda_conv.cu       convolution: operands, workspace, alignment, bf16
+ *   cuda_dnn.cu        its cuDNN plans: every cuDNN call of nnsweep
  *   cuda_norm.cu       per-channel reductions: batch norm, bias gradients
  *   cuda_kernels.cu    batches, activations, dropout, pooling, casts
  *   cuda_loss_optim.cu softmax cross-entropy, SGD, Adam
@@ -64,6 +65,34 @@ void nn_cuda_use_device(int i);
 int nn_cuda_init(void);
 /* Precision of the following GEMMs and convolutions (NN_CUDA_*). */
 void set_precision_cuda(int precision);
+/* Why no GPU can be used although an NVIDIA driver is installed (e.g. one
+ * too old for this CUDA runtime: both versions and what is needed); "" on
+ * a machine without a driver or where a GPU is usable. Static storage.
+ * nn_cuda_device_count prints it once when it returns 0 for that reason. */
+const char *nn_cuda_unusable_reason(void);
+/* Appends versions (driver, runtime, cuDNN, cuBLAS) and the GPU in use
+ * (name, compute capability, multiprocessors, memory) to out, one line
+ * each; starts the backend when a GPU is usable. */
+void nn_cuda_describe(NnBuf *out);
+void nn_cuda_dnn_describe(NnBuf *out); /* the cuDNN line (cuda_dnn.cu) */
+
+/* ---- failed runs (STYLE.md, Errors 3) ----------------------------------------
+ * An op that cannot complete for a reason that ends the run but not the
+ * process (out of GPU memory inside cuDNN or cuBLAS, no convolution
+ * algorithm that runs, a misaligned operand) records it with
+ * nn_cuda_run_failed and returns. The ops after it still run (the
+ * convolutions do nothing while a failure waits) on whatever their buffers
+ * hold: the results are meaningless but every access stays inside its
+ * buffer. The trainer takes the failure (nn_cuda_take_failure, through
+ * backend_take_failure) at its next check and ends the run as RUN_FAILED;
+ * the backend is then ready for the next run. The first failure is the
+ * one kept. */
+void nn_cuda_run_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int nn_cuda_failed(void); /* nonzero while a failure waits */
+/* Copies the failure into msg (size bytes) and clears it: 1; 0 when none. */
+int nn_cuda_take_failure(char *msg, size_t size);
+/* NNSWEEP_CUDA_VERBOSE=1 (read when the backend starts): log decisions. */
+int nn_cuda_verbose(void);
 
 /* ---- memory ------------------------------------------------------------------ */
 void *alloc_cuda(size_t bytes); /* zeroed; NULL when out of device memory */

@@ -20,6 +20,12 @@
  *         precision with the fp32 weights as master copy and no cast buffers.
  * The bias is broadcast into y first and added by the GEMM (beta = 1) in
  * fp32; db is a deterministic column sum (nn_cuda_channel_sum).
+ *
+ * Alignment: cuBLAS needs its operands aligned to their element (4 bytes
+ * here, which every float pointer is); 16-byte aligned ones, which the
+ * model's 256-byte activation views give, let it use its vector loads.
+ * Out of GPU memory inside cuBLAS (CUBLAS_STATUS_ALLOC_FAILED) fails the
+ * run (nn_cuda_run_failed); any other status aborts (a bug or a dead GPU).
  */
 #include "backend/cuda/cuda_common.cuh"
 
@@ -38,9 +44,16 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
                  int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     const float alpha = 1.0f;
-    CUBLAS_CHECK(cublasGemmEx(nn_cuda_blas(), ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, b,
-                              CUDA_R_32F, ldb, &beta, c, CUDA_R_32F, ldc, gemm_compute_type(),
-                              CUBLAS_GEMM_DEFAULT));
+    cublasStatus_t st = cublasGemmEx(nn_cuda_blas(), ta, tb, m, n, k, &alpha, a, CUDA_R_32F, lda, b,
+                                     CUDA_R_32F, ldb, &beta, c, CUDA_R_32F, ldc,
+                                     gemm_compute_type(), CUBLAS_GEMM_DEFAULT);
+    if (st == CUBLAS_STATUS_ALLOC_FAILED) {
+        nn_cuda_run_failed("linear: out of GPU memory inside cuBLAS (CUBLAS_STATUS_ALLOC_FAILED "
+                           "in a %d x %d x %d product); hint: %s",
+                           m, n, k, nn_cuda_blas_hint(st));
+        return;
+    }
+    CUBLAS_CHECK(st);
 }
 
 /* y[r][o] = bias[o] for every row r of y (B, OC). */

@@ -15,7 +15,12 @@
  * how much workspace it was handed (nn_cuda_bytes_from). The context
  * itself holds the cuBLAS workspace (cublasSetWorkspace: no allocation
  * inside cuBLAS calls) and a 4 MiB scratch for per-channel partial sums.
+ *
+ * Failed runs (nn_cuda_run_failed): the first failure is kept, with its
+ * message, until nn_cuda_take_failure; nothing else needs resetting (out
+ * of memory leaves no sticky CUDA error), so the next run starts clean.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +46,10 @@ static int g_cc_major, g_cc_minor;
 static int g_precision; /* as set (NN_CUDA_*) */
 static int g_warned_bf16;
 static int g_debug_sync;   /* NNSWEEP_CUDA_SYNC=1: synchronize after every launch */
+static int g_verbose;      /* NNSWEEP_CUDA_VERBOSE=1: log the convolution plans */
+static char g_failure[1024]; /* the failure of the current run ("" when none) */
+static char g_unusable[512]; /* why no GPU can be used although a driver is installed (as of
+                              * the last nn_cuda_device_count) */
 static DevAlloc *g_allocs; /* live allocations, unordered */
 static int g_n_allocs, g_cap_allocs;
 
@@ -96,7 +105,8 @@ extern "C" const char *nn_cuda_blas_status(cublasStatus_t s)
 extern "C" const char *nn_cuda_blas_hint(cublasStatus_t s)
 {
     switch (s) {
-    case CUBLAS_STATUS_ALLOC_FAILED: return "the GPU is out of memory";
+    case CUBLAS_STATUS_ALLOC_FAILED:
+        return "the GPU is out of memory: lower batch_size or the number of workers per GPU";
     case CUBLAS_STATUS_INVALID_VALUE:
         return "a GEMM got an impossible shape or leading dimension (a bug in nnsweep)";
     case CUBLAS_STATUS_ARCH_MISMATCH:
@@ -115,17 +125,77 @@ extern "C" void nn_cuda_after_launch(const char *file, int line)
                      cudaGetErrorString(e), nn_cuda_hint(e));
 }
 
+/* ---- failed runs ------------------------------------------------------------------ */
+
+extern "C" void nn_cuda_run_failed(const char *fmt, ...)
+{
+    if (g_failure[0]) return; /* the first cause is the one to report */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_failure, sizeof g_failure, fmt, ap);
+    va_end(ap);
+    if (!g_failure[0]) snprintf(g_failure, sizeof g_failure, "the cuda backend failed");
+    (void)cudaGetLastError(); /* out of memory is not sticky: clear it */
+}
+
+extern "C" int nn_cuda_failed(void) { return g_failure[0] != '\0'; }
+
+extern "C" int nn_cuda_take_failure(char *msg, size_t size)
+{
+    if (!g_failure[0]) return 0;
+    snprintf(msg, size, "%s", g_failure);
+    g_failure[0] = '\0';
+    return 1;
+}
+
 /* ---- device choice and state ---------------------------------------------------- */
+
+/* "13.0" from CUDA's version number 13000. */
+static void cuda_version_text(int v, char *buf, size_t size)
+{
+    snprintf(buf, size, "%d.%d", v / 1000, v % 1000 / 10);
+}
 
 extern "C" int nn_cuda_device_count(void)
 {
+    static int said;
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) { /* no driver, no device, driver too old: none */
-        (void)cudaGetLastError();
-        return 0;
+    g_unusable[0] = '\0';
+    if (e == cudaSuccess) return n;
+    (void)cudaGetLastError();
+    /* No driver (a CPU machine: cudaDriverGetVersion says 0) or no device:
+     * none, quietly. A driver that cannot serve this runtime is not "no
+     * GPU": say so once, with both versions. */
+    int drv = 0, rt = 0;
+    if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
+    if (cudaRuntimeGetVersion(&rt) != cudaSuccess) rt = 0;
+    (void)cudaGetLastError();
+    if (drv > 0 && e != cudaErrorNoDevice) {
+        char d[16], r[16];
+        cuda_version_text(drv, d, sizeof d);
+        cuda_version_text(rt, r, sizeof r);
+        if (drv < rt)
+            snprintf(g_unusable, sizeof g_unusable,
+                     "the NVIDIA driver is too old for this nnsweep: it supports CUDA %s, this "
+                     "build's runtime is CUDA %s and needs a driver for CUDA %s or newer (CUDA "
+                     "13: R580 or newer); update the driver, or build nnsweep with the CUDA "
+                     "toolkit the driver supports (%s: %s)",
+                     d, r, r, cudaGetErrorName(e), cudaGetErrorString(e));
+        else
+            snprintf(g_unusable, sizeof g_unusable,
+                     "the NVIDIA driver (for CUDA %s; this build's runtime is CUDA %s) offers no "
+                     "usable GPU: %s (%s)",
+                     d, r, cudaGetErrorName(e), cudaGetErrorString(e));
+        if (!said++) fprintf(stderr, "nnsweep: %s\n", g_unusable);
     }
-    return n;
+    return 0;
+}
+
+extern "C" const char *nn_cuda_unusable_reason(void)
+{
+    nn_cuda_device_count();
+    return g_unusable;
 }
 
 extern "C" int nn_cuda_available(void) { return nn_cuda_device_count() > 0; }
@@ -171,6 +241,13 @@ static void *device_malloc(size_t bytes)
     return p;
 }
 
+/* An environment switch: set, not empty and not "0". */
+static int env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
 extern "C" int nn_cuda_init(void)
 {
     if (g_ready) return 0;
@@ -197,8 +274,8 @@ extern "C" int nn_cuda_init(void)
     CUBLAS_CHECK(cublasSetWorkspace(g_blas, g_blas_ws, NN_CUBLAS_WORKSPACE_BYTES));
     /* no TF32 unless a GEMM asks for it by its compute type (cuda_blas.cu) */
     CUBLAS_CHECK(cublasSetMathMode(g_blas, CUBLAS_DEFAULT_MATH));
-    const char *dbg = getenv("NNSWEEP_CUDA_SYNC");
-    g_debug_sync = dbg && strcmp(dbg, "0") != 0 && dbg[0] != '\0';
+    g_debug_sync = env_flag("NNSWEEP_CUDA_SYNC");
+    g_verbose = env_flag("NNSWEEP_CUDA_VERBOSE");
     g_ready = 1;
     return 0;
 }
@@ -207,6 +284,39 @@ extern "C" int nn_cuda_init(void)
 static void need_ready(const char *what)
 {
     NN_CHECK(g_ready, "cuda backend: %s before any allocation", what);
+}
+
+extern "C" int nn_cuda_verbose(void) { return g_verbose; }
+
+extern "C" void nn_cuda_describe(NnBuf *out)
+{
+    int drv = 0, rt = 0;
+    char d[16], r[16];
+    cudaDriverGetVersion(&drv);
+    cudaRuntimeGetVersion(&rt);
+    cuda_version_text(drv, d, sizeof d);
+    cuda_version_text(rt, r, sizeof r);
+    nn_buf_printf(out, "CUDA driver %s (%d), runtime %s (%d)\n", d, drv, r, rt);
+    int n = nn_cuda_device_count();
+    if (n == 0) {
+        nn_buf_printf(out, "no usable GPU%s%s\n", g_unusable[0] ? ": " : "", g_unusable);
+        return;
+    }
+    if (nn_cuda_init() != 0) {
+        nn_buf_printf(out, "GPU %d: no memory left to start the backend\n", g_device);
+        return;
+    }
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, g_device));
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    int blas = 0;
+    CUBLAS_CHECK(cublasGetVersion(g_blas, &blas));
+    nn_buf_printf(out,
+                  "GPU %d of %d: %s, compute capability %d.%d, %d multiprocessors, %.1f of %.1f "
+                  "GiB free; cuBLAS %d\n",
+                  g_device, n, prop.name, g_cc_major, g_cc_minor, g_sm_count,
+                  (double)free_b / (1 << 30), (double)total_b / (1 << 30), blas);
 }
 
 extern "C" cudaStream_t nn_cuda_stream(void) { return g_stream; }

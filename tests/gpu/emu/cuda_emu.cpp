@@ -3,15 +3,19 @@
  * __syncthreads() can switch; device memory is host memory filled with
  * garbage on allocation; cuBLAS is a naive column-major GEMM (inputs rounded
  * to bf16/TF32 for the FAST compute types); cuDNN is a naive NCHW
- * cross-correlation with two fake algorithms (one deterministic needing
- * 5 KiB of workspace that it scribbles over, one without) so that the
- * backend's algorithm choice, workspace layout and fallbacks run.
+ * cross-correlation with fake algorithms (emu_faults.h: one deterministic
+ * needing 5 KiB of workspace that it scribbles over, others without; one
+ * that asks for TENSOR_OP_MATH_ALLOW_CONVERSION) so that the backend's
+ * algorithm choice, workspace layout and fallbacks run, and faults can be
+ * injected: refused executions, misaligned pointers, device out of memory
+ * (cudaMalloc, cudnnCreate, inside a convolution), a driver too old.
  *
  * Environment: EMU_SM (multiprocessors, default 4), EMU_CC (compute
- * capability major, default 9), EMU_FAIL_AFTER (cudaMalloc fails after that
- * many allocations: out-of-memory paths), EMU_NO_BF16 (cuDNN offers no bf16
- * forward algorithm). A summary of launches is printed at exit. */
+ * capability major, default 9), EMU_NO_BF16 (cuDNN offers no bf16 forward
+ * algorithm) and the knobs of emu_faults.h. A summary of launches is
+ * printed at exit. */
 #include "cuda_emu.h"
+#include "emu_faults.h"
 #include <ucontext.h>
 #include <vector>
 #include <map>
@@ -136,15 +140,69 @@ void emu_launch(dim3 grid, dim3 block, std::function<void()> fn)
 /* ---- runtime ---- */
 static cudaError_t g_last = cudaSuccess;
 static std::map<uintptr_t, size_t> g_mem;
-size_t emu_fail_after = (size_t)-1; /* allocations before OOM is simulated */
+size_t emu_fail_after = (size_t)-1;
+unsigned emu_dnn_refuse, emu_dnn_refuse_bf16;
+size_t emu_dnn_align1 = 16;
+long emu_dnn_oom_after = -1;
+int emu_blas_oom;
+int emu_driver_version = 13000;
 int emu_n_devices = 1;
+long emu_dnn_execs[4];
+long emu_dnn_conversion_execs;
+static const int emu_runtime_version = 13000;
+
+/* The knobs that start from the environment, once. */
+static void emu_env(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    const char *e = getenv("EMU_FAIL_AFTER");
+    if (e) emu_fail_after = (size_t)atol(e);
+    e = getenv("EMU_DNN_REFUSE");
+    if (e) emu_dnn_refuse = (unsigned)atoi(e);
+}
+/* One allocation of device memory: false when out of memory is simulated. */
+static bool emu_alloc_ok(void)
+{
+    emu_env();
+    if (emu_fail_after == 0) return false;
+    if (emu_fail_after != (size_t)-1) emu_fail_after--;
+    return true;
+}
 cudaError_t cudaGetDeviceCount(int *n)
 {
-    *n = emu_n_devices;
-    if (!emu_n_devices) {
-        g_last = cudaErrorNoDevice;
-        return cudaErrorNoDevice;
+    *n = 0;
+    cudaError_t e = emu_driver_version < emu_runtime_version ? cudaErrorInsufficientDriver
+                    : !emu_n_devices                         ? cudaErrorNoDevice
+                                                             : cudaSuccess;
+    if (e != cudaSuccess) {
+        g_last = e;
+        return e;
     }
+    *n = emu_n_devices;
+    return cudaSuccess;
+}
+cudaError_t cudaDriverGetVersion(int *v)
+{
+    *v = emu_driver_version;
+    return cudaSuccess;
+}
+cudaError_t cudaRuntimeGetVersion(int *v)
+{
+    *v = emu_runtime_version;
+    return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev)
+{
+    if (dev != 0) return cudaErrorInvalidDevice;
+    snprintf(p->name, sizeof p->name, "emulated GPU");
+    return cudaSuccess;
+}
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes)
+{
+    *total_bytes = (size_t)80 << 30;
+    *free_bytes = *total_bytes / 2;
     return cudaSuccess;
 }
 cudaError_t cudaGetLastError(void)
@@ -178,17 +236,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaMalloc(void **p, size_t n)
 {
-    static int init;
-    if (!init) {
-        init = 1;
-        const char *e = getenv("EMU_FAIL_AFTER");
-        if (e) emu_fail_after = (size_t)atol(e);
-    }
-    if (emu_fail_after == 0 || n > ((size_t)1 << 40)) {
+    if (n > ((size_t)1 << 40) || !emu_alloc_ok()) {
         g_last = cudaErrorMemoryAllocation;
         return cudaErrorMemoryAllocation;
     }
-    if (emu_fail_after != (size_t)-1) emu_fail_after--;
     void *q = NULL;
     if (posix_memalign(&q, 256, n)) q = NULL;
     if (!q) {
@@ -255,6 +306,11 @@ cublasStatus_t cublasSetWorkspace(cublasHandle_t h, void *w, size_t n)
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasGetVersion(cublasHandle_t, int *v)
+{
+    *v = 130000;
+    return CUBLAS_STATUS_SUCCESS;
+}
 static float round_in(float v, cublasComputeType_t c)
 {
     if (c == CUBLAS_COMPUTE_32F_FAST_16BF) return __bfloat162float(__float2bfloat16_rn(v));
@@ -275,6 +331,10 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
     if (!h->ws) {
         fprintf(stderr, "emu: cuBLAS workspace not set after the stream\n");
         abort();
+    }
+    if (emu_blas_oom > 0) {
+        emu_blas_oom--;
+        return CUBLAS_STATUS_ALLOC_FAILED;
     }
     if (m < 0 || n < 0 || k < 0 || ldc < (m > 1 ? m : 1) ||
         lda < ((ta == CUBLAS_OP_N ? m : k) > 1 ? (ta == CUBLAS_OP_N ? m : k) : 1) ||
@@ -319,8 +379,12 @@ const char *cudnnGetErrorString(cudnnStatus_t s)
     return b;
 }
 void cudnnGetLastErrorString(char *m, size_t n) { snprintf(m, n, "(emulated)"); }
+size_t cudnnGetVersion(void) { return CUDNN_VERSION; }
+size_t cudnnGetCudartVersion(void) { return 13000; }
 cudnnStatus_t cudnnCreate(cudnnHandle_t *h)
 {
+    /* cuDNN 9 allocates device memory for its handle */
+    if (!emu_alloc_ok()) return CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
     *h = new EmuDnn();
     return CUDNN_STATUS_SUCCESS;
 }
@@ -401,31 +465,34 @@ cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(cudnnConvolutionDescriptor_t
     *ww = x->w + 2 * c->pad - w->w + 1;
     return CUDNN_STATUS_SUCCESS;
 }
-/* two candidates: algo 1 deterministic needing (1 + algo) KiB, algo 0 non-deterministic needing
- * none */
+/* the candidates of emu_faults.h: algo 1 needs 5 KiB of workspace, the others none */
 static size_t emu_ws(int algo) { return algo == 1 ? 4096 + 1024 : 0; }
 template <class P> static void emu_perf(cudnnConvolutionDescriptor_t c, int *got, P *p)
 {
     cudnnMathType_t mt = c->math == CUDNN_DEFAULT_MATH ? CUDNN_TENSOR_OP_MATH : c->math;
-    p[0] = {};
-    p[0].algo = (decltype(p[0].algo))0;
-    p[0].status = CUDNN_STATUS_SUCCESS;
-    p[0].memory = 0;
-    p[0].determinism = CUDNN_NON_DETERMINISTIC;
-    p[0].mathType = mt;
-    p[1] = {};
-    p[1].algo = (decltype(p[1].algo))1;
-    p[1].status = CUDNN_STATUS_SUCCESS;
-    p[1].memory = emu_ws(1);
-    p[1].determinism = CUDNN_DETERMINISTIC;
-    p[1].mathType = mt;
-    p[2] = {};
-    p[2].algo = (decltype(p[2].algo))2;
-    p[2].status = CUDNN_STATUS_NOT_SUPPORTED;
-    p[2].memory = 0;
-    p[2].determinism = CUDNN_DETERMINISTIC;
-    p[2].mathType = mt;
-    *got = 3;
+    struct {
+        int algo;
+        cudnnStatus_t status;
+        cudnnDeterminism_t det;
+        cudnnMathType_t math;
+    } ranked[4] = {
+        {3, CUDNN_STATUS_SUCCESS, CUDNN_DETERMINISTIC, CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION},
+        {0, CUDNN_STATUS_SUCCESS, CUDNN_NON_DETERMINISTIC,
+         c->math == CUDNN_FMA_MATH ? CUDNN_DEFAULT_MATH : mt},
+        {1, CUDNN_STATUS_SUCCESS, CUDNN_DETERMINISTIC, mt},
+        {2, CUDNN_STATUS_NOT_SUPPORTED, CUDNN_DETERMINISTIC, mt},
+    };
+    int n = 0;
+    for (int i = c->math == CUDNN_FMA_MATH ? 1 : 0; i < 4; i++) {
+        p[n] = {};
+        p[n].algo = (decltype(p[n].algo))ranked[i].algo;
+        p[n].status = ranked[i].status;
+        p[n].memory = emu_ws(ranked[i].algo);
+        p[n].determinism = ranked[i].det;
+        p[n].mathType = ranked[i].math;
+        n++;
+    }
+    *got = n;
 }
 cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t x,
                                                      cudnnFilterDescriptor_t,
@@ -514,16 +581,32 @@ static void use_ws(int algo, void *ws, size_t n)
         memset(ws, 0xEE, n); /* the algorithm scribbles over its workspace */
     }
 }
+/* What cuDNN checks before it launches anything: faults injected
+ * (emu_faults.h), pointer alignment, then the descriptors. */
+static cudnnStatus_t refusal(int algo, const EmuTensor *t, const void *a, const void *b,
+                             const void *out, const void *ws, size_t wsb)
+{
+    emu_env();
+    if (algo >= 0 && algo < 4) emu_dnn_execs[algo]++;
+    if (algo < 0 || algo > 3 || algo == 2) return CUDNN_STATUS_BAD_PARAM;
+    unsigned refuse = emu_dnn_refuse | (t->dt == CUDNN_DATA_BFLOAT16 ? emu_dnn_refuse_bf16 : 0);
+    if (refuse >> algo & 1) return CUDNN_STATUS_NOT_SUPPORTED_SHAPE;
+    size_t align = algo == 1 ? emu_dnn_align1 : 4;
+    const void *ptrs[4] = {a, b, out, wsb ? ws : NULL};
+    for (int i = 0; i < 4; i++)
+        if ((uintptr_t)ptrs[i] % align) return CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER;
+    if (emu_dnn_oom_after == 0) return CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+    if (emu_dnn_oom_after > 0) emu_dnn_oom_after--;
+    return CUDNN_STATUS_SUCCESS;
+}
 static cudnnStatus_t check(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
                            cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t y)
 {
+    if (c->math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) emu_dnn_conversion_execs++;
     if (x->set != 1 || w->set != 2 || y->set != 1 || !c->set || x->dt != w->dt || x->dt != y->dt)
         return CUDNN_STATUS_BAD_PARAM;
     if (x->n != y->n || x->c != w->c || y->c != w->n || y->h != x->h + 2 * c->pad - w->h + 1 ||
         y->w != x->w + 2 * c->pad - w->w + 1)
-        return CUDNN_STATUS_BAD_PARAM;
-    if (x->dt == CUDNN_DATA_FLOAT && c->math != CUDNN_FMA_MATH && c->math != CUDNN_DEFAULT_MATH &&
-        c->math != CUDNN_TENSOR_OP_MATH)
         return CUDNN_STATUS_BAD_PARAM;
     return CUDNN_STATUS_SUCCESS;
 }
@@ -534,7 +617,8 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void *alpha, cudnnTen
                                       void *ws, size_t wsb, const void *beta,
                                       cudnnTensorDescriptor_t yd, void *y)
 {
-    cudnnStatus_t s = check(xd, wd, c, yd);
+    cudnnStatus_t s = refusal(a, xd, x, w, y, ws, wsb);
+    if (!s) s = check(xd, wd, c, yd);
     if (s) return s;
     use_ws(a, ws, wsb);
     emu_conv_calls++;
@@ -566,7 +650,8 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void *alpha,
                                            cudnnConvolutionBwdDataAlgo_t a, void *ws, size_t wsb,
                                            const void *beta, cudnnTensorDescriptor_t dxd, void *dx)
 {
-    cudnnStatus_t s = check(dxd, wd, c, dyd);
+    cudnnStatus_t s = refusal(a, dxd, w, dy, dx, ws, wsb);
+    if (!s) s = check(dxd, wd, c, dyd);
     if (s) return s;
     use_ws(a, ws, wsb);
     emu_conv_calls++;
@@ -599,7 +684,8 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void *alpha,
                                              size_t wsb, const void *beta,
                                              cudnnFilterDescriptor_t wd, void *dw)
 {
-    cudnnStatus_t s = check(xd, wd, c, dyd);
+    cudnnStatus_t s = refusal(a, xd, x, dy, dw, ws, wsb);
+    if (!s) s = check(xd, wd, c, dyd);
     if (s) return s;
     use_ws(a, ws, wsb);
     emu_conv_calls++;

@@ -1,13 +1,15 @@
 /* cuda_emu.h - a host emulation of the part of the CUDA runtime, cuBLAS and
  * cuDNN that nnsweep's cuda backend uses, for checking the backend's logic
  * (indexing, reductions, RNG parity, workspace layout, precision paths,
- * out-of-memory handling) with the real tests on a machine without a GPU.
- * A developer tool, not part of nnsweep: run_emu_checks.sh compiles the .cu
- * files as C++ against this header (launch_xform.py rewrites kernel<<<...>>>
- * launches into emu_launch calls) and runs test_backend_ops cuda,
- * test_parity cuda and emu_extra_test. It proves nothing about real cuBLAS
- * or cuDNN behaviour, memory-model races or speed: those need a GPU
- * (tests/gpu/run_gpu_checks.sh). */
+ * algorithm fallbacks, failed runs under out of memory and other faults,
+ * emu_faults.h) with the real tests on a machine without a GPU. A
+ * developer tool and a CTest (test_cuda_emulated), not part of nnsweep:
+ * run_emu_checks.sh compiles the .cu files as C++ against this header
+ * (launch_xform.py rewrites kernel<<<...>>> launches into emu_launch calls)
+ * and runs test_backend_ops cuda, test_parity cuda, test_cuda_extra,
+ * gpu_preflight, train_compare and emu_fault_test. It proves nothing about
+ * real cuBLAS or cuDNN behaviour, memory-model races or speed: those need a
+ * GPU (tests/gpu/run_gpu_checks.sh). */
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -49,6 +51,7 @@ enum cudaError_t {
     cudaErrorInvalidValue = 1,
     cudaErrorMemoryAllocation = 2,
     cudaErrorInsufficientDriver = 35,
+    cudaErrorCallRequiresNewerDriver = 36,
     cudaErrorNoDevice = 100,
     cudaErrorInvalidDevice = 101,
     cudaErrorSystemDriverMismatch = 803,
@@ -74,7 +77,14 @@ enum cudaMemoryType {
 struct cudaPointerAttributes {
     cudaMemoryType type;
 };
+struct cudaDeviceProp {
+    char name[256];
+};
 cudaError_t cudaGetDeviceCount(int *n);
+cudaError_t cudaDriverGetVersion(int *v);
+cudaError_t cudaRuntimeGetVersion(int *v);
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int dev);
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes);
 cudaError_t cudaGetLastError(void);
 const char *cudaGetErrorName(cudaError_t);
 const char *cudaGetErrorString(cudaError_t);
@@ -137,6 +147,7 @@ cublasStatus_t cublasDestroy(cublasHandle_t h);
 cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s);
 cublasStatus_t cublasSetWorkspace(cublasHandle_t h, void *w, size_t n);
 cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t m);
+cublasStatus_t cublasGetVersion(cublasHandle_t h, int *v);
 cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                             int n, int k, const void *alpha, const void *A, cudaDataType at,
                             int lda, const void *B, cudaDataType bt, int ldb, const void *beta,
@@ -144,12 +155,31 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
                             cublasGemmAlgo_t algo);
 
 /* ---- cuDNN ---- */
+/* cuDNN 9's status codes (cudnn_graph_v9.h): a category (thousands) and a
+ * specific error; the ones nnsweep or the emulation names. */
 enum cudnnStatus_t {
     CUDNN_STATUS_SUCCESS = 0,
+    CUDNN_STATUS_NOT_INITIALIZED = 1001,
+    CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED = 1008,
     CUDNN_STATUS_BAD_PARAM = 2000,
+    CUDNN_STATUS_BAD_PARAM_NULL_POINTER = 2002,
+    CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER = 2003,
+    CUDNN_STATUS_BAD_PARAM_SHAPE_MISMATCH = 2008,
     CUDNN_STATUS_NOT_SUPPORTED = 3000,
-    CUDNN_STATUS_ALLOC_FAILED = 4000
+    CUDNN_STATUS_NOT_SUPPORTED_SHAPE = 3002,
+    CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE = 3003,
+    CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER = 3005,
+    CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART = 3006,
+    CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH = 3007,
+    CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT = 3010,
+    CUDNN_STATUS_INTERNAL_ERROR = 4000,
+    CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED = 4003,
+    CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED = 4004,
+    CUDNN_STATUS_EXECUTION_FAILED = 5000,
+    CUDNN_STATUS_ALLOC_FAILED = CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED
 };
+#define CUDNN_STATUS_CATEGORY(full_error_code) ((full_error_code) / 1000 * 1000)
+#define CUDNN_VERSION 91900
 typedef struct EmuDnn *cudnnHandle_t;
 typedef struct EmuTensor *cudnnTensorDescriptor_t;
 typedef struct EmuTensor *cudnnFilterDescriptor_t;
@@ -181,6 +211,8 @@ EMU_PERF(cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t)
 EMU_PERF(cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t)
 EMU_PERF(cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t)
 const char *cudnnGetErrorString(cudnnStatus_t);
+size_t cudnnGetVersion(void);
+size_t cudnnGetCudartVersion(void);
 void cudnnGetLastErrorString(char *m, size_t n);
 cudnnStatus_t cudnnCreate(cudnnHandle_t *);
 cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t);
