@@ -2,7 +2,8 @@
  * cpu_pool.c for the threads. Every op computes what its twin in ref.c
  * computes (the specification; tests/unit/test_backend_ops.c checks them
  * against each other to 1e-5); only the order of float operations differs,
- * and never with the number of threads (cpu_pool.c).
+ * and never with the number of threads (cpu_pool.c; for the products,
+ * gemm_pieces below).
  *
  * This file: the table, threads and GEMM, memory, batches, the dense layer
  * (with its fused forward + activation and backward + SGD), and the loss.
@@ -78,18 +79,42 @@ int cpu_avx2_fma_available(void)
     return s == 2;
 }
 
-/* Below this many flops per piece a product is not split (~15 us). */
-#define CPU_GEMM_PAR_FLOPS 1e6
+/* Flops of a piece of a product at least (~15 us of one core). */
+#define CPU_GEMM_PIECE_FLOPS 1e6
+/* Pieces of an OpenBLAS product at most, and their width (columns or rows
+ * of C) at least: each piece repacks the operand the pieces share (at B =
+ * 32: the 32 x 3072 input of the MLP's first layer forward), which cost
+ * 4-5% of the product per piece at 64 columns, 12-15% at 32 (one thread,
+ * OpenBLAS 0.3.21, Zen 3). */
+#define CPU_GEMM_MAX_PIECES 8
+#define CPU_GEMM_MIN_WIDTH 64
 
-/* Pieces of a product of `flops` along a side of len: one per thread, at
- * least CPU_GEMM_PAR_FLOPS each, at least 16 rows or columns each. */
+/* Pieces of a product of `flops` along a side of len: at most max_n, at
+ * least CPU_GEMM_PIECE_FLOPS and min_len rows or columns each. */
+static int split_pieces(double flops, int len, int max_n, int min_len)
+{
+    int n = max_n;
+    if (flops / n < CPU_GEMM_PIECE_FLOPS) n = (int)(flops / CPU_GEMM_PIECE_FLOPS);
+    if (n > len / min_len) n = len / min_len;
+    return n < 1 ? 1 : n;
+}
+
+/* Pieces of an OpenBLAS product: from its shape alone, never from the
+ * thread count. OpenBLAS's bits for an element of C depend on where the
+ * element falls in the call: Debian's 0.3.21 Haswell and Zen sgemm kernels
+ * (the ones it picks on this Zen 3 machine, and on AVX2 CPUs where the
+ * environment sets OPENBLAS_CORETYPE so) sum some micro-tiles in one FMA
+ * chain over k and others in two (even and odd k, added at the end), by
+ * the tile's place in the call (C of 32 x 128: the first and last 8
+ * columns of rows 0-5 and 12-17, and rows 24-31, in two chains).
+ * So a block of columns computed by a call of its own differs at its edges
+ * from the same columns of a larger call. With the pieces fixed by the
+ * shape, every thread count makes the same calls and only which thread
+ * makes each one varies: the same bits for 1 or 64 threads, on any machine
+ * whose OpenBLAS picks the same kernels. */
 static int gemm_pieces(double flops, int len)
 {
-    if (cpu_in_parallel()) return 1;
-    int n = cpu_threads();
-    if (flops / n < CPU_GEMM_PAR_FLOPS) n = (int)(flops / CPU_GEMM_PAR_FLOPS);
-    if (n > len / 16) n = len / 16;
-    return n < 1 ? 1 : n;
+    return split_pieces(flops, len, CPU_GEMM_MAX_PIECES, CPU_GEMM_MIN_WIDTH);
 }
 
 /* [*lo, *hi) of piece i of n over len, cut at multiples of 16 (whole cache
@@ -129,14 +154,14 @@ static void gemm_item(void *ctx, int item, int slot)
                     j->C + (size_t)lo * j->ldc, j->ldc);
 }
 
-void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-               const float *B, int ldb, float beta, float *C, int ldc)
+void cpu_sgemm(int split, int trans_a, int trans_b, int M, int N, int K, float alpha,
+               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     cpu_blas_single_thread();
     /* blocks of the longer side of C */
     int split_n = N >= M;
     GemmJob j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, split_n,
-                 gemm_pieces(2.0 * M * N * K, split_n ? N : M), alpha, beta, A, B, C};
+                 split ? gemm_pieces(2.0 * M * N * K, split_n ? N : M) : 1, alpha, beta, A, B, C};
     cpu_parallel(gemm_item, &j, j.pieces, 0);
 }
 
@@ -231,7 +256,7 @@ static void gather_batch_cpu(const uint8_t *images, const uint8_t *labels, const
 typedef struct LinearJob {
     const float *x, *w, *b, *dy;
     float *y, *dx, *dw, *db, *wu, *bu;
-    int B, C, OC, pieces, has_act;
+    int B, C, OC, pieces, has_act, dense; /* dense: cpu_dense_forward */
     ActKind act;
     float lr, wd;
 } LinearJob;
@@ -247,7 +272,7 @@ static void linear_forward_item(void *ctx, int item, int slot)
     piece_range(j->OC, j->pieces, item, &lo, &hi);
     if (hi <= lo) return;
     int n = hi - lo;
-    if (j->B <= CPU_DENSE_MAX_B && cpu_avx2_fma_available()) {
+    if (j->dense) {
         cpu_dense_forward(j->x, j->w, j->b, j->y, j->B, j->C, j->OC, lo, hi);
     } else {
         float beta = 0.0f;
@@ -266,12 +291,20 @@ static void linear_forward_item(void *ctx, int item, int slot)
         }
 }
 
+/* Pieces: OpenBLAS's by the shape (gemm_pieces). cpu_dense_forward's y
+ * values are the same for any split of the columns, so its pieces follow
+ * the thread count: one per thread (at one thread one piece, where a cut
+ * by the shape would pack x once per piece). */
 static void linear_forward_run(const float *x, const float *w, const float *b, float *y, int B,
                                int C, int OC, int has_act, ActKind act)
 {
     cpu_blas_single_thread();
+    double flops = 2.0 * B * C * OC;
+    int dense = B <= CPU_DENSE_MAX_B && cpu_avx2_fma_available();
     LinearJob j = {.x = x, .w = w, .b = b, .y = y, .B = B, .C = C, .OC = OC,
-                   .pieces = gemm_pieces(2.0 * B * C * OC, OC), .has_act = has_act, .act = act};
+                   .pieces = dense ? split_pieces(flops, OC, cpu_threads(), 16)
+                                   : gemm_pieces(flops, OC),
+                   .has_act = has_act, .dense = dense, .act = act};
     cpu_parallel(linear_forward_item, &j, j.pieces, 0);
 }
 
