@@ -79,14 +79,17 @@ int cpu_avx2_fma_available(void)
     return s == 2;
 }
 
-/* Flops of a piece of a product at least (~15 us of one core). */
-#define CPU_GEMM_PIECE_FLOPS 1e6
+/* Flops of a piece of a product at least (~25 us of one core). */
+#define CPU_GEMM_PIECE_FLOPS 2e6
 /* Pieces of an OpenBLAS product at most, and their width (columns or rows
- * of C) at least: each piece repacks the operand the pieces share (at B =
- * 32: the 32 x 3072 input of the MLP's first layer forward), which cost
- * 4-5% of the product per piece at 64 columns, 12-15% at 32 (one thread,
- * OpenBLAS 0.3.21, Zen 3). */
-#define CPU_GEMM_MAX_PIECES 8
+ * of C) at least. The cut is the same at one thread, where each piece is a
+ * call of its own: it repacks the operand the pieces share (the MLP's first
+ * layer forward at B = 32: its 32 x 3072 input) and has a call's fixed
+ * costs. One thread, OpenBLAS 0.3.21 on Zen 3, against the whole product:
+ * the MLP's products in 64-column pieces 0-10% slower, in 32-column ones
+ * 5-45%; its first layer's dw + SGD product (256 x 3072, 32 terms) in 4
+ * pieces 0-8% slower, in 8 5-20%, in 16 15-30% (noisy shared machine). */
+#define CPU_GEMM_MAX_PIECES 4
 #define CPU_GEMM_MIN_WIDTH 64
 
 /* Pieces of a product of `flops` along a side of len: at most max_n, at
@@ -128,6 +131,37 @@ static void piece_range(int len, int n, int i, int *lo, int *hi)
     if (*lo > len) *lo = len;
 }
 
+typedef void (*PieceFn)(const void *ctx, int piece);
+
+typedef struct PieceRun {
+    PieceFn fn;
+    const void *ctx;
+    int pieces, runs;
+} PieceRun;
+
+/* Run `item`: its share of the pieces, in order. */
+static void piece_run_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const PieceRun *r = ctx;
+    int end = (int)((long)r->pieces * (item + 1) / r->runs);
+    for (int i = (int)((long)r->pieces * item / r->runs); i < end; i++) r->fn(r->ctx, i);
+}
+
+/* fn(ctx, i) for every piece i < pieces, the pieces shared out as one
+ * contiguous run per thread: neighbouring column blocks run on two threads
+ * at a time made the first layer's dw + SGD product slower (2 threads, 8
+ * pieces of 384 columns: 0.91-0.98 ms interleaved, 0.59-0.73 in two runs of
+ * four, 0.64-0.66 as two pieces). Which thread runs a piece never changes
+ * its result. */
+static void run_pieces(PieceFn fn, const void *ctx, int pieces)
+{
+    int runs = cpu_threads();
+    if (runs > pieces) runs = pieces;
+    PieceRun r = {fn, ctx, pieces, runs};
+    cpu_parallel(piece_run_item, &r, runs, 0);
+}
+
 typedef struct GemmJob {
     int ta, tb, M, N, K, lda, ldb, ldc, split_n, pieces;
     float alpha, beta;
@@ -135,14 +169,13 @@ typedef struct GemmJob {
     float *C;
 } GemmJob;
 
-static void gemm_item(void *ctx, int item, int slot)
+static void gemm_piece(const void *ctx, int piece)
 {
-    (void)slot;
     const GemmJob *j = ctx;
     enum CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = j->tb ? CblasTrans : CblasNoTrans;
     int lo, hi;
-    piece_range(j->split_n ? j->N : j->M, j->pieces, item, &lo, &hi);
+    piece_range(j->split_n ? j->N : j->M, j->pieces, piece, &lo, &hi);
     if (hi <= lo) return;
     if (j->split_n) /* C[:, lo:hi] = op(A) op(B)[:, lo:hi] */
         cblas_sgemm(CblasRowMajor, ta, tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
@@ -162,7 +195,7 @@ void cpu_sgemm(int split, int trans_a, int trans_b, int M, int N, int K, float a
     int split_n = N >= M;
     GemmJob j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, split_n,
                  split ? gemm_pieces(2.0 * M * N * K, split_n ? N : M) : 1, alpha, beta, A, B, C};
-    cpu_parallel(gemm_item, &j, j.pieces, 0);
+    run_pieces(gemm_piece, &j, j.pieces);
 }
 
 /* ---- memory ----------------------------------------------------------------------- */
@@ -264,12 +297,11 @@ typedef struct LinearJob {
 /* y[:, lo:hi] = act(x . w[lo:hi]^T + b[lo:hi]): for small batches
  * cpu_dense_forward, else bias rows copied in and one sgemm with beta = 1
  * adding the product; the activation on the block while it is in cache. */
-static void linear_forward_item(void *ctx, int item, int slot)
+static void linear_forward_piece(const void *ctx, int piece)
 {
-    (void)slot;
     const LinearJob *j = ctx;
     int lo, hi;
-    piece_range(j->OC, j->pieces, item, &lo, &hi);
+    piece_range(j->OC, j->pieces, piece, &lo, &hi);
     if (hi <= lo) return;
     int n = hi - lo;
     if (j->dense) {
@@ -305,7 +337,7 @@ static void linear_forward_run(const float *x, const float *w, const float *b, f
                    .pieces = dense ? split_pieces(flops, OC, cpu_threads(), 16)
                                    : gemm_pieces(flops, OC),
                    .has_act = has_act, .dense = dense, .act = act};
-    cpu_parallel(linear_forward_item, &j, j.pieces, 0);
+    run_pieces(linear_forward_piece, &j, j.pieces);
 }
 
 /* y (B, OC) = x (B, C) . w (OC, C)^T + b */
@@ -336,12 +368,11 @@ static void bias_grad(const float *dy, float *db, int B, int OC)
  * update), then either dw[:, lo:hi] = dy^T . x[:, lo:hi] or, fused with
  * SGD, w[:, lo:hi] = (1 - lr wd) w[:, lo:hi] - lr dy^T . x[:, lo:hi].
  * Piece 0 also does the bias. */
-static void linear_backward_item(void *ctx, int item, int slot)
+static void linear_backward_piece(const void *ctx, int piece)
 {
-    (void)slot;
     const LinearJob *j = ctx;
     int lo, hi;
-    piece_range(j->C, j->pieces, item, &lo, &hi);
+    piece_range(j->C, j->pieces, piece, &lo, &hi);
     if (hi > lo) {
         int n = hi - lo;
         const float *w = j->wu ? j->wu : j->w;
@@ -355,7 +386,7 @@ static void linear_backward_item(void *ctx, int item, int slot)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, j->OC, n, j->B, 1.0f, j->dy,
                         j->OC, j->x + lo, j->C, 0.0f, j->dw + lo, j->C);
     }
-    if (item != 0) return;
+    if (piece != 0) return;
     if (j->db) bias_grad(j->dy, j->db, j->B, j->OC);
     if (j->bu) {
         /* b -= lr (sum_r dy[r] + wd b), the sum in row order as bias_grad */
@@ -376,7 +407,7 @@ static void linear_backward_cpu(const float *dy, const float *x, const float *w,
     double flops = 2.0 * B * C * OC * (dx ? 2 : 1);
     LinearJob j = {.x = x, .w = w, .dy = dy, .dx = dx, .dw = dw, .db = db, .B = B, .C = C,
                    .OC = OC, .pieces = gemm_pieces(flops, C)};
-    cpu_parallel(linear_backward_item, &j, j.pieces, 0);
+    run_pieces(linear_backward_piece, &j, j.pieces);
 }
 
 /* linear_backward followed by plain SGD on w and b: no gradient written. */
@@ -387,7 +418,7 @@ static void linear_backward_sgd_cpu(const float *dy, const float *x, float *w, f
     double flops = 2.0 * B * C * OC * (dx ? 2 : 1);
     LinearJob j = {.x = x, .dy = dy, .dx = dx, .wu = w, .bu = b, .B = B, .C = C, .OC = OC,
                    .pieces = gemm_pieces(flops, C), .lr = lr, .wd = wd};
-    cpu_parallel(linear_backward_item, &j, j.pieces, 0);
+    run_pieces(linear_backward_piece, &j, j.pieces);
 }
 
 /* ---- loss ---------------------------------------------------------------------------------- */
