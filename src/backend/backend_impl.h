@@ -108,11 +108,14 @@ int cpu_ws_slots(void);
  * own spinning pthread pool never competes with it. */
 void cpu_blas_single_thread(void);
 
-/* Row-major C (M, N) = alpha op(A) op(B) + beta C, as cblas_sgemm; split
- * into one column (or row) block per thread when the product is large
- * enough (never inside an item). */
-void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-               const float *B, int ldb, float beta, float *C, int ldc);
+/* Row-major C (M, N) = alpha op(A) op(B) + beta C, as cblas_sgemm. With
+ * split nonzero and the product large enough, cut into blocks of the
+ * longer side of C fixed by M, N and K alone (never by the thread count:
+ * OpenBLAS rounds a block differently from the same columns of a larger
+ * call; cpu.c, gemm_pieces), run over the pool's threads, or in order inside
+ * an item; split 0: one call. */
+void cpu_sgemm(int split, int trans_a, int trans_b, int M, int N, int K, float alpha,
+               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Whether this CPU has AVX2 and FMA (x86-64 built with GCC or Clang; 0
  * elsewhere) and the environment does not set NNSWEEP_AVX2=0: the direct

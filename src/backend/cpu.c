@@ -2,7 +2,8 @@
  * cpu_pool.c for the threads. Every op computes what its twin in ref.c
  * computes (the specification; tests/unit/test_backend_ops.c checks them
  * against each other to 1e-5); only the order of float operations differs,
- * and never with the number of threads (cpu_pool.c).
+ * and never with the number of threads (cpu_pool.c; for the products,
+ * gemm_pieces below).
  *
  * This file: the table, threads and GEMM, memory, batches, the dense layer
  * (with its fused forward + activation and backward + SGD), and the loss.
@@ -78,18 +79,45 @@ int cpu_avx2_fma_available(void)
     return s == 2;
 }
 
-/* Below this many flops per piece a product is not split (~15 us). */
-#define CPU_GEMM_PAR_FLOPS 1e6
+/* Flops of a piece of a product at least (~25 us of one core). */
+#define CPU_GEMM_PIECE_FLOPS 2e6
+/* Pieces of an OpenBLAS product at most, and their width (columns or rows
+ * of C) at least. The cut is the same at one thread, where each piece is a
+ * call of its own: it repacks the operand the pieces share (the MLP's first
+ * layer forward at B = 32: its 32 x 3072 input) and has a call's fixed
+ * costs. One thread, OpenBLAS 0.3.21 on Zen 3, against the whole product:
+ * the MLP's products in 64-column pieces 0-10% slower, in 32-column ones
+ * 5-45%; its first layer's dw + SGD product (256 x 3072, 32 terms) in 4
+ * pieces 0-8% slower, in 8 5-20%, in 16 15-30% (noisy shared machine). */
+#define CPU_GEMM_MAX_PIECES 4
+#define CPU_GEMM_MIN_WIDTH 64
 
-/* Pieces of a product of `flops` along a side of len: one per thread, at
- * least CPU_GEMM_PAR_FLOPS each, at least 16 rows or columns each. */
+/* Pieces of a product of `flops` along a side of len: at most max_n, at
+ * least CPU_GEMM_PIECE_FLOPS and min_len rows or columns each. */
+static int split_pieces(double flops, int len, int max_n, int min_len)
+{
+    int n = max_n;
+    if (flops / n < CPU_GEMM_PIECE_FLOPS) n = (int)(flops / CPU_GEMM_PIECE_FLOPS);
+    if (n > len / min_len) n = len / min_len;
+    return n < 1 ? 1 : n;
+}
+
+/* Pieces of an OpenBLAS product: from its shape alone, never from the
+ * thread count. OpenBLAS's bits for an element of C depend on where the
+ * element falls in the call: Debian's 0.3.21 Haswell and Zen sgemm kernels
+ * (the ones it picks on this Zen 3 machine, and on AVX2 CPUs where the
+ * environment sets OPENBLAS_CORETYPE so) sum some micro-tiles in one FMA
+ * chain over k and others in two (even and odd k, added at the end), by
+ * the tile's place in the call (C of 32 x 128: the first and last 8
+ * columns of rows 0-5 and 12-17, and rows 24-31, in two chains).
+ * So a block of columns computed by a call of its own differs at its edges
+ * from the same columns of a larger call. With the pieces fixed by the
+ * shape, every thread count makes the same calls and only which thread
+ * makes each one varies: the same bits for 1 or 64 threads, on any machine
+ * whose OpenBLAS picks the same kernels. */
 static int gemm_pieces(double flops, int len)
 {
-    if (cpu_in_parallel()) return 1;
-    int n = cpu_threads();
-    if (flops / n < CPU_GEMM_PAR_FLOPS) n = (int)(flops / CPU_GEMM_PAR_FLOPS);
-    if (n > len / 16) n = len / 16;
-    return n < 1 ? 1 : n;
+    return split_pieces(flops, len, CPU_GEMM_MAX_PIECES, CPU_GEMM_MIN_WIDTH);
 }
 
 /* [*lo, *hi) of piece i of n over len, cut at multiples of 16 (whole cache
@@ -103,6 +131,37 @@ static void piece_range(int len, int n, int i, int *lo, int *hi)
     if (*lo > len) *lo = len;
 }
 
+typedef void (*PieceFn)(const void *ctx, int piece);
+
+typedef struct PieceRun {
+    PieceFn fn;
+    const void *ctx;
+    int pieces, runs;
+} PieceRun;
+
+/* Run `item`: its share of the pieces, in order. */
+static void piece_run_item(void *ctx, int item, int slot)
+{
+    (void)slot;
+    const PieceRun *r = ctx;
+    int end = (int)((long)r->pieces * (item + 1) / r->runs);
+    for (int i = (int)((long)r->pieces * item / r->runs); i < end; i++) r->fn(r->ctx, i);
+}
+
+/* fn(ctx, i) for every piece i < pieces, the pieces shared out as one
+ * contiguous run per thread: neighbouring column blocks run on two threads
+ * at a time made the first layer's dw + SGD product slower (2 threads, 8
+ * pieces of 384 columns: 0.91-0.98 ms interleaved, 0.59-0.73 in two runs of
+ * four, 0.64-0.66 as two pieces). Which thread runs a piece never changes
+ * its result. */
+static void run_pieces(PieceFn fn, const void *ctx, int pieces)
+{
+    int runs = cpu_threads();
+    if (runs > pieces) runs = pieces;
+    PieceRun r = {fn, ctx, pieces, runs};
+    cpu_parallel(piece_run_item, &r, runs, 0);
+}
+
 typedef struct GemmJob {
     int ta, tb, M, N, K, lda, ldb, ldc, split_n, pieces;
     float alpha, beta;
@@ -110,14 +169,13 @@ typedef struct GemmJob {
     float *C;
 } GemmJob;
 
-static void gemm_item(void *ctx, int item, int slot)
+static void gemm_piece(const void *ctx, int piece)
 {
-    (void)slot;
     const GemmJob *j = ctx;
     enum CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = j->tb ? CblasTrans : CblasNoTrans;
     int lo, hi;
-    piece_range(j->split_n ? j->N : j->M, j->pieces, item, &lo, &hi);
+    piece_range(j->split_n ? j->N : j->M, j->pieces, piece, &lo, &hi);
     if (hi <= lo) return;
     if (j->split_n) /* C[:, lo:hi] = op(A) op(B)[:, lo:hi] */
         cblas_sgemm(CblasRowMajor, ta, tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda,
@@ -129,15 +187,15 @@ static void gemm_item(void *ctx, int item, int slot)
                     j->C + (size_t)lo * j->ldc, j->ldc);
 }
 
-void cpu_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-               const float *B, int ldb, float beta, float *C, int ldc)
+void cpu_sgemm(int split, int trans_a, int trans_b, int M, int N, int K, float alpha,
+               const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     cpu_blas_single_thread();
     /* blocks of the longer side of C */
     int split_n = N >= M;
     GemmJob j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, split_n,
-                 gemm_pieces(2.0 * M * N * K, split_n ? N : M), alpha, beta, A, B, C};
-    cpu_parallel(gemm_item, &j, j.pieces, 0);
+                 split ? gemm_pieces(2.0 * M * N * K, split_n ? N : M) : 1, alpha, beta, A, B, C};
+    run_pieces(gemm_piece, &j, j.pieces);
 }
 
 /* ---- memory ----------------------------------------------------------------------- */
@@ -231,7 +289,7 @@ static void gather_batch_cpu(const uint8_t *images, const uint8_t *labels, const
 typedef struct LinearJob {
     const float *x, *w, *b, *dy;
     float *y, *dx, *dw, *db, *wu, *bu;
-    int B, C, OC, pieces, has_act;
+    int B, C, OC, pieces, has_act, dense; /* dense: cpu_dense_forward */
     ActKind act;
     float lr, wd;
 } LinearJob;
@@ -239,15 +297,14 @@ typedef struct LinearJob {
 /* y[:, lo:hi] = act(x . w[lo:hi]^T + b[lo:hi]): for small batches
  * cpu_dense_forward, else bias rows copied in and one sgemm with beta = 1
  * adding the product; the activation on the block while it is in cache. */
-static void linear_forward_item(void *ctx, int item, int slot)
+static void linear_forward_piece(const void *ctx, int piece)
 {
-    (void)slot;
     const LinearJob *j = ctx;
     int lo, hi;
-    piece_range(j->OC, j->pieces, item, &lo, &hi);
+    piece_range(j->OC, j->pieces, piece, &lo, &hi);
     if (hi <= lo) return;
     int n = hi - lo;
-    if (j->B <= CPU_DENSE_MAX_B && cpu_avx2_fma_available()) {
+    if (j->dense) {
         cpu_dense_forward(j->x, j->w, j->b, j->y, j->B, j->C, j->OC, lo, hi);
     } else {
         float beta = 0.0f;
@@ -266,13 +323,21 @@ static void linear_forward_item(void *ctx, int item, int slot)
         }
 }
 
+/* Pieces: OpenBLAS's by the shape (gemm_pieces). cpu_dense_forward's y
+ * values are the same for any split of the columns, so its pieces follow
+ * the thread count: one per thread (at one thread one piece, where a cut
+ * by the shape would pack x once per piece). */
 static void linear_forward_run(const float *x, const float *w, const float *b, float *y, int B,
                                int C, int OC, int has_act, ActKind act)
 {
     cpu_blas_single_thread();
+    double flops = 2.0 * B * C * OC;
+    int dense = B <= CPU_DENSE_MAX_B && cpu_avx2_fma_available();
     LinearJob j = {.x = x, .w = w, .b = b, .y = y, .B = B, .C = C, .OC = OC,
-                   .pieces = gemm_pieces(2.0 * B * C * OC, OC), .has_act = has_act, .act = act};
-    cpu_parallel(linear_forward_item, &j, j.pieces, 0);
+                   .pieces = dense ? split_pieces(flops, OC, cpu_threads(), 16)
+                                   : gemm_pieces(flops, OC),
+                   .has_act = has_act, .dense = dense, .act = act};
+    run_pieces(linear_forward_piece, &j, j.pieces);
 }
 
 /* y (B, OC) = x (B, C) . w (OC, C)^T + b */
@@ -303,12 +368,11 @@ static void bias_grad(const float *dy, float *db, int B, int OC)
  * update), then either dw[:, lo:hi] = dy^T . x[:, lo:hi] or, fused with
  * SGD, w[:, lo:hi] = (1 - lr wd) w[:, lo:hi] - lr dy^T . x[:, lo:hi].
  * Piece 0 also does the bias. */
-static void linear_backward_item(void *ctx, int item, int slot)
+static void linear_backward_piece(const void *ctx, int piece)
 {
-    (void)slot;
     const LinearJob *j = ctx;
     int lo, hi;
-    piece_range(j->C, j->pieces, item, &lo, &hi);
+    piece_range(j->C, j->pieces, piece, &lo, &hi);
     if (hi > lo) {
         int n = hi - lo;
         const float *w = j->wu ? j->wu : j->w;
@@ -322,7 +386,7 @@ static void linear_backward_item(void *ctx, int item, int slot)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, j->OC, n, j->B, 1.0f, j->dy,
                         j->OC, j->x + lo, j->C, 0.0f, j->dw + lo, j->C);
     }
-    if (item != 0) return;
+    if (piece != 0) return;
     if (j->db) bias_grad(j->dy, j->db, j->B, j->OC);
     if (j->bu) {
         /* b -= lr (sum_r dy[r] + wd b), the sum in row order as bias_grad */
@@ -343,7 +407,7 @@ static void linear_backward_cpu(const float *dy, const float *x, const float *w,
     double flops = 2.0 * B * C * OC * (dx ? 2 : 1);
     LinearJob j = {.x = x, .w = w, .dy = dy, .dx = dx, .dw = dw, .db = db, .B = B, .C = C,
                    .OC = OC, .pieces = gemm_pieces(flops, C)};
-    cpu_parallel(linear_backward_item, &j, j.pieces, 0);
+    run_pieces(linear_backward_piece, &j, j.pieces);
 }
 
 /* linear_backward followed by plain SGD on w and b: no gradient written. */
@@ -354,7 +418,7 @@ static void linear_backward_sgd_cpu(const float *dy, const float *x, float *w, f
     double flops = 2.0 * B * C * OC * (dx ? 2 : 1);
     LinearJob j = {.x = x, .dy = dy, .dx = dx, .wu = w, .bu = b, .B = B, .C = C, .OC = OC,
                    .pieces = gemm_pieces(flops, C), .lr = lr, .wd = wd};
-    cpu_parallel(linear_backward_item, &j, j.pieces, 0);
+    run_pieces(linear_backward_piece, &j, j.pieces);
 }
 
 /* ---- loss ---------------------------------------------------------------------------------- */

@@ -19,8 +19,9 @@
  * (conv_dx_by_conv says when and why). The chunking depends
  * on B and the shape only, never on the thread count, so dw is the same
  * bits for any number of threads (B >= 2). A batch of one image is one
- * item, run on the calling thread, whose sgemms are then split over the
- * threads.
+ * item, run on the calling thread, whose sgemms are then cut into pieces
+ * by their shape (cpu_sgemm with split) for the threads; with B >= 2 each
+ * sgemm is one OpenBLAS call inside its chunk.
  *
  * Unfolding: the input image is first copied into a zero-padded plane
  * (when pad > 0), so that every row of col is OH straight copies of OW
@@ -330,8 +331,8 @@ static void conv_forward_item(void *ctx, int c, int slot)
             for (int k = 0; k < n; k++)
                 im2col(conv_source(j->x + (size_t)(g0 + k) * xs, s, p, padded), s, p, col + k * P,
                        ld);
-            cpu_sgemm(0, 0, s->OC, (int)ld, (int)p->CKK, 1.0f, j->w, (int)p->CKK, col, (int)ld,
-                      0.0f, buf, (int)ld);
+            cpu_sgemm(p->n_chunks == 1, 0, 0, s->OC, (int)ld, (int)p->CKK, 1.0f, j->w,
+                      (int)p->CKK, col, (int)ld, 0.0f, buf, (int)ld);
         }
         size_t yp = out_plane(j);
         for (int k = 0; k < n; k++)
@@ -522,8 +523,8 @@ static void conv_backward_item(void *ctx, int c, int slot)
         if (p->direct_dw)
             cpu_conv_direct_dw(images, n, buf, ld, s, g0 > b0, dwp);
         else if (!p->wino_back)
-            cpu_sgemm(0, 1, s->OC, (int)p->CKK, (int)ld, 1.0f, buf, (int)ld, col, (int)ld,
-                      g0 > b0 ? 1.0f : 0.0f, dwp, (int)p->CKK);
+            cpu_sgemm(p->n_chunks == 1, 0, 1, s->OC, (int)p->CKK, (int)ld, 1.0f, buf, (int)ld,
+                      col, (int)ld, g0 > b0 ? 1.0f : 0.0f, dwp, (int)p->CKK);
         if (!j->dx || j->dyc) continue;
         if (p->direct_back) { /* each image's dx, in place of the copies */
             for (int k = 0; k < n; k++) {
@@ -533,8 +534,8 @@ static void conv_backward_item(void *ctx, int c, int slot)
             continue;
         }
         /* col (CKK, n P) = w^T . buf, then back onto each image */
-        cpu_sgemm(1, 0, (int)p->CKK, (int)ld, s->OC, 1.0f, j->w, (int)p->CKK, buf, (int)ld, 0.0f,
-                  col, (int)ld);
+        cpu_sgemm(p->n_chunks == 1, 1, 0, (int)p->CKK, (int)ld, s->OC, 1.0f, j->w, (int)p->CKK,
+                  buf, (int)ld, 0.0f, col, (int)ld);
         for (int k = 0; k < n; k++)
             col2im(col + k * P, ld, s, p, padded, j->dx + (size_t)(g0 + k) * xs);
     }

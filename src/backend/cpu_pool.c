@@ -17,12 +17,12 @@
  *    an idle process (an MPI worker between runs, rank 0) burns no CPU;
  *  - which thread runs an item never changes a result: every item writes
  *    its own outputs, and reductions combine per-item partial results in
- *    item order, so results are the same bits from run to run. Reductions
- *    are cut by the problem alone (convolution's dw by the batch size,
- *    batch norm by channel), so those are the same for any thread count
- *    too; only a product split into one column block per thread rounds
- *    differently with the thread count (OpenBLAS sums a block in a
- *    different order from the whole product).
+ *    item order, so results are the same bits from run to run. Work is
+ *    cut by the problem alone, never by the thread count (convolution's dw
+ *    by the batch size, batch norm by channel, products into blocks fixed
+ *    by their shape: OpenBLAS rounds a block differently from the same
+ *    columns of a larger product, cpu.c gemm_pieces), so every result is
+ *    the same for any thread count too (tests/unit/backend_thread_tests.h).
  * OpenBLAS is kept at one thread (cpu_blas_single_thread): its own pool
  * would spin against this one.
  *

@@ -1,19 +1,13 @@
-/* backend_fused_tests.h - the fused ops of backend.h and the thread
- * invariance of the cpu backend; part of test_backend_ops.c, which
- * includes it once after its helpers (one translation unit: check.h's
- * failure counters are per file).
+/* backend_fused_tests.h - the fused ops of backend.h; part of
+ * test_backend_ops.c, which includes it once after its helpers (one
+ * translation unit: check.h's failure counters are per file).
  *
  * Each fused op is checked twice: ref's fused op against the sequence of
  * ref's plain ops it is specified by (exactly: the same float operations),
  * then the backend's fused op against ref's at TOL, on odd sizes and B = 1,
  * with every output and the workspace filled with NaN first. A backend whose
  * entry is NULL skips that op with a message (the model then runs the plain
- * ops). Determinism of the cpu backend (cpu_pool.c): the same bits from
- * run to run whichever thread takes which item, and, for the ops whose work
- * is cut by the batch only (convolution, batch norm), for any thread count.
- * (A dense layer's product is cut into one column block per thread, and
- * OpenBLAS rounds a block differently from the whole product, so there the
- * thread count shows in the last bits.)
+ * ops).
  */
 
 /* ---- linear + act, linear backward + SGD ----------------------------------------- */
@@ -410,99 +404,4 @@ static void test_conv_bn_fused(void)
         cmp("conv2d_backward_bn_act_pool dgamma (dx NULL)", d_dg2, dg, OC);
         release_all();
     }
-}
-
-/* ---- thread invariance (cpu) ----------------------------------------------------------- */
-
-/* Runs the ops that split or reduce work at `threads` threads on fixed
- * inputs; out receives every output, in order. */
-static void run_split_ops(int threads, float *out)
-{
-    backend_cpu_set_threads(threads);
-    rand_counter = 4242; /* the same inputs for every call */
-    ConvShape s = {9, 5, 12, 11, 7, 3, 1, 12, 11};
-    size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)s.OC * s.C * 9;
-    size_t ny = (size_t)9 * 7 * 12 * 11;
-    float *x = dfloats(hrand(nx, -1, 1), nx), *w = dfloats(hrand(nw, -0.2f, 0.2f), nw);
-    float *b = dfloats(hrand(s.OC, -0.2f, 0.2f), s.OC), *dy = dfloats(hrand(ny, -1, 1), ny);
-    size_t nws = T->conv2d_workspace_floats(&s);
-    float *ws = dnan(nws), *y = dnan(ny), *dx = dnan(nx), *dw = dnan(nw), *db = dnan(s.OC);
-    T->conv2d_forward(x, w, b, y, &s, ws);
-    T->conv2d_backward(dy, x, w, dx, dw, db, &s, ws);
-    size_t at = 0;
-#define GRAB(p, n) (T->download(out + at, (p), (n) * sizeof(float)), at += (n))
-    GRAB(y, ny), GRAB(dx, nx), GRAB(dw, nw), GRAB(db, (size_t)s.OC);
-    /* the same conv + batch norm + relu + 2 x 2 max pool, both passes */
-    size_t np = (size_t)9 * 7 * 6 * 5, nbw = conv2d_bn_workspace_floats(T, &s);
-    float *g7 = dfloats(hrand(s.OC, 0.5f, 1.5f), s.OC), *be7 = dfloats(hrand(s.OC, -1, 1), s.OC);
-    float *rm7 = dfloats(hfloats(s.OC), s.OC), *rv7 = dfloats(hrand(s.OC, 1, 1), s.OC);
-    float *cy = dnan(np), *czp = dnan(np), *cm = dnan(s.OC), *ci = dnan(s.OC), *cdg = dnan(s.OC);
-    float *cdb = dnan(s.OC);
-    int32_t *cidx = dcopy(hnan(np), sizeof(int32_t) * np);
-    T->conv2d_forward_bn_act_pool(x, w, b, y, g7, be7, cy, cidx, czp, cm, ci, rm7, rv7, &s, 0.1f,
-                                  1e-5f, ACT_RELU, 2, dnan(nbw));
-    T->conv2d_backward_bn_act_pool(dfloats(hrand(np, -1, 1), np), cy, cidx, czp, y, g7, cm, ci,
-                                   cdg, cdb, x, w, dx, dw, db, &s, ACT_RELU, 2, dnan(nbw));
-    GRAB(y, ny), GRAB(cy, np), GRAB(czp, np), GRAB(cm, (size_t)s.OC), GRAB(ci, (size_t)s.OC);
-    GRAB(dx, nx), GRAB(dw, nw), GRAB(cdg, (size_t)s.OC);
-    /* dense layer at the MLP's first shape, backward with the fused SGD */
-    int B = 32, C = 3072, OC = 256;
-    float *lx = dfloats(hrand((size_t)B * C, -1, 1), (size_t)B * C);
-    float *lw = dfloats(hrand((size_t)OC * C, -0.02f, 0.02f), (size_t)OC * C);
-    float *lb = dfloats(hrand(OC, -0.02f, 0.02f), OC);
-    float *ldy = dfloats(hrand((size_t)B * OC, -1, 1), (size_t)B * OC);
-    float *ly = dnan((size_t)B * OC), *ldw = dnan((size_t)OC * C), *ldb = dnan(OC);
-    T->linear_forward(lx, lw, lb, ly, B, C, OC);
-    T->linear_backward(ldy, lx, lw, NULL, ldw, ldb, B, C, OC);
-    GRAB(ly, (size_t)B * OC), GRAB(ldw, (size_t)OC * C), GRAB(ldb, (size_t)OC);
-    /* batch norm over planes */
-    int bB = 16, bC = 12, HW = 100;
-    size_t bn = (size_t)bB * bC * HW;
-    float *bx = dfloats(hrand(bn, -2, 2), bn), *g = dfloats(hrand(bC, 0.5f, 1.5f), bC);
-    float *be = dfloats(hrand(bC, -1, 1), bC), *rm = dfloats(hfloats(bC), bC);
-    float *rv = dfloats(hrand(bC, 1, 1), bC), *by = dnan(bn), *mean = dnan(bC), *inv = dnan(bC);
-    float *bdx = dnan(bn), *dg = dnan(bC), *dbe = dnan(bC);
-    T->batchnorm_forward_train(bx, g, be, by, mean, inv, rm, rv, bB, bC, HW, 0.1f, 1e-5f);
-    T->batchnorm_backward(dfloats(hrand(bn, -1, 1), bn), bx, g, mean, inv, bdx, dg, dbe, bB, bC,
-                          HW);
-    GRAB(by, bn), GRAB(bdx, bn), GRAB(dg, (size_t)bC), GRAB(dbe, (size_t)bC), GRAB(rv, (size_t)bC);
-#undef GRAB
-    release_all();
-}
-
-/* Floats of run_split_ops's output: the convolution's (alone, then with
- * the batch norm group), the dense layer's, the batch norm's. */
-#define SPLIT_CONV                                                                     \
-    ((size_t)9 * 7 * 12 * 11 + 9 * 5 * 12 * 11 + 7 * 5 * 9 + 7 + 9 * 7 * 12 * 11 + \
-     2 * 9 * 7 * 6 * 5 + 7 + 7 + 9 * 5 * 12 * 11 + 7 * 5 * 9 + 7)
-#define SPLIT_LINEAR ((size_t)32 * 256 + 256 * 3072 + 256)
-#define SPLIT_BN ((size_t)2 * 16 * 12 * 100 + 3 * 12)
-
-/* Floats of a and b (n) whose bits differ. */
-static size_t bits_differ(const float *a, const float *b, size_t n)
-{
-    size_t d = 0;
-    for (size_t i = 0; i < n; i++) d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
-    return d;
-}
-
-static void test_thread_determinism(void)
-{
-    size_t n = SPLIT_CONV + SPLIT_LINEAR + SPLIT_BN;
-    float *one = nn_malloc(n * sizeof(float)), *three = nn_malloc(n * sizeof(float));
-    float *again = nn_malloc(n * sizeof(float));
-    run_split_ops(1, one);
-    run_split_ops(3, three);
-    run_split_ops(3, again);
-    size_t d = bits_differ(three, again, n);
-    CHECK(d == 0, "%s: %zu of %zu results differ between two runs at 3 threads", T->name, d, n);
-    d = bits_differ(one, three, SPLIT_CONV);
-    CHECK(d == 0, "%s: conv2d: %zu results differ between 1 and 3 threads", T->name, d);
-    d = bits_differ(one + SPLIT_CONV, three + SPLIT_CONV, (size_t)32 * 256);
-    CHECK(d == 0, "%s: linear_forward: %zu results differ between 1 and 3 threads", T->name, d);
-    d = bits_differ(one + SPLIT_CONV + SPLIT_LINEAR, three + SPLIT_CONV + SPLIT_LINEAR, SPLIT_BN);
-    CHECK(d == 0, "%s: batchnorm: %zu results differ between 1 and 3 threads", T->name, d);
-    free(one);
-    free(three);
-    free(again);
 }

@@ -5,8 +5,9 @@
  * (gather_batch draws, pooling ties and NaN, dropout draws, loss values,
  * optimizer algorithms).
  *
- * The fused ops (backend.h) and the cpu backend's thread invariance are
- * tested in backend_fused_tests.h, part of this file.
+ * The fused ops (backend.h) are tested in backend_fused_tests.h, the cpu
+ * backend's thread invariance in backend_thread_tests.h, both part of this
+ * file.
  *
  * Outputs and workspaces are filled with NaN before each op, so an op that
  * leaves an element unwritten or reads its workspace before writing it
@@ -783,6 +784,7 @@ static void test_adam(void)
 }
 
 #include "backend_fused_tests.h"
+#include "backend_thread_tests.h"
 
 int main(int argc, char **argv)
 {
