@@ -187,8 +187,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config_to_json(&rc, &json);
         snprintf(r->json, sizeof r->json, "%s", json.data);
         nn_buf_free(&json);
-        NN_CHECK(results_add_run(rf, r->id, sweep, &rc, mp->n_params, mp->tensors, mp->n_tensors,
-                                 &err) == NN_OK, "add_run %s: %s", r->id, err.msg);
+        ResultsRunSpec spec_run = {.run_id = r->id, .sweep = sweep, .kind = RESULTS_KIND_TRAIN,
+                                   .config_json = r->json, .epochs = rc.epochs,
+                                   .n_params = mp->n_params, .tensors = mp->tensors,
+                                   .n_tensors = mp->n_tensors};
+        NN_CHECK(results_add_run(rf, &spec_run, &err) == NN_OK, "add_run %s: %s", r->id, err.msg);
     }
     NN_CHECK(results_start_swmr(rf, &err) == NN_OK, "start_swmr: %s", err.msg);
     float *state = malloc(mp->n_state * sizeof *state);
