@@ -11,8 +11,7 @@ they are written:
     core <- backend <- nn <- run <- (sweep, results) <- sched <- cli
     data <- run
 
-(the scheduler module is src/dist, being renamed src/sched: either name is
-taken from CMakeLists.txt). cli is the program and may include anything.
+cli is the program and may include anything.
 
 Every `#include "nnsweep/X.h"` (and "DIR/Y.h" of another module's private
 headers) in src/<module>/ and in the public headers must name a module that
@@ -31,8 +30,6 @@ import os
 import re
 import sys
 
-SCHED = "<sched>"  # src/dist or src/sched, whichever CMakeLists.txt builds
-
 # Module of each public header (include/nnsweep/X.h).
 HEADERS = {
     "core.h": "core", "yamltree.h": "core", "rng.h": "core", "tensor.h": "core",
@@ -43,13 +40,13 @@ HEADERS = {
     "program.h": "run",
     "sweep.h": "sweep",
     "results.h": "results",
-    "sched.h": SCHED,
+    "sched.h": "sched",
 }
 
 # Allowed by the layering, not by the design: module -> headers it must not include.
 NARROW = {
     "results": {"model.h", "train.h", "config.h", "run.h"},
-    SCHED: {"model.h", "train.h"},
+    "sched": {"model.h", "train.h"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -94,14 +91,11 @@ def main():
     root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                            os.path.join(os.path.dirname(__file__), ".."))
     mods = read_modules(root)
-    sched = [m for m in ("sched", "dist") if m in mods]
-    if not mods or len(sched) != 1:
-        print(f"check_layering: {root}/CMakeLists.txt: expected nn_module_if lines with one "
-              f"scheduler module (dist or sched), found {sorted(mods)}")
+    if "sched" not in mods:
+        print(f"check_layering: {root}/CMakeLists.txt: expected nn_module_if lines with the "
+              f"scheduler module sched, found {sorted(mods)}")
         return 2
-    rename = {SCHED: sched[0]}
-    headers = {h: rename.get(m, m) for h, m in HEADERS.items()}
-    narrow = {rename.get(m, m): hs for m, hs in NARROW.items()}
+    headers, narrow = HEADERS, NARROW
     errors = []
     allowed = closure(mods, errors)
     allowed["cli"] = set(mods) | {"cli"}
