@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """early_terminate: hyperband end to end, under real `mpirun` (rank 0 and
 two workers that wait for its verdict at the rung epochs), on the synthetic
-dataset, checked in the results file with h5py:
+dataset, checked in the results file with analysis/nnsweep_results.py:
 
   - runs that are not in the best 1/eta at a rung end `stopped` right after
     that rung's epoch: their metrics stop there, their best weights are kept;
@@ -19,9 +19,9 @@ import subprocess
 import sys
 import tempfile
 
-import h5py
-
 NNSWEEP, DATA, ANALYSIS = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, ANALYSIS)
+from nnsweep_results import ResultsFile  # noqa: E402 - analysis/ reads both schemas
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1", MPLBACKEND="Agg")
 failures = []
@@ -59,15 +59,10 @@ def sweep(tmp, *extra):
 
 
 def rows(path):
-    with h5py.File(path, "r") as f:
-        s = f["summary"][()]
-        out = {}
-        for r in s:
-            rid = r["run_id"].decode()
-            out[rid] = dict(status=r["status"].decode(), epochs_done=int(r["epochs_done"]),
-                            has_weights=bool(r["has_weights"]),
-                            n_rows=len(f[f"runs/{rid}/metrics"]))
-        return out
+    with ResultsFile(path, swmr=False) as f:
+        return {r.run_id: dict(status=r.status, epochs_done=int(r.epochs_done),
+                               has_weights=bool(r.has_weights), n_rows=len(f.metrics(r.run_id)))
+                for r in f.summary().itertuples()}
 
 
 def main():

@@ -14,8 +14,13 @@
 # schema-1 file (written by hand with h5py) that a writer converts. A
 # concurrent SWMR reader must see rows - and runs - grow while a writer
 # runs. Prints the time per appended+flushed row and the file size per run.
+#
+# With NNSWEEP (the nnsweep program), `nnsweep inspect` must show the runs
+# added in SWMR mode and a program run's logged values, and read the
+# schema-1 file.
 set -u
-W=${1:?usage: test_results_crash.sh RESULTS_WRITER}
+W=${1:?usage: test_results_crash.sh RESULTS_WRITER [NNSWEEP]}
+NN=${2:-}
 PY=${NNSWEEP_PYTHON:-/usr/bin/python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECK=("$PY" "$HERE/results_check.py")
@@ -152,6 +157,17 @@ grep -q '^repaired' "$T/grow9.log" || fail "final grow writer did not repair"
 "${CHECK[@]}" verifygrow "$GR" --complete --runs=$GRUNS --steps=$GSTEPS "$T"/grow[0-9]*.log || fail "grow: read after close"
 "${CHECK[@]}" verifygrow "$GR" --plain --complete --runs=$GRUNS --steps=$GSTEPS "$T"/grow[0-9]*.log || fail "grow: plain read after close"
 h5dump "$GR" >/dev/null || fail "grow: h5dump"
+if [ -n "$NN" ]; then
+    board=$("$NN" inspect "$GR" --top 3 2>&1) || fail "inspect of the grow file: $board"
+    [[ "$board" == *"sweep grow (random, minimize loss): $GRUNS runs: $GRUNS done"* &&
+       "$board" == *"g0000"*"done"*"7000.0000"* ]] || fail "inspect of the grow file: $board"
+    run=$("$NN" inspect "$GR" --run g0003 2>&1) || fail "inspect --run g0003: $run"
+    [[ "$run" == *"run g0003 of sweep grow (program): done"* &&
+       "$run" == *"logged values:"*"step"*"loss"*"acc/top-1"*"n0"* &&
+       "$run" == *"    6        3006        3006.01             -"* ]] ||
+        fail "inspect --run of a program run: $run"
+    echo "inspect: the grow file's leaderboard and a program run's logged values"
+fi
 
 # a concurrent SWMR reader sees runs added and rows logged
 L=$T/livegrow.h5
@@ -180,6 +196,15 @@ grep -q '^converted' "$T/v1work1.log" || fail "schema 1: the writer did not conv
 grep -q '^repaired' "$T/v1work2.log" && ! grep -q '^converted' "$T/v1work2.log" ||
     fail "schema 1: the second writer should repair, not convert: $(cat "$T/v1work2.log")"
 "${CHECK[@]}" verify "$V" --plain --complete "$T/v1made.log" "$T"/v1work*.log || fail "schema 1: converted and completed"
+if [ -n "$NN" ]; then
+    "${CHECK[@]}" makev1 "$T/v1b.h5" >/dev/null || fail "makev1"
+    run=$("$NN" inspect "$T/v1b.h5" --run r01 2>&1) || fail "inspect of a schema-1 file: $run"
+    [[ "$run" == *"run r01 of sweep crash (train): running, 1/3 epochs"* &&
+       "$run" == *"    1    1001.1000"* ]] || fail "inspect --run of a schema-1 file: $run"
+    board=$("$NN" inspect "$T/v1b.h5" 2>&1) || fail "inspect of a schema-1 file: $board"
+    [[ "$board" == *"3 runs: 1 done, 1 running, 1 pending"* ]] || fail "inspect of a schema-1 file: $board"
+    echo "inspect: a schema-1 file"
+fi
 
 # the reader's errors for files that are not ours
 cp "$F" "$T/v3.h5"
