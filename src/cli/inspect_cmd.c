@@ -106,11 +106,12 @@ static NnStatus print_sweep(ResultsFile *rf, const char *path, const ResultsSwee
     for (int i = 0; i < b.n && i < top; i++) {
         const ResultsRow *r = b.rows[i].row;
         double v = b.rows[i].value;
-        char acc[16] = "-", best[24] = "-";
+        char acc[16] = "-", best[24] = "-", epochs[24] = "-"; /* a program's epochs: unknown */
         if (!isnan(v)) snprintf(acc, sizeof acc, "%.4f", v);
         if (r->best_step >= 0) snprintf(best, sizeof best, "%lld", (long long)r->best_step);
-        fprintf(out, "  %4d  %-12s  %-11s  %14s  %5s  %3d/%-3d  %8.1f", i + 1, r->run_id,
-                run_status_name(r->status), acc, best, r->epochs_done, r->epochs, r->wall_seconds);
+        if (r->epochs >= 0) snprintf(epochs, sizeof epochs, "%3d/%-3d", r->epochs_done, r->epochs);
+        fprintf(out, "  %4d  %-12s  %-11s  %14s  %5s  %7s  %8.1f", i + 1, r->run_id,
+                run_status_name(r->status), acc, best, epochs, r->wall_seconds);
         for (int k = 0; k < n_keys; k++)
             if (b.varies[k]) fprintf(out, "  %s", b.values[i * n_keys + k].data);
         fputc('\n', out);
