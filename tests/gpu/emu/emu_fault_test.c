@@ -14,7 +14,7 @@
  *    layer runs fp32;
  *  - tf32 and bf16 never execute a TENSOR_OP_MATH_ALLOW_CONVERSION
  *    candidate, although the heuristics rank one first;
- *  - whole runs (train_run) that fail with out of memory at model creation,
+ *  - whole runs (train_run, on the dataset uploaded once) that fail with out of memory at model creation,
  *    in epoch 0, in the middle of training, or because no algorithm runs,
  *    each followed in the same process by a good run whose metrics equal
  *    those of the first good run (the failure leaves no state behind);
@@ -235,68 +235,73 @@ typedef struct Seen {
     EpochMetrics m[4];
 } Seen;
 
-static int on_epoch(const EpochMetrics *m, void *user)
+static RunVerdict on_epoch(const EpochMetrics *m, void *user)
 {
     Seen *s = user;
     if (s->n < 4) s->m[s->n] = *m;
     s->n++;
-    return 0;
+    return RUN_GO_ON;
 }
 
-static RunResult run(const RunConfig *c, const Cifar10 *data, Seen *seen)
+/* The dataset as a worker holds it: uploaded once, borrowed by every run. */
+static TrainData dev_data;
+
+static RunOutcome run(const RunConfig *c, Seen *seen)
 {
     memset(seen, 0, sizeof *seen);
-    TrainOptions opt = {.backend = T, .on_epoch = on_epoch, .user = seen, .eval_batch = 32};
-    RunResult r;
+    RunHooks hooks = {.on_epoch = on_epoch, .user = seen};
+    RunPlan plan;
     NnError err;
-    NnStatus st = train_run(c, data, &opt, &r, &err);
-    CHECK(st == NN_OK, "train_run: %s", err.msg);
+    RunOutcome r;
+    memset(&r, 0, sizeof r);
+    CHECK(run_plan_create(c, &plan, &err) == NN_OK, "run_plan_create: %s", err.msg);
+    train_run(&plan, &dev_data, T, &hooks, 32, &r);
+    run_plan_free(&plan);
     return r;
 }
 
-static void expect_failed(RunResult *r, const char *text, const char *what)
+static void expect_failed(RunOutcome *r, const char *text, const char *what)
 {
-    CHECK(r->status == RUN_FAILED && strstr(r->message, text),
+    CHECK(r->s.status == RUN_FAILED && strstr(r->s.message, text),
           "%s: status %s, message \"%s\" (expected failed, \"%s\")", what,
-          run_status_name(r->status), r->message, text);
+          run_status_name(r->s.status), r->s.message, text);
     EXPECT_NO_FAILURE("nothing left behind by a failed run");
-    run_result_free(r);
+    run_outcome_free(r);
 }
 
 /* A good run, the same as the first one to the last bit. */
-static void expect_good(const RunConfig *c, const Cifar10 *data, const Seen *first,
-                        const char *after)
+static void expect_good(const RunConfig *c, const Seen *first, const char *after)
 {
     Seen seen;
-    RunResult r = run(c, data, &seen);
-    CHECK(r.status == RUN_DONE && seen.n == first->n, "good run after %s: %s, %d epochs: %s",
-          after, run_status_name(r.status), seen.n, r.message);
+    RunOutcome r = run(c, &seen);
+    CHECK(r.s.status == RUN_DONE && seen.n == first->n, "good run after %s: %s, %d epochs: %s",
+          after, run_status_name(r.s.status), seen.n, r.s.message);
     for (int e = 0; e < seen.n && e < 4; e++)
         CHECK(seen.m[e].train_loss == first->m[e].train_loss &&
                   seen.m[e].test_loss == first->m[e].test_loss,
               "good run after %s, epoch %d: losses %.9g %.9g, first run %.9g %.9g", after, e,
               seen.m[e].train_loss, seen.m[e].test_loss, first->m[e].train_loss,
               first->m[e].test_loss);
-    run_result_free(&r);
+    run_outcome_free(&r);
 }
 
 static void runs(void)
 {
-    enum { N_TRAIN = 64, N_TEST = 32 };
+    enum { N_TRAIN = 64, N_TEST = 32, N = N_TRAIN + N_TEST };
     Cifar10 data;
     memset(&data, 0, sizeof data);
     data.n_train = N_TRAIN;
     data.n_test = N_TEST;
-    data.train_images = malloc((size_t)N_TRAIN * CIFAR10_IMAGE_BYTES);
-    data.test_images = malloc((size_t)N_TEST * CIFAR10_IMAGE_BYTES);
-    data.train_labels = malloc(N_TRAIN);
-    data.test_labels = malloc(N_TEST);
-    for (size_t i = 0; i < (size_t)N_TRAIN * CIFAR10_IMAGE_BYTES; i++)
-        data.train_images[i] = (uint8_t)rng_u32_at(3, 1, i);
-    for (size_t i = 0; i < (size_t)N_TEST * CIFAR10_IMAGE_BYTES; i++)
-        data.test_images[i] = (uint8_t)rng_u32_at(3, 2, i);
-    for (int i = 0; i < N_TRAIN; i++) data.train_labels[i] = (uint8_t)(i % 10);
-    for (int i = 0; i < N_TEST; i++) data.test_labels[i] = (uint8_t)(i % 10);
+    data.images = malloc((size_t)N * CIFAR10_IMAGE_BYTES);
+    data.labels = malloc(N);
+    for (size_t i = 0; i < (size_t)N * CIFAR10_IMAGE_BYTES; i++)
+        data.images[i] = (uint8_t)rng_u32_at(3, 1, i);
+    for (int i = 0; i < N; i++) data.labels[i] = (uint8_t)(i % 10);
+    uint8_t *images = T->alloc((size_t)N * CIFAR10_IMAGE_BYTES), *labels = T->alloc(N);
+    CHECK(images && labels, "the dataset on the emulated GPU");
+    T->upload(images, data.images, (size_t)N * CIFAR10_IMAGE_BYTES);
+    T->upload(labels, data.labels, N);
+    dev_data = (TrainData){.host = &data, .images = images, .labels = labels};
     RunConfig c;
     config_defaults(&c);
     c.model = MODEL_CNN;
@@ -316,39 +321,39 @@ static void runs(void)
     c.device = DEVICE_CUDA;
 
     Seen first;
-    RunResult r = run(&c, &data, &first);
-    CHECK(r.status == RUN_DONE && first.n == 3 && isfinite(first.m[2].train_loss),
-          "the first good run: %s, %d epochs", run_status_name(r.status), first.n);
-    run_result_free(&r);
+    RunOutcome r = run(&c, &first);
+    CHECK(r.s.status == RUN_DONE && first.n == 3 && isfinite(first.m[2].train_loss),
+          "the first good run: %s, %d epochs", run_status_name(r.s.status), first.n);
+    run_outcome_free(&r);
 
     Seen seen;
-    emu_fail_after = 5; /* the dataset (4 allocations) and the state get memory, the rest not */
-    r = run(&c, &data, &seen);
+    emu_fail_after = 1; /* the state gets memory, the rest not (the dataset is resident) */
+    r = run(&c, &seen);
     emu_fail_after = (size_t)-1;
     expect_failed(&r, "the model needs", "OOM at model creation");
-    expect_good(&c, &data, &first, "OOM at model creation");
+    expect_good(&c, &first, "OOM at model creation");
 
     emu_dnn_oom_after = 0; /* every convolution, from epoch 0's evaluation on */
-    r = run(&c, &data, &seen);
+    r = run(&c, &seen);
     emu_dnn_oom_after = -1;
     CHECK(seen.n == 0, "no epoch reported when epoch 0 failed (%d)", seen.n);
     expect_failed(&r, "out of GPU memory inside cuDNN", "OOM in epoch 0");
-    expect_good(&c, &data, &first, "OOM in epoch 0");
+    expect_good(&c, &first, "OOM in epoch 0");
 
     /* epoch 0 evaluates 64 + 32 images in 3 batches: OOM in epoch 1's training */
     emu_dnn_oom_after = 5;
-    r = run(&c, &data, &seen);
+    r = run(&c, &seen);
     emu_dnn_oom_after = -1;
-    CHECK(seen.n == 1 && r.epochs_done == 0, "epoch 0 reported, no later one (%d, done %d)",
-          seen.n, r.epochs_done);
+    CHECK(seen.n == 1 && r.s.epochs_done == 0, "epoch 0 reported, no later one (%d, done %d)",
+          seen.n, r.s.epochs_done);
     expect_failed(&r, "out of GPU memory inside cuDNN", "OOM while training");
-    expect_good(&c, &data, &first, "OOM while training");
+    expect_good(&c, &first, "OOM while training");
 
     emu_dnn_refuse = 3;
-    r = run(&c, &data, &seen);
+    r = run(&c, &seen);
     emu_dnn_refuse = 0;
     expect_failed(&r, "refused every algorithm", "no algorithm runs");
-    expect_good(&c, &data, &first, "no algorithm ran");
+    expect_good(&c, &first, "no algorithm ran");
 
     /* odd widths: 2 x 5 batch-norm statistics before the next views, whose
      * sizes are no multiples of 4 floats: every view the second conv reads
@@ -361,14 +366,15 @@ static void runs(void)
     odd.pool_size = 3;
     odd.dropout = 0.1;
     odd.batch_size = 13;
-    r = run(&odd, &data, &seen);
-    CHECK(r.status == RUN_DONE, "odd widths: %s: %s", run_status_name(r.status), r.message);
-    run_result_free(&r);
+    r = run(&odd, &seen);
+    CHECK(r.s.status == RUN_DONE, "odd widths: %s: %s", run_status_name(r.s.status),
+          r.s.message);
+    run_outcome_free(&r);
 
-    free(data.train_images);
-    free(data.test_images);
-    free(data.train_labels);
-    free(data.test_labels);
+    T->free(images);
+    T->free(labels);
+    free(data.images);
+    free(data.labels);
 }
 
 int main(void)

@@ -41,6 +41,7 @@ build() { # build DIR EXTRA_FLAGS...
     echo '#include "cuda_emu.h"' >"$dir/include/$h"
   done
   local cf=(-O1 -g -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNNSWEEP_HAVE_CUDA=1
+            -DNNSWEEP_PYTHON_DIR="\"$root/python\""
             -I"$root/include" -I"$root/src" -I/usr/include/x86_64-linux-gnu
             -I/usr/include/openblas "$@")
   local objs=() f o
