@@ -21,7 +21,8 @@ search's seed) and the runs' `seed` key (initialization, data order).
 Each sweep runs in its own bench_sweep process with --threads 1; the rows
 go to DIR/<sweep>.tsv, which a rerun skips when complete. Needs
 $CIFAR10_DIR (or --data); NNSWEEP_BENCH_SWEEP names another bench_sweep
-binary (a copy, so that a rebuild does not change a benchmark midway).
+binary (a copy, so that a rebuild does not change a benchmark midway);
+NNSWEEP_BIN the nnsweep whose `expand` gives the runs' FLOPs for the table.
 """
 import argparse
 import math
@@ -33,6 +34,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.environ.get("NNSWEEP_BENCH_SWEEP",
                        os.path.join(HERE, "..", "build", "bench", "bench_sweep"))
+# `nnsweep expand` gives each run's training FLOPs (the table's FLOP fraction)
+NNSWEEP = os.environ.get("NNSWEEP_BIN", os.path.join(HERE, "..", "build", "nnsweep"))
 
 COMMON = """  model: {{value: mlp}}
   train_images: {{value: {train}}}
@@ -134,6 +137,26 @@ def load(out, name):
     return run_sweep(out, name, "", None)
 
 
+def flops_per_epoch(out, name):
+    """{run_id: training FLOPs of one epoch} from `nnsweep expand` of the sweep file."""
+    p = subprocess.run([NNSWEEP, "expand", os.path.join(out, name + ".yaml")],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"{NNSWEEP} expand {name}.yaml: {p.stderr.strip()}")
+    flops = {}
+    for line in p.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 4 and f[0].isdigit() and "=" in f[3]:
+            epochs = next((int(x.split("=")[1]) for x in f[3:] if x.startswith("epochs=")), 9)
+            flops[f[1]] = float(f[2]) / epochs
+    return flops
+
+
+def flop_total(out, name, rows):
+    flops = flops_per_epoch(out, name)
+    return sum(int(r["epochs_done"]) * flops[r["run_id"]] for r in rows)
+
+
 def cmd_table(a):
     print("Search, best validation accuracy after n runs: median [min, max] over seeds")
     print("| method | seeds | 8 runs | 16 runs | 32 runs | minutes per sweep |")
@@ -156,9 +179,10 @@ def cmd_table(a):
     print()
     print("Hyperband on a grid of 27 runs x 9 epochs: median [min, max] over seeds")
     print("| seeds | best val acc, full grid | with hyperband | difference (points) | "
-          "epoch-seconds, full | with hyperband | fraction | epochs fraction | runs stopped |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    full, hb, diff, sec_f, sec_h, frac, efrac, stopped = [], [], [], [], [], [], [], []
+          "epoch-seconds, full | with hyperband | fraction | epochs fraction | "
+          "training FLOPs fraction | runs stopped |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    full, hb, diff, sec_f, sec_h, frac, efrac, ffrac, stopped = [], [], [], [], [], [], [], [], []
     for s in range(100):
         f, h = load(a.out, f"grid_full_s{s}"), load(a.out, f"grid_hyperband_s{s}")
         if not (f and h):
@@ -173,11 +197,13 @@ def cmd_table(a):
         sec_h.append(th)
         frac.append(th / tf)
         efrac.append(sum(int(x["epochs_done"]) for x in h) / sum(int(x["epochs_done"]) for x in f))
+        ffrac.append(flop_total(a.out, f"grid_hyperband_s{s}", h) /
+                     flop_total(a.out, f"grid_full_s{s}", f))
         stopped.append(sum(x["status"] == "stopped" for x in h))
     if full:
         print(f"| {len(full)} | {summary(full)} | {summary(hb)} | {summary(diff)} | "
               f"{summary(sec_f)} | {summary(sec_h)} | {summary(frac)} | {summary(efrac)} | "
-              f"{summary(stopped)} |")
+              f"{summary(ffrac)} | {summary(stopped)} |")
 
 
 def main():
