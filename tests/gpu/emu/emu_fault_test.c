@@ -327,7 +327,7 @@ static void runs(void)
     run_outcome_free(&r);
 
     Seen seen;
-    emu_fail_after = 1; /* the state gets memory, the rest not (the dataset is resident) */
+    emu_fail_after = 3; /* the epoch order (2 arrays) and the state get memory, the rest not */
     r = run(&c, &seen);
     emu_fail_after = (size_t)-1;
     expect_failed(&r, "the model needs", "OOM at model creation");
