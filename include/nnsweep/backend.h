@@ -350,7 +350,7 @@ void backend_cuda_use_device(int i);
 /* Threads used by the cpu backend (its pool; OpenBLAS is kept at one
  * thread); n <= 0 means all cores of this process's affinity mask. Returns
  * the number in effect. Results are the same bits from run to run and for
- * any number of threads (src/backend/cpu_pool.c); they may differ between
+ * any number of threads (src/backend/cpu/cpu_pool.c); they may differ between
  * CPUs, whose OpenBLAS kernels (OPENBLAS_CORETYPE) and AVX2 paths
  * (NNSWEEP_AVX2) round differently. */
 int backend_cpu_set_threads(int n);

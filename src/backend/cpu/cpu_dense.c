@@ -22,7 +22,7 @@
 #include "backend/backend_impl.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include "backend/cpu_avx2.h"
+#include "backend/cpu/cpu_avx2.h"
 
 #define DENSE_TILE_O 6
 #define DENSE_TILE_B 16
