@@ -1,6 +1,7 @@
-/* cpu_conv.c - convolution of the cpu backend: im2col + OpenBLAS sgemm,
- * col2im for dx, or the direct products of cpu_conv_direct.c (below); the
- * specification is ref.c (conv2d_*_ref).
+/* cpu_conv.c - the passes of the cpu backend's convolution and its fused
+ * ops: im2col + OpenBLAS sgemm, col2im for dx, or the direct and Winograd
+ * products (cpu_conv_plan.c says which run where); the specification is
+ * ref.c (conv2d_*_ref, ref_fused.c).
  *
  * The images of a batch are cut into n_chunks = min(B, CONV_CHUNKS)
  * chunks, one item each (cpu_pool.c); a chunk runs its images in groups of
@@ -16,262 +17,20 @@
  * (dy is gathered into (OC, bs*OH*OW) for that), and dx goes through col2im
  * there; then a second job adds the partials in chunk order. With padding,
  * dx is instead one convolution of the output gradient after that
- * (conv_dx_by_conv says when and why). The chunking depends
+ * (cpu_conv_dx_by_conv says when and why). The chunking depends
  * on B and the shape only, never on the thread count, so dw is the same
  * bits for any number of threads (B >= 2). A batch of one image is one
  * item, run on the calling thread, whose sgemms are then cut into pieces
  * by their shape (cpu_sgemm with split) for the threads; with B >= 2 each
  * sgemm is one OpenBLAS call inside its chunk.
  *
- * Unfolding: the input image is first copied into a zero-padded plane
- * (when pad > 0), so that every row of col is OH straight copies of OW
- * floats with no bounds tests; copy_row moves them four floats at a time.
- * It was ~40% of the forward time of cnn5x32's second layer (15k segments
- * of 19 floats per image, each with its own zero-fill tests and memcpy).
- *
- * Workspace of a pass (conv_pass_floats), per slot (cpu_ws_slots()):
- *   col (C*K*K, bs*OH*OW) | buf (OC, bs*OH*OW) | padded (C, H+2pad, W+2pad)
- *   | pooled (OH*OW, the fused backward's gradients at the pooled places)
- *   | images (bs x (H+2pad, W+2pad, C): the direct products' copies, or
- *   the Winograd products' work)
- * then, from a 64-byte line, n_chunks partials [dw (OC, C*K*K), or
- * Winograd dw's sums (36, OC, C doubles), then db (OC)], then the direct
- * or Winograd products' packed weights (forward or dx); conv_backward_run
- * says what the backward with conv_dx_by_conv adds.
- *
- * Direct products (cpu_conv_direct.c, CPUs with AVX2 + FMA, B >= 2): the
- * forward's (and so the dx convolution's) where OC is a multiple of 16, and
- * dw's and (in place of col2im) dx's where C <= 32 (dw's partials are
- * then (OC, K, K, C)), with no unfolding and no OpenBLAS; cnn5x32 trains
- * 1.2-1.4x as fast as with im2col + sgemm (conv_plan).
- *
- * Winograd products (cpu_conv_winograd.c, the same CPUs, B >= 2) in place of
- * both for the 5 x 5 layers with 16 to 256 channels: the forward (and so the
- * dx convolution) where C is a multiple of 8, dw where C is a multiple of 16
- * and C*OC <= 128*128; dw's chunk partials are then its transformed sums
- * (36, OC, C doubles), added in chunk order and transformed once.
- * Alternating 2-s runs at 2 threads against the direct products and sgemm:
- * cnn5x32 1.3-2.1x, cnn5x64 1.5-1.6x, cnn5x128 1.4-1.5x, cnn5x256 1.4x
- * (with Winograd dw too, 19 MB of sums per slot, it was 1.1x).
+ * cpu_conv_plan.c decides which products a pass runs and lays out its
+ * workspace; cpu_conv_unfold.c unfolds images for im2col and col2im.
  */
 #include <math.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
-#include "backend/backend_impl.h"
-
-/* Partial sums of the backward pass (at most; fewer when B is smaller). */
-#define CONV_CHUNKS 8
-/* Floats of unfolded columns per group (2 MiB), at least one image. Half
- * of the earlier 4 MiB: cnn5x32's second layer (17x17 input) then unfolds
- * one image per group (was three) and its dx pass two (was four), and the
- * step is 5-17% faster (alternating runs at 2 threads); the other layers of
- * the seed's models have the same groups as before (cut by the chunk size,
- * or one image). */
-#define CONV_COL_BUDGET ((size_t)1 << 19)
-/* Input channels up to which dw and dx are direct (conv_plan). */
-#define CONV_DIRECT_BACK_MAX_C 32
-
-typedef struct ConvPlan {
-    int n_chunks, bs;       /* chunks of the batch; images per group */
-    int Hp, Wp;             /* padded input plane */
-    int direct, direct_back; /* the forward's; col2im's dx and dw's (cpu_conv_direct.c) */
-    int wino, wino_back;     /* the forward's, dw's by cpu_conv_winograd.c */
-    int direct_dw;           /* dw by cpu_conv_direct.c: direct_back, not wino_back */
-    size_t CKK, P;          /* C*K*K, OH*OW */
-    size_t col, buf, padded, pooled, image, slot, part, wpk; /* floats */
-    size_t part_db;          /* db's place in a partial (after dw's) */
-} ConvPlan;
-
-static void conv_plan(const ConvShape *s, ConvPlan *p)
-{
-    p->n_chunks = s->B < CONV_CHUNKS ? s->B : CONV_CHUNKS;
-    if (p->n_chunks < 1) p->n_chunks = 1;
-    int chunk_len = (s->B + p->n_chunks - 1) / p->n_chunks;
-    p->CKK = (size_t)s->C * s->K * s->K;
-    p->P = (size_t)s->OH * s->OW;
-    size_t bs = CONV_COL_BUDGET / (p->CKK * p->P);
-    if (bs > (size_t)chunk_len) bs = (size_t)chunk_len;
-    p->bs = bs < 1 ? 1 : (int)bs;
-    p->Hp = s->H + 2 * s->pad;
-    p->Wp = s->W + 2 * s->pad;
-    /* The direct products (cpu_conv_direct.c) where they were measured
-     * faster: the forward's tiles take 16 output channels; dw's tiles
-     * read each pixel's C input channels with a stride of C floats, and
-     * from C = 64 on they no longer stay in L1: the backward of cnn5x64's
-     * 64-channel layers was 2-15% slower than with OpenBLAS's dw (profile,
-     * 1 thread), cnn5x256's training 1-29% slower (alternating runs).
-     * With one image they would run on one thread, where sgemm splits
-     * over all of them. */
-    int direct = s->B >= 2 && cpu_avx2_fma_available();
-    p->wino = cpu_conv_wino_fits(s);
-    p->wino_back = p->wino && s->C % 16 == 0 && s->C * s->OC <= 128 * 128;
-    p->direct = direct && s->OC % CPU_CONV_DIRECT_OC == 0 && !p->wino;
-    p->direct_back = direct && s->C <= CONV_DIRECT_BACK_MAX_C;
-    p->direct_dw = p->direct_back && !p->wino_back;
-    /* the unfolded columns and the padded plane: im2col's and col2im's */
-    int unfolds = (!p->direct && !p->wino) || !p->direct_back;
-    p->col = unfolds ? p->CKK * (size_t)p->bs * p->P : 0;
-    p->buf = (size_t)s->OC * p->bs * p->P;
-    p->padded = unfolds && s->pad > 0 ? (size_t)s->C * p->Hp * p->Wp : 0;
-    p->pooled = p->P; /* one plane of pooled gradients (fused backward) */
-    /* (+ 16: room to start the copies on a 64-byte line, conv_images) */
-    p->image = p->direct || p->direct_back ? cpu_conv_direct_image_floats(s) * p->bs + 16 : 0;
-    if (p->wino && cpu_conv_wino_work_floats(s) + 16 > p->image)
-        p->image = cpu_conv_wino_work_floats(s) + 16;
-    size_t wdx = p->direct_back ? cpu_conv_direct_pack_dx_floats(s) : 0;
-    p->wpk = p->direct ? (size_t)s->OC * p->CKK : p->wino ? cpu_conv_wino_pack_floats(s) : 0;
-    if (wdx > p->wpk) p->wpk = wdx;
-    p->slot = p->col + p->buf + p->padded + p->pooled + p->image;
-    /* dw (or Winograd dw's sums in double) and db, from a 64-byte line */
-    p->part_db = p->wino_back ? 2 * cpu_conv_wino_dw_doubles(s) : (size_t)s->OC * p->CKK;
-    p->part = (p->part_db + s->OC + 15) / 16 * 16;
-}
-
-/* The direct products' image copies of a slot whose pooled gradients are
- * at `pooled`: from the next 64-byte boundary, so that the 16 floats a tile
- * reads from a pixel are one cache line where C is a multiple of 16 (dw of
- * cnn2x32's second layer then reads 26 KB per tile instead of 51). */
-static float *conv_images(float *pooled, const ConvPlan *p)
-{
-    uintptr_t at = (uintptr_t)(pooled + p->pooled);
-    return (float *)((at + 63) & ~(uintptr_t)63);
-}
-
-/* The workspace of one pass over s: the slots, the partials (from a 64-byte
- * boundary, conv_parts), then the packed weights of the direct product. */
-static size_t conv_pass_floats(const ConvShape *s)
-{
-    ConvPlan p;
-    conv_plan(s, &p);
-    return (size_t)cpu_ws_slots() * p.slot + 16 + (size_t)p.n_chunks * p.part + p.wpk;
-}
-
-/* dx as a convolution of the output gradient (the "full" correlation with
- * the kernel flipped and its two channel axes swapped, padding K - 1 - pad):
- * dx (B, C, H, W) = conv(dy (B, OC, OH, OW), w') with w'[c][o][p][q] =
- * w[o][c][K-1-p][K-1-q]. It does H*W/(OH*OW) of col2im's multiply-adds
- * (col2im also computes the padding's gradients, then drops them), its
- * product has OC*K*K terms per value instead of OC, and it writes dx once
- * instead of an unfolded (C*K*K, OH*OW) matrix per image that is read back:
- * cnn5x32's second layer (32 -> 32 channels, 17x17, padding 3). Used when
- * it does no more multiply-adds than col2im and the padding allows it. */
-static int conv_dx_by_conv(const ConvShape *s)
-{
-    return s->pad <= s->K - 1 && (size_t)s->H * s->W <= (size_t)s->OH * s->OW;
-}
-
-static ConvShape conv_dx_shape(const ConvShape *s)
-{
-    ConvShape t = {s->B, s->OC, s->OH, s->OW, s->C, s->K, s->K - 1 - s->pad, s->H, s->W};
-    return t;
-}
-
-/* One pass over s, or for the backward with conv_dx_by_conv: the output
- * gradient (B, OC, OH, OW) and w' (C, OC, K, K) kept whole, then the larger
- * of the two passes' workspaces (the dw pass, then the dx convolution). */
-size_t conv2d_workspace_floats_cpu(const ConvShape *s)
-{
-    size_t pass = conv_pass_floats(s);
-    if (!conv_dx_by_conv(s)) return pass;
-    ConvShape t = conv_dx_shape(s);
-    size_t dx_pass = conv_pass_floats(&t);
-    return (size_t)s->B * s->OC * s->OH * s->OW + (size_t)s->C * s->OC * s->K * s->K +
-           (pass > dx_pass ? pass : dx_pass);
-}
-
-/* ---- unfolding ---------------------------------------------------------------------- */
-
-/* dst[0, n) = src[0, n), four floats at a time (the last four overlap the
- * previous ones when n is not a multiple of four: the same values again). */
-static inline void copy_row(float *dst, const float *src, int n)
-{
-#if defined(__SSE2__)
-    if (n >= 4) {
-        int j = 0;
-        for (; j + 4 <= n; j += 4) _mm_storeu_ps(dst + j, _mm_loadu_ps(src + j));
-        if (j < n) _mm_storeu_ps(dst + n - 4, _mm_loadu_ps(src + n - 4));
-        return;
-    }
-#endif
-    for (int j = 0; j < n; j++) dst[j] = src[j];
-}
-
-/* dst[0, n) += src[0, n) */
-static inline void add_row(float *dst, const float *src, int n)
-{
-    int j = 0;
-#if defined(__SSE2__)
-    for (; j + 4 <= n; j += 4)
-        _mm_storeu_ps(dst + j, _mm_add_ps(_mm_loadu_ps(dst + j), _mm_loadu_ps(src + j)));
-#endif
-    for (; j < n; j++) dst[j] += src[j];
-}
-
-/* The plane the unfolding reads: x_b itself, or x_b copied into the middle
- * of `padded` (C, Hp, Wp) with zero borders. */
-static const float *conv_source(const float *x /* (C, H, W) */, const ConvShape *s,
-                                const ConvPlan *p, float *padded)
-{
-    if (s->pad == 0) return x;
-    const int pad = s->pad, Wp = p->Wp;
-    for (int c = 0; c < s->C; c++) {
-        float *plane = padded + (size_t)c * p->Hp * Wp;
-        memset(plane, 0, sizeof(float) * (size_t)pad * Wp);
-        for (int h = 0; h < s->H; h++) {
-            float *row = plane + (size_t)(h + pad) * Wp;
-            memset(row, 0, sizeof(float) * (size_t)pad);
-            memcpy(row + pad, x + ((size_t)c * s->H + h) * s->W, sizeof(float) * (size_t)s->W);
-            memset(row + pad + s->W, 0, sizeof(float) * (size_t)pad);
-        }
-        memset(plane + (size_t)(s->H + pad) * Wp, 0, sizeof(float) * (size_t)pad * Wp);
-    }
-    return padded;
-}
-
-/* col[(c, p, q)][i, j] = src[c][i + p][j + q] for image k of a group:
- * columns [k P, (k + 1) P) of col (C*K*K rows of ld floats). */
-static void im2col(const float *src, const ConvShape *s, const ConvPlan *p, float *col, size_t ld)
-{
-    const int K = s->K, OH = s->OH, OW = s->OW;
-    const int Hs = s->pad ? p->Hp : s->H, Ws = s->pad ? p->Wp : s->W;
-    for (int c = 0; c < s->C; c++)
-        for (int kp = 0; kp < K; kp++)
-            for (int kq = 0; kq < K; kq++) {
-                float *row = col + ((size_t)(c * K + kp) * K + kq) * ld;
-                const float *in = src + ((size_t)c * Hs + kp) * Ws + kq;
-                for (int i = 0; i < OH; i++)
-                    copy_row(row + (size_t)i * OW, in + (size_t)i * Ws, OW);
-            }
-}
-
-/* The transpose of im2col: dx_b (C, H, W) = every col entry of image k
- * added back to the element it was copied from (through the padded plane
- * when pad > 0). Writes all of dx_b. */
-static void col2im(const float *col, size_t ld, const ConvShape *s, const ConvPlan *p,
-                   float *padded, float *dx)
-{
-    const int K = s->K, OH = s->OH, OW = s->OW;
-    const int Hs = s->pad ? p->Hp : s->H, Ws = s->pad ? p->Wp : s->W;
-    float *acc = s->pad ? padded : dx;
-    memset(acc, 0, sizeof(float) * (size_t)s->C * Hs * Ws);
-    for (int c = 0; c < s->C; c++)
-        for (int kp = 0; kp < K; kp++)
-            for (int kq = 0; kq < K; kq++) {
-                const float *row = col + ((size_t)(c * K + kp) * K + kq) * ld;
-                float *out = acc + ((size_t)c * Hs + kp) * Ws + kq;
-                for (int i = 0; i < OH; i++)
-                    add_row(out + (size_t)i * Ws, row + (size_t)i * OW, OW);
-            }
-    if (!s->pad) return;
-    for (int c = 0; c < s->C; c++)
-        for (int h = 0; h < s->H; h++)
-            memcpy(dx + ((size_t)c * s->H + h) * s->W,
-                   padded + ((size_t)c * Hs + h + s->pad) * Ws + s->pad,
-                   sizeof(float) * (size_t)s->W);
-}
+#include "backend/cpu/cpu_conv.h"
 
 /* ---- forward --------------------------------------------------------------------------- */
 
@@ -279,7 +38,7 @@ typedef struct ConvJob {
     const float *x, *w, *b, *dy, *yc; /* yc: the fused forward's output, for its backward */
     float *wpk; /* the direct products' packed weights (forward, or dx) */
     float *y, *dx, *dw, *db, *ws;
-    float *dyc; /* backward with conv_dx_by_conv: the conv's output gradient, kept */
+    float *dyc; /* backward with cpu_conv_dx_by_conv: the conv's output gradient, kept */
     int32_t *idx;
     const int32_t *cidx;
     const ConvShape *s;
@@ -312,7 +71,7 @@ static void conv_forward_item(void *ctx, int c, int slot)
     const ConvShape *s = j->s;
     const ConvPlan *p = &j->p;
     float *col = j->ws + (size_t)slot * p->slot, *buf = col + p->col, *padded = buf + p->buf;
-    float *image = conv_images(padded + p->padded, p);
+    float *image = cpu_conv_images(padded + p->padded, p);
     size_t xs = (size_t)s->C * s->H * s->W, P = p->P;
     int b0, b1;
     chunk_images(j, c, &b0, &b1);
@@ -329,8 +88,8 @@ static void conv_forward_item(void *ctx, int c, int slot)
             }
         } else {
             for (int k = 0; k < n; k++)
-                im2col(conv_source(j->x + (size_t)(g0 + k) * xs, s, p, padded), s, p, col + k * P,
-                       ld);
+                cpu_im2col(cpu_conv_source(j->x + (size_t)(g0 + k) * xs, s, p, padded), s, p,
+                           col + k * P, ld);
             cpu_sgemm(p->n_chunks == 1, 0, 0, s->OC, (int)ld, (int)p->CKK, 1.0f, j->w,
                       (int)p->CKK, col, (int)ld, 0.0f, buf, (int)ld);
         }
@@ -364,18 +123,6 @@ static void conv_forward_item(void *ctx, int c, int slot)
 
 /* The partials' place in j's workspace: after the slots, from the next
  * 64-byte boundary (Winograd dw's are doubles). */
-static float *conv_parts(const ConvJob *j)
-{
-    uintptr_t at = (uintptr_t)(j->ws + (size_t)cpu_ws_slots() * j->p.slot);
-    return (float *)((at + 63) & ~(uintptr_t)63);
-}
-
-/* The packed weights' place in j's workspace (after the partials). */
-static float *conv_wpk(const ConvJob *j)
-{
-    return conv_parts(j) + (size_t)j->p.n_chunks * j->p.part;
-}
-
 /* Item o: the forward's weights of output channels [16 o, 16 o + 16). */
 static void conv_pack_item(void *ctx, int o, int slot)
 {
@@ -405,9 +152,9 @@ static void conv_pack_dx_item(void *ctx, int ky, int slot)
 static void conv_forward_run(ConvJob *j)
 {
     cpu_blas_single_thread();
-    conv_plan(j->s, &j->p);
+    cpu_conv_plan(j->s, &j->p);
     if (j->p.direct || j->p.wino) {
-        j->wpk = conv_wpk(j);
+        j->wpk = cpu_conv_wpk(j->ws, &j->p);
         cpu_parallel(j->p.wino ? conv_pack_wino_item : conv_pack_item, j,
                      j->s->OC / CPU_CONV_DIRECT_OC, 0);
     }
@@ -493,8 +240,8 @@ static void conv_backward_item(void *ctx, int c, int slot)
     const ConvShape *s = j->s;
     const ConvPlan *p = &j->p;
     float *col = j->ws + (size_t)slot * p->slot, *buf = col + p->col, *padded = buf + p->buf;
-    float *pooled = padded + p->padded, *images = conv_images(pooled, p);
-    float *dwp = conv_parts(j) + (size_t)c * p->part;
+    float *pooled = padded + p->padded, *images = cpu_conv_images(pooled, p);
+    float *dwp = cpu_conv_parts(j->ws, &j->p) + (size_t)c * p->part;
     double *dwt = (double *)dwp; /* Winograd dw's sums (36, OC, C) */
     float *dbp = dwp + p->part_db;
     size_t xs = (size_t)s->C * s->H * s->W, P = p->P;
@@ -509,7 +256,7 @@ static void conv_backward_item(void *ctx, int c, int slot)
             if (p->direct_dw)
                 cpu_conv_direct_image(xb, s, images + k * cpu_conv_direct_image_floats(s));
             else if (!p->wino_back)
-                im2col(conv_source(xb, s, p, padded), s, p, col + k * P, ld);
+                cpu_im2col(cpu_conv_source(xb, s, p, padded), s, p, col + k * P, ld);
             for (int o = 0; o < s->OC; o++) {
                 float *d = buf + (size_t)o * ld + k * P;
                 size_t plane = (size_t)(g0 + k) * s->OC + o;
@@ -537,7 +284,7 @@ static void conv_backward_item(void *ctx, int c, int slot)
         cpu_sgemm(p->n_chunks == 1, 1, 0, (int)p->CKK, (int)ld, s->OC, 1.0f, j->w, (int)p->CKK,
                   buf, (int)ld, 0.0f, col, (int)ld);
         for (int k = 0; k < n; k++)
-            col2im(col + k * P, ld, s, p, padded, j->dx + (size_t)(g0 + k) * xs);
+            cpu_col2im(col + k * P, ld, s, p, padded, j->dx + (size_t)(g0 + k) * xs);
     }
 }
 
@@ -549,7 +296,7 @@ static void conv_reduce_item(void *ctx, int item, int slot)
     const ConvJob *j = ctx;
     const ConvPlan *p = &j->p;
     size_t nw = p->part_db, n = nw + j->s->OC;
-    const float *parts = conv_parts(j);
+    const float *parts = cpu_conv_parts(j->ws, &j->p);
     size_t lo = (size_t)item * CPU_CHUNK, hi = lo + CPU_CHUNK < n ? lo + CPU_CHUNK : n;
     const size_t C = (size_t)j->s->C, KK = (size_t)j->s->K * j->s->K;
     for (size_t i = lo; i < hi; i++) {
@@ -574,7 +321,7 @@ static void conv_reduce_wino_item(void *ctx, int item, int slot)
     (void)slot;
     const ConvJob *j = ctx;
     const ConvPlan *p = &j->p;
-    float *parts = conv_parts(j);
+    float *parts = cpu_conv_parts(j->ws, &j->p);
     size_t n = cpu_conv_wino_dw_doubles(j->s), lo = (size_t)item * CPU_CHUNK;
     if (lo >= n) {
         for (int o = 0; o < j->s->OC && j->db; o++) {
@@ -600,7 +347,8 @@ static void conv_wino_dw_out_item(void *ctx, int o, int slot)
 {
     (void)slot;
     const ConvJob *j = ctx;
-    cpu_conv_wino_dw_out((const double *)conv_parts(j), j->s, 8 * o, 8 * o + 8, j->dw);
+    cpu_conv_wino_dw_out((const double *)cpu_conv_parts(j->ws, &j->p), j->s, 8 * o, 8 * o + 8,
+                         j->dw);
 }
 
 /* dw and db by chunks of the batch, then dx: with col2im inside the chunks,
@@ -613,15 +361,15 @@ static void conv_backward_run(ConvJob *j)
     float *ws = j->ws;
     ConvShape t;
     float *wflip = NULL;
-    if (j->dx && conv_dx_by_conv(s)) {
-        t = conv_dx_shape(s);
+    if (j->dx && cpu_conv_dx_by_conv(s)) {
+        t = cpu_conv_dx_shape(s);
         j->dyc = ws;
         wflip = ws + (size_t)s->B * s->OC * s->OH * s->OW;
         j->ws = wflip + (size_t)s->C * s->OC * s->K * s->K;
     }
-    conv_plan(s, &j->p);
+    cpu_conv_plan(s, &j->p);
     if (j->dx && !j->dyc && j->p.direct_back) {
-        j->wpk = conv_wpk(j);
+        j->wpk = cpu_conv_wpk(j->ws, &j->p);
         cpu_parallel(conv_pack_dx_item, j, s->K, 0);
     }
     cpu_parallel(conv_backward_item, j, j->p.n_chunks, cpu_ws_slots());

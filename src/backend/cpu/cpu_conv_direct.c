@@ -28,7 +28,7 @@
 #include <xmmintrin.h>
 #endif
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu_conv.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "backend/cpu/cpu_avx2.h"

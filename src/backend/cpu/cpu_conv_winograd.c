@@ -40,7 +40,7 @@
  */
 #include <string.h>
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu_conv.h"
 
 #define WG_A 6             /* points per side */
 #define WG_N (WG_A * WG_A) /* points of a tile */

@@ -19,7 +19,7 @@
  */
 #include <string.h>
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "backend/cpu/cpu_avx2.h"

@@ -20,7 +20,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu.h"
 
 typedef struct BnJob {
     const float *x, *dy, *gamma, *beta, *mean, *invstd;

@@ -1,22 +1,20 @@
 /* ref_fused.c - the fused ops of the reference backend (backend.h, "fused
- * ops"): each is the sequence of plain ref ops it is specified by, called
- * through the ref table, with the intermediate tensors in the workspace.
+ * ops"): each is the sequence of plain ref ops (ref.c) it is specified by,
+ * with the intermediate tensors in the workspace.
  * They are the specification the other backends' fused ops are tested
  * against (tests/unit/backend_fused_tests.h), and are checked themselves
  * against the same sequence written out in the test.
  */
 #include <string.h>
 
-#include "backend/backend_impl.h"
-
-static const Backend *const R = &nn_backend_ref;
+#include "backend/ref/ref.h"
 
 /* linear_forward_ref, then act_forward_ref on y in place */
 void linear_forward_act_ref(const float *x, const float *w, const float *bias, float *y, int B,
                             int C, int OC, ActKind act)
 {
-    R->linear_forward(x, w, bias, y, B, C, OC);
-    R->act_forward(act, y, y, (size_t)B * OC);
+    linear_forward_ref(x, w, bias, y, B, C, OC);
+    act_forward_ref(act, y, y, (size_t)B * OC);
 }
 
 /* linear_backward_ref, then sgd_step_ref (momentum 0) element by element:
@@ -33,12 +31,12 @@ void linear_backward_sgd_ref(const float *dy /* (B, OC) */, const float *x /* (B
             for (int b = 0; b < B; b++)
                 acc += (double)dy[(size_t)b * OC + o] * x[(size_t)b * C + c];
             float g = (float)acc;
-            R->sgd_step(&w[(size_t)o * C + c], &g, NULL, 1, lr, 0.0f, wd, 0, 1);
+            sgd_step_ref(&w[(size_t)o * C + c], &g, NULL, 1, lr, 0.0f, wd, 0, 1);
         }
         double acc = 0.0;
         for (int b = 0; b < B; b++) acc += dy[(size_t)b * OC + o];
         float g = (float)acc;
-        R->sgd_step(&bias[o], &g, NULL, 1, lr, 0.0f, wd, 0, 1);
+        sgd_step_ref(&bias[o], &g, NULL, 1, lr, 0.0f, wd, 0, 1);
     }
 }
 
@@ -57,13 +55,13 @@ static float *act_pool_backward(const float *dy, const float *y, const int32_t *
     float *d = ws, *y_full = ws + n;
     if (pool > 1) {
         PoolShape ps = {B, C, H, W, pool, H / pool, W / pool};
-        R->maxpool2d_backward(dy, idx, d, &ps);
-        R->maxpool2d_backward(y, idx, y_full, &ps);
+        maxpool2d_backward_ref(dy, idx, d, &ps);
+        maxpool2d_backward_ref(y, idx, y_full, &ps);
     } else {
         memcpy(d, dy, n * sizeof(float));
         memcpy(y_full, y, n * sizeof(float));
     }
-    R->act_backward(act, y_full, y_full, d, d, n);
+    act_backward_ref(act, y_full, y_full, d, d, n);
     return d;
 }
 
@@ -74,11 +72,11 @@ void conv2d_forward_act_pool_ref(const float *x, const float *w, const float *bi
 {
     size_t n = (size_t)s->B * s->OC * s->OH * s->OW;
     float *t = pool > 1 ? ws : y; /* (B, OC, OH, OW) */
-    R->conv2d_forward(x, w, bias, t, s, NULL);
-    R->act_forward(act, t, t, n);
+    conv2d_forward_ref(x, w, bias, t, s, NULL);
+    act_forward_ref(act, t, t, n);
     if (pool > 1) {
         PoolShape ps = {s->B, s->OC, s->OH, s->OW, pool, s->OH / pool, s->OW / pool};
-        R->maxpool2d_forward(t, y, idx, &ps);
+        maxpool2d_forward_ref(t, y, idx, &ps);
     }
 }
 
@@ -88,7 +86,7 @@ void conv2d_backward_act_pool_ref(const float *dy, const float *y, const int32_t
                                   const ConvShape *s, ActKind act, int pool, float *ws)
 {
     float *d = act_pool_backward(dy, y, idx, s->B, s->OC, s->OH, s->OW, act, pool, ws);
-    R->conv2d_backward(d, x, w, dx, dw, db, s, NULL);
+    conv2d_backward_ref(d, x, w, dx, dw, db, s, NULL);
 }
 
 /* Two tensors of (B, C, H, W) for the intermediate results below. */
@@ -108,14 +106,14 @@ void batchnorm_act_pool_forward_ref(const float *x, const float *gamma, const fl
     size_t n = (size_t)B * C * H * W;
     float *t = pool > 1 ? ws : y; /* (B, C, H, W) */
     if (train)
-        R->batchnorm_forward_train(x, gamma, beta, t, save_mean, save_invstd, running_mean,
+        batchnorm_forward_train_ref(x, gamma, beta, t, save_mean, save_invstd, running_mean,
                                    running_var, B, C, H * W, momentum, eps);
     else
-        R->batchnorm_forward_eval(x, gamma, beta, running_mean, running_var, t, B, C, H * W, eps);
-    R->act_forward(act, t, t, n);
+        batchnorm_forward_eval_ref(x, gamma, beta, running_mean, running_var, t, B, C, H * W, eps);
+    act_forward_ref(act, t, t, n);
     if (pool > 1) {
         PoolShape ps = {B, C, H, W, pool, H / pool, W / pool};
-        R->maxpool2d_forward(t, y, idx, &ps);
+        maxpool2d_forward_ref(t, y, idx, &ps);
     }
 }
 
@@ -127,7 +125,7 @@ void batchnorm_act_pool_backward_ref(const float *dy, const float *y, const int3
                                      int pool, float *ws)
 {
     float *d = act_pool_backward(dy, y, idx, B, C, H, W, act, pool, ws);
-    R->batchnorm_backward(d, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, B, C, H * W);
+    batchnorm_backward_ref(d, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, B, C, H * W);
 }
 
 /* batchnorm_act_pool_backward_ref into dz (the first tensor of ws), then
@@ -141,10 +139,10 @@ void conv2d_backward_bn_act_pool_ref(const float *dy, const float *y, const int3
 {
     (void)zp;
     float *dz = ws;
-    R->batchnorm_act_pool_backward(dy, y, idx, z, gamma, save_mean, save_invstd, dz, dgamma,
+    batchnorm_act_pool_backward_ref(dy, y, idx, z, gamma, save_mean, save_invstd, dz, dgamma,
                                    dbeta, s->B, s->OC, s->OH, s->OW, act, pool,
                                    dz + (size_t)s->B * s->OC * s->OH * s->OW);
-    R->conv2d_backward(dz, x, w, dx, dw, db, s, NULL);
+    conv2d_backward_ref(dz, x, w, dx, dw, db, s, NULL);
 }
 
 /* conv2d_forward_ref into z, then batchnorm_act_pool_forward_ref (train);
@@ -155,8 +153,8 @@ void conv2d_forward_bn_act_pool_ref(const float *x, const float *w, const float 
                                     float *running_mean, float *running_var, const ConvShape *s,
                                     float momentum, float eps, ActKind act, int pool, float *ws)
 {
-    R->conv2d_forward(x, w, b, z, s, NULL);
-    R->batchnorm_act_pool_forward(z, gamma, beta, y, idx, save_mean, save_invstd, running_mean,
+    conv2d_forward_ref(x, w, b, z, s, NULL);
+    batchnorm_act_pool_forward_ref(z, gamma, beta, y, idx, save_mean, save_invstd, running_mean,
                                   running_var, 1, s->B, s->OC, s->OH, s->OW, momentum, eps, act,
                                   pool, ws);
     if (pool == 1) return;
