@@ -8,10 +8,11 @@
  * be the same bits as at 1 thread (and as the first run at 3). The shapes
  * make OpenBLAS's edge tiles differ between a product and its blocks: a
  * dense layer at the MLP's first shape, one with odd sizes (B = 33, 515 ->
- * 200), one past cpu_dense.c's batch limit (B = 70, so its forward is
- * OpenBLAS's on AVX2 CPUs too), each forward, backward with dx and fused
- * SGD update; convolutions with B = 9 (chunks of the batch) and B = 1 (the
- * products themselves cut, with padding and without); batch norm.
+ * 200), two past cpu_dense.c's batch limit (B = 70 and 300, so their
+ * forward is OpenBLAS's on AVX2 CPUs too; at 300 cut into blocks of rows),
+ * each forward, backward with dx and fused SGD update; convolutions with
+ * B = 9 (chunks of the batch) and B = 1 (the products themselves cut, with
+ * padding and without); batch norm.
  *
  * Not vacuous: outputs start as NaN and must all be written (finite) and
  * not all zero, and probe_blas_blocks reports whether this machine's
@@ -22,7 +23,7 @@
 
 /* ---- outputs of a run ----------------------------------------------------------------- */
 
-#define SPLIT_MAX_OUTS 64
+#define SPLIT_MAX_OUTS 64 /* 57 used */
 
 typedef struct SplitRun {
     float *v; /* every output, in order */
@@ -145,9 +146,10 @@ static void run_split_ops(int threads, SplitRun *r)
     split_linear(r, 32, 3072, 256);
     split_linear(r, 33, 515, 200);
     split_linear(r, 70, 600, 300);
+    split_linear(r, 300, 200, 50); /* forward cut into blocks of rows */
     split_conv(r, (ConvShape){9, 5, 12, 11, 7, 3, 1, 12, 11});
-    split_conv(r, (ConvShape){1, 16, 20, 20, 32, 3, 1, 20, 20});
-    split_conv(r, (ConvShape){1, 16, 22, 22, 32, 3, 0, 20, 20});
+    split_conv(r, (ConvShape){1, 32, 32, 32, 32, 3, 1, 32, 32});
+    split_conv(r, (ConvShape){1, 32, 34, 34, 32, 3, 0, 32, 32});
     split_conv_bn(r, (ConvShape){9, 5, 12, 11, 7, 3, 1, 12, 11});
     split_batchnorm(r);
     release_all();

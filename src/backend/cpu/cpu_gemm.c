@@ -13,13 +13,15 @@
 /* Pieces of an OpenBLAS product at most, and their width (columns or rows
  * of C) at least. The cut is the same at one thread, where each piece is a
  * call of its own: it repacks the operand the pieces share (the MLP's first
- * layer forward at B = 32: its 32 x 3072 input) and has a call's fixed
- * costs. One thread, OpenBLAS 0.3.21 on Zen 3, against the whole product:
- * the MLP's products in 64-column pieces 0-10% slower, in 32-column ones
- * 5-45%; its first layer's dw + SGD product (256 x 3072, 32 terms) in 4
- * pieces 0-8% slower, in 8 5-20%, in 16 15-30% (noisy shared machine). */
+ * layer forward at B = 32: its 32 x 3072 input), a cost in proportion to
+ * 1 / width, and has a call's fixed costs. One thread, OpenBLAS 0.3.21 on
+ * Zen 3, against the whole product: the MLP's products in 64-column pieces
+ * 0-10% slower, in 32-column ones 5-45%, its evaluation (batch 500) 10-15%
+ * slower in 64-column pieces; its first layer's dw + SGD product (256 x
+ * 3072, 32 terms) in 4 pieces 0-8% slower, in 8 5-20%, in 16 15-30%
+ * (noisy shared machine). */
 #define CPU_GEMM_MAX_PIECES 4
-#define CPU_GEMM_MIN_WIDTH 64
+#define CPU_GEMM_MIN_WIDTH 128
 
 /* Pieces of a product of `flops` along a side of len: at most max_n, at
  * least CPU_GEMM_PIECE_FLOPS and min_len rows or columns each. */
@@ -46,7 +48,11 @@ int cpu_split_pieces(double flops, int len, int max_n, int min_len)
  * whose OpenBLAS picks the same kernels. */
 int cpu_gemm_pieces(double flops, int len)
 {
-    return cpu_split_pieces(flops, len, CPU_GEMM_MAX_PIECES, CPU_GEMM_MIN_WIDTH);
+    int n = cpu_split_pieces(flops, len, CPU_GEMM_MAX_PIECES, CPU_GEMM_MIN_WIDTH);
+    /* a power of two, so that 2 or 4 threads get even runs (3 pieces of the
+     * MLP's evaluation forward on 2 threads made it 1.15x slower) */
+    while (n & (n - 1)) n &= n - 1;
+    return n;
 }
 
 /* [*lo, *hi) of piece i of n over len, cut at multiples of 16 (whole cache

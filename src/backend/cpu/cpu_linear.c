@@ -19,47 +19,57 @@
 
 #include "backend/cpu/cpu.h"
 
-/* Pieces of a dense layer's work: column blocks of y (forward, over OC) or
- * of x, dx and w (backward, over C). */
+/* Pieces of a dense layer's work: blocks of y (forward: columns, over OC,
+ * or with more rows than columns, rows, over B) or column blocks of x, dx
+ * and w (backward, over C). */
 typedef struct LinearJob {
     const float *x, *w, *b, *dy;
     float *y, *dx, *dw, *db, *wu, *bu;
-    int B, C, OC, pieces, has_act, dense; /* dense: cpu_dense_forward */
+    int B, C, OC, pieces, has_act;
+    int dense, rows; /* forward: cpu_dense_forward; pieces of rows */
     ActKind act;
     float lr, wd;
 } LinearJob;
 
-/* y[:, lo:hi] = act(x . w[lo:hi]^T + b[lo:hi]): for small batches
- * cpu_dense_forward, else bias rows copied in and one sgemm with beta = 1
- * adding the product; the activation on the block while it is in cache. */
+/* y[r0:r1, lo:hi] = act(x[r0:r1] . w[lo:hi]^T + b[lo:hi]) for one piece
+ * (all rows, or all columns): for small batches cpu_dense_forward, else
+ * bias rows copied in and one sgemm with beta = 1 adding the product; the
+ * activation on the block while it is in cache. */
 static void linear_forward_piece(const void *ctx, int piece)
 {
     const LinearJob *j = ctx;
-    int lo, hi;
-    cpu_piece_range(j->OC, j->pieces, piece, &lo, &hi);
-    if (hi <= lo) return;
+    int r0 = 0, r1 = j->B, lo = 0, hi = j->OC;
+    if (j->rows)
+        cpu_piece_range(j->B, j->pieces, piece, &r0, &r1);
+    else
+        cpu_piece_range(j->OC, j->pieces, piece, &lo, &hi);
+    if (hi <= lo || r1 <= r0) return;
     int n = hi - lo;
+    float *y = j->y + (size_t)r0 * j->OC + lo;
     if (j->dense) {
         cpu_dense_forward(j->x, j->w, j->b, j->y, j->B, j->C, j->OC, lo, hi);
     } else {
         float beta = 0.0f;
         if (j->b) {
-            for (int r = 0; r < j->B; r++)
-                memcpy(j->y + (size_t)r * j->OC + lo, j->b + lo, sizeof(float) * (size_t)n);
+            for (int r = 0; r < r1 - r0; r++)
+                memcpy(y + (size_t)r * j->OC, j->b + lo, sizeof(float) * (size_t)n);
             beta = 1.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->B, n, j->C, 1.0f, j->x, j->C,
-                    j->w + (size_t)lo * j->C, j->C, beta, j->y + lo, j->OC);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, n, j->C, 1.0f,
+                    j->x + (size_t)r0 * j->C, j->C, j->w + (size_t)lo * j->C, j->C, beta, y,
+                    j->OC);
     }
     if (j->has_act)
-        for (int r = 0; r < j->B; r++) {
-            float *row = j->y + (size_t)r * j->OC + lo;
+        for (int r = 0; r < r1 - r0; r++) {
+            float *row = y + (size_t)r * j->OC;
             cpu_act_forward_range(j->act, row, row, (size_t)n);
         }
 }
 
-/* Pieces: OpenBLAS's by the shape (cpu_gemm_pieces). cpu_dense_forward's y
- * values are the same for any split of the columns, so its pieces follow
+/* Pieces: OpenBLAS's by the shape (cpu_gemm_pieces), of the longer side of
+ * y (each piece repacks the other side's operand: an evaluation batch's
+ * 500 x 3072 input is twice the first layer's weights). cpu_dense_forward's
+ * y values are the same for any split of the columns, so its pieces follow
  * the thread count: one per thread (at one thread one piece, where a cut
  * by the shape would pack x once per piece). */
 static void linear_forward_run(const float *x, const float *w, const float *b, float *y, int B,
@@ -67,11 +77,11 @@ static void linear_forward_run(const float *x, const float *w, const float *b, f
 {
     cpu_blas_single_thread();
     double flops = 2.0 * B * C * OC;
-    int dense = B <= CPU_DENSE_MAX_B && cpu_avx2_fma_available();
+    int dense = B <= CPU_DENSE_MAX_B && cpu_avx2_fma_available(), rows = !dense && B > OC;
     LinearJob j = {.x = x, .w = w, .b = b, .y = y, .B = B, .C = C, .OC = OC,
                    .pieces = dense ? cpu_split_pieces(flops, OC, cpu_threads(), 16)
-                                   : cpu_gemm_pieces(flops, OC),
-                   .has_act = has_act, .dense = dense, .act = act};
+                                   : cpu_gemm_pieces(flops, rows ? B : OC),
+                   .has_act = has_act, .dense = dense, .rows = rows, .act = act};
     cpu_run_pieces(linear_forward_piece, &j, j.pieces);
 }
 
