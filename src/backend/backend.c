@@ -32,11 +32,11 @@ const Backend *backend_by_name(const char *name)
     return NULL;
 }
 
-size_t conv2d_bn_workspace_floats(const Backend *be, const ConvShape *s)
+size_t conv2d_bn_workspace_floats(const Backend *be, const FusedGroup *g)
 {
+    const ConvShape *s = &g->s;
     size_t z = (size_t)s->B * s->OC * s->OH * s->OW, planes = (size_t)s->B * s->OC;
-    return be->conv2d_workspace_floats(s) +
-           be->batchnorm_act_pool_workspace_floats(s->B, s->OC, s->OH, s->OW) + z +
+    return be->conv2d_workspace_floats(s) + be->batchnorm_act_pool_workspace_floats(g) + z +
            4 * planes + 16;
 }
 

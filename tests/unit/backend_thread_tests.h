@@ -95,20 +95,26 @@ static void split_conv(SplitRun *r, ConvShape s)
 /* Conv + batch norm + ReLU + 2 x 2 max pool, both passes. */
 static void split_conv_bn(SplitRun *r, ConvShape s)
 {
+    FusedGroup g = conv_group(&s, ACT_RELU, 2);
     size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)s.OC * s.C * s.K * s.K;
     size_t nz = (size_t)s.B * s.OC * s.OH * s.OW;
-    size_t np = (size_t)s.B * s.OC * (s.OH / 2) * (s.OW / 2), nbw = conv2d_bn_workspace_floats(T, &s);
+    size_t np = (size_t)s.B * s.OC * (s.OH / 2) * (s.OW / 2);
+    size_t nbw = conv2d_bn_workspace_floats(T, &g);
     float *x = dfloats(hrand(nx, -1, 1), nx), *w = dfloats(hrand(nw, -0.2f, 0.2f), nw);
     float *b = dfloats(hrand(s.OC, -0.2f, 0.2f), s.OC), *z = dnan(nz);
-    float *g = dfloats(hrand(s.OC, 0.5f, 1.5f), s.OC), *be = dfloats(hrand(s.OC, -1, 1), s.OC);
+    float *ga = dfloats(hrand(s.OC, 0.5f, 1.5f), s.OC), *be = dfloats(hrand(s.OC, -1, 1), s.OC);
     float *rm = dfloats(hfloats(s.OC), s.OC), *rv = dfloats(hrand(s.OC, 1, 1), s.OC);
     float *y = dnan(np), *zp = dnan(np), *mean = dnan(s.OC), *inv = dnan(s.OC);
     float *dg = dnan(s.OC), *dbe = dnan(s.OC), *dx = dnan(nx), *dw = dnan(nw), *db = dnan(s.OC);
     int32_t *idx = dcopy(hnan(np), sizeof(int32_t) * np);
-    T->conv2d_forward_bn_act_pool(x, w, b, z, g, be, y, idx, zp, mean, inv, rm, rv, &s, 0.1f, 1e-5f,
-                                  ACT_RELU, 2, dnan(nbw));
-    T->conv2d_backward_bn_act_pool(dfloats(hrand(np, -1, 1), np), y, idx, zp, z, g, mean, inv, dg,
-                                   dbe, x, w, dx, dw, db, &s, ACT_RELU, 2, dnan(nbw));
+    FusedTensors t = {.x = x, .w = w, .b = b, .gamma = ga, .beta = be, .running_mean = rm,
+                      .running_var = rv, .save_mean = mean, .save_invstd = inv, .z = z, .y = y,
+                      .idx = idx, .zp = zp, .dx = dx, .dw = dw, .db = db, .dgamma = dg,
+                      .dbeta = dbe, .ws = dnan(nbw)};
+    T->conv2d_forward_bn_act_pool(&g, &t);
+    t.dy = dfloats(hrand(np, -1, 1), np);
+    t.ws = dnan(nbw);
+    T->conv2d_backward_bn_act_pool(&g, &t);
     grab(r, "conv2d_forward_bn_act_pool z", z, nz);
     grab(r, "conv2d_forward_bn_act_pool y", y, np);
     grab(r, "conv2d_forward_bn_act_pool zp", zp, np);

@@ -138,36 +138,30 @@ void adam_step_cpu(float *w, const float *g, float *m, float *v, size_t n, float
  * the same shape, else NULL), zs (H/P, W/P) = src at the windows' maxima. */
 void cpu_maxpool_plane(const float *plane, const float *src, int H, int W, int P, float *y,
                        int32_t *idx, float *zs);
-/* The train forward of batchnorm_act_pool from its planes' sums, for
- * conv2d_forward_bn_act_pool_cpu (cpu_norm.c): cpu_bn_plane_sums writes a
- * plane's {sum, squared deviations from its mean} while the plane is in
- * cache; cpu_bn_act_pool_train_planes is batchnorm_act_pool_forward_cpu
- * (train) with the statistics merged from pstats (B, C, 2) instead of two
- * passes over x, and (pool > 1) x at the pooled places into zp. */
+/* The fused batch norm group's parts (cpu_norm.c) that a conv before it
+ * uses (conv2d_*_bn_act_pool_cpu), for a group g whose batch norm reads
+ * t->x (B, OC, OH, OW) (the conv's output) and the other tensors of t:
+ * - cpu_bn_plane_sums writes a plane's {sum, squared deviations from its
+ *   mean} while the conv's item has the plane in cache;
+ * - cpu_bn_act_pool_train_planes is batchnorm_act_pool_forward_cpu
+ *   (train) with the statistics merged from pstats (B, OC, 2) instead of
+ *   two passes over x, and (pool > 1) x at the pooled places into t->zp;
+ *   ws: batchnorm_act_pool_workspace_floats_cpu(g) floats;
+ * - the backward in two parts: cpu_bn_act_pool_sums writes dgamma and
+ *   dbeta (ws as above), reading x at the pooled places from zp (pool > 1;
+ *   NULL: x at idx); cpu_bn_act_pool_plane_dx then writes the dx of plane
+ *   `plane` (image * OC + channel; OH OW floats at dx) from them, with gs
+ *   (the pooled plane's floats) as scratch: dx = a g + c0 - (x - mean) c1,
+ *   where g is act_backward of the pooled gradient at the places idx
+ *   (every place without pooling), a = gamma invstd, c0 = -a dbeta / N,
+ *   c1 = a invstd dgamma / N, N = B OH OW. */
 void cpu_bn_plane_sums(const float *r, size_t n, double sums[2]);
-void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const float *gamma,
-                                  const float *beta, float *y, int32_t *idx, float *zp,
-                                  float *save_mean, float *save_invstd, float *running_mean,
-                                  float *running_var, int B, int C, int H, int W, float momentum,
-                                  float eps, ActKind act, int pool, float *ws);
-/* The backward of batchnorm_act_pool over (B, C, H, W), in two parts
- * (cpu_norm.c), for conv2d_backward_bn_act_pool_cpu: cpu_bn_act_pool_sums
- * writes dgamma and dbeta (ws: batchnorm_act_pool_workspace_floats_cpu),
- * reading x at the pooled places from zp (pool > 1; NULL: x at idx);
- * cpu_bn_act_pool_plane_dx then writes the dx of plane `plane` (image *
- * C + channel; H W floats at dx) from them, with g (the pooled plane's
- * floats) as scratch: dx = a g + c0 - (x - mean) c1, where g is act_backward of the
- * pooled gradient at the places idx (every place without pooling), a =
- * gamma invstd, c0 = -a dbeta / N, c1 = a invstd dgamma / N, N = B H W. */
-void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
-                          const float *x, const float *save_mean, const float *save_invstd,
-                          float *dgamma, float *dbeta, int B, int C, int H, int W, ActKind act,
-                          int pool, float *ws);
-void cpu_bn_act_pool_plane_dx(const float *dy, const float *y, const int32_t *idx,
-                              const float *x, const float *gamma, const float *save_mean,
-                              const float *save_invstd, const float *dgamma, const float *dbeta,
-                              int B, int C, int H, int W, ActKind act, int pool, size_t plane,
-                              float *g, float *dx);
+void cpu_bn_act_pool_train_planes(const FusedGroup *g, const FusedTensors *t,
+                                  const double *pstats, float *ws);
+void cpu_bn_act_pool_sums(const FusedGroup *g, const FusedTensors *t, const float *zp,
+                          float *ws);
+void cpu_bn_act_pool_plane_dx(const FusedGroup *g, const FusedTensors *t, size_t plane,
+                              float *gs, float *dx);
 
 /* ---- the table's ops (cpu_batch.c, cpu_linear.c, cpu_conv.c, cpu_norm.c,
  * cpu_maxpool.c, cpu_elem.c): the twins of ref.c's, as backend.h says -- */
@@ -189,12 +183,8 @@ void conv2d_forward_cpu(const float *x, const float *w, const float *b, float *y
                         const ConvShape *s, float *ws);
 void conv2d_backward_cpu(const float *dy, const float *x, const float *w, float *dx, float *dw,
                          float *db, const ConvShape *s, float *ws);
-void conv2d_forward_act_pool_cpu(const float *x, const float *w, const float *b, float *y,
-                                 int32_t *idx, const ConvShape *s, ActKind act, int pool,
-                                 float *ws);
-void conv2d_backward_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
-                                  const float *x, const float *w, float *dx, float *dw, float *db,
-                                  const ConvShape *s, ActKind act, int pool, float *ws);
+void conv2d_forward_act_pool_cpu(const FusedGroup *g, const FusedTensors *t);
+void conv2d_backward_act_pool_cpu(const FusedGroup *g, const FusedTensors *t);
 void maxpool2d_forward_cpu(const float *x, float *y, int32_t *idx, const PoolShape *s);
 void maxpool2d_backward_cpu(const float *dy, const int32_t *idx, float *dx, const PoolShape *s);
 void batchnorm_forward_train_cpu(const float *x, const float *gamma, const float *beta, float *y,
@@ -207,27 +197,10 @@ void batchnorm_forward_eval_cpu(const float *x, const float *gamma, const float 
 void batchnorm_backward_cpu(const float *dy, const float *x, const float *gamma,
                             const float *save_mean, const float *save_invstd, float *dx,
                             float *dgamma, float *dbeta, int B, int C, int HW);
-size_t batchnorm_act_pool_workspace_floats_cpu(int B, int C, int H, int W);
-void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const float *beta,
-                                    float *y, int32_t *idx, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var, int train, int B,
-                                    int C, int H, int W, float momentum, float eps, ActKind act,
-                                    int pool, float *ws);
-void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int32_t *idx,
-                                     const float *x, const float *gamma, const float *save_mean,
-                                     const float *save_invstd, float *dx, float *dgamma,
-                                     float *dbeta, int B, int C, int H, int W, ActKind act,
-                                     int pool, float *ws);
-void conv2d_backward_bn_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
-                                     const float *zp, const float *z, const float *gamma,
-                                     const float *save_mean, const float *save_invstd,
-                                     float *dgamma, float *dbeta, const float *x, const float *w,
-                                     float *dx, float *dw, float *db, const ConvShape *s,
-                                     ActKind act, int pool, float *ws);
-void conv2d_forward_bn_act_pool_cpu(const float *x, const float *w, const float *b, float *z,
-                                    const float *gamma, const float *beta, float *y, int32_t *idx,
-                                    float *zp, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var, const ConvShape *s,
-                                    float momentum, float eps, ActKind act, int pool, float *ws);
+size_t batchnorm_act_pool_workspace_floats_cpu(const FusedGroup *g);
+void batchnorm_act_pool_forward_cpu(const FusedGroup *g, const FusedTensors *t, int train);
+void batchnorm_act_pool_backward_cpu(const FusedGroup *g, const FusedTensors *t);
+void conv2d_backward_bn_act_pool_cpu(const FusedGroup *g, const FusedTensors *t);
+void conv2d_forward_bn_act_pool_cpu(const FusedGroup *g, const FusedTensors *t);
 
 #endif

@@ -46,8 +46,10 @@ typedef struct ConvJob {
     int fused, pool; /* conv2d_*_act_pool: act then maxpool(pool) after the conv */
     ActKind act;
     /* conv2d_backward_bn_act_pool: a batch norm between the conv (output
-     * z) and the activation, with its statistics and sums (dgamma, dbeta) */
-    const float *z, *gamma, *mean, *invstd, *dgamma, *dbeta;
+     * z) and the activation, as a group g with tensors bn (input z, its
+     * statistics and sums dgamma, dbeta) */
+    const FusedGroup *g;
+    const FusedTensors *bn;
     double *pstats; /* conv2d_forward_bn_act_pool: each output plane's sums (B, OC, 2) */
 } ConvJob;
 
@@ -171,13 +173,11 @@ void conv2d_forward_cpu(const float *x, const float *w, const float *b, float *y
 /* y = maxpool(act(conv(x) + b)): the activation and the pooling run on
  * each image's product while it is in cache, and the conv's and the
  * activation's outputs are never written out. */
-void conv2d_forward_act_pool_cpu(const float *x, const float *w, const float *b, float *y,
-                                 int32_t *idx, const ConvShape *s, ActKind act, int pool,
-                                 float *ws)
+void conv2d_forward_act_pool_cpu(const FusedGroup *g, const FusedTensors *t)
 {
-    NN_CHECK(act != ACT_GELU, "conv2d_forward_act_pool: GELU is not fused");
-    ConvJob j = {.x = x, .w = w, .b = b, .y = y, .idx = idx, .ws = ws, .s = s, .fused = 1,
-                 .pool = pool, .act = act};
+    NN_CHECK(g->act != ACT_GELU, "conv2d_forward_act_pool: GELU is not fused");
+    ConvJob j = {.x = t->x, .w = t->w, .b = t->b, .y = t->y, .idx = t->idx, .ws = t->ws,
+                 .s = &g->s, .fused = 1, .pool = g->pool, .act = g->act};
     conv_forward_run(&j);
 }
 
@@ -185,19 +185,16 @@ void conv2d_forward_act_pool_cpu(const float *x, const float *w, const float *b,
  * is written, then the batch norm group from them: z is read once after
  * the conv instead of three times. Workspace: the planes' sums (B, OC, 2
  * doubles, from ws's start) then the conv's or the batch norm's. */
-void conv2d_forward_bn_act_pool_cpu(const float *x, const float *w, const float *b, float *z,
-                                    const float *gamma, const float *beta, float *y, int32_t *idx,
-                                    float *zp, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var, const ConvShape *s,
-                                    float momentum, float eps, ActKind act, int pool, float *ws)
+void conv2d_forward_bn_act_pool_cpu(const FusedGroup *g, const FusedTensors *t)
 {
+    const ConvShape *s = &g->s;
     size_t nstats = (size_t)s->B * s->OC * 4; /* floats */
-    ConvJob j = {.x = x, .w = w, .b = b, .y = z, .ws = ws + (nstats + 15) / 16 * 16, .s = s,
-                 .pstats = (double *)ws};
+    ConvJob j = {.x = t->x, .w = t->w, .b = t->b, .y = t->z,
+                 .ws = t->ws + (nstats + 15) / 16 * 16, .s = s, .pstats = (double *)t->ws};
     conv_forward_run(&j);
-    cpu_bn_act_pool_train_planes(z, j.pstats, gamma, beta, y, idx, zp, save_mean, save_invstd,
-                                 running_mean, running_var, s->B, s->OC, s->OH, s->OW, momentum,
-                                 eps, act, pool, j.ws);
+    FusedTensors bn = *t; /* the batch norm's part: input z */
+    bn.x = t->z;
+    cpu_bn_act_pool_train_planes(g, &bn, j.pstats, j.ws);
 }
 
 /* ---- backward -------------------------------------------------------------------------- */
@@ -216,10 +213,8 @@ static void conv_output_grad(const ConvJob *j, size_t plane, float *d, float *po
         return;
     }
     const float *y = j->yc + plane * yp;
-    if (j->z) {
-        cpu_bn_act_pool_plane_dx(j->dy, j->yc, j->cidx, j->z, j->gamma, j->mean, j->invstd,
-                                 j->dgamma, j->dbeta, j->s->B, j->s->OC, j->s->OH, j->s->OW,
-                                 j->act, j->pool, plane, pooled, d);
+    if (j->bn) {
+        cpu_bn_act_pool_plane_dx(j->g, j->bn, plane, pooled, d);
         return;
     }
     if (j->pool == 1) {
@@ -402,13 +397,12 @@ void conv2d_backward_cpu(const float *dy, const float *x, const float *w, float 
 
 /* The backward of conv2d_forward_act_pool: maxpool and activation
  * backward fused into the gathering of each image's output gradient. */
-void conv2d_backward_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
-                                  const float *x, const float *w, float *dx, float *dw, float *db,
-                                  const ConvShape *s, ActKind act, int pool, float *ws)
+void conv2d_backward_act_pool_cpu(const FusedGroup *g, const FusedTensors *t)
 {
-    NN_CHECK(act != ACT_GELU, "conv2d_backward_act_pool: GELU is not fused");
-    ConvJob j = {.x = x, .w = w, .dy = dy, .yc = y, .cidx = idx, .dx = dx, .dw = dw, .db = db,
-                 .ws = ws, .s = s, .fused = 1, .pool = pool, .act = act};
+    NN_CHECK(g->act != ACT_GELU, "conv2d_backward_act_pool: GELU is not fused");
+    ConvJob j = {.x = t->x, .w = t->w, .dy = t->dy, .yc = t->y, .cidx = t->idx, .dx = t->dx,
+                 .dw = t->dw, .db = t->db, .ws = t->ws, .s = &g->s, .fused = 1,
+                 .pool = g->pool, .act = g->act};
     conv_backward_run(&j);
 }
 
@@ -417,18 +411,14 @@ void conv2d_backward_act_pool_cpu(const float *dy, const float *y, const int32_t
  * backward, whose output gradient is the batch norm's dx, computed plane by
  * plane where the conv needs it (conv_output_grad): the (B, OC, OH, OW)
  * gradient is never written out and read back. */
-void conv2d_backward_bn_act_pool_cpu(const float *dy, const float *y, const int32_t *idx,
-                                     const float *zp, const float *z, const float *gamma,
-                                     const float *save_mean, const float *save_invstd,
-                                     float *dgamma, float *dbeta, const float *x, const float *w,
-                                     float *dx, float *dw, float *db, const ConvShape *s,
-                                     ActKind act, int pool, float *ws)
+void conv2d_backward_bn_act_pool_cpu(const FusedGroup *g, const FusedTensors *t)
 {
-    NN_CHECK(act != ACT_GELU, "conv2d_backward_bn_act_pool: GELU is not fused");
-    cpu_bn_act_pool_sums(dy, y, idx, zp, z, save_mean, save_invstd, dgamma, dbeta, s->B, s->OC,
-                         s->OH, s->OW, act, pool, ws);
-    ConvJob j = {.x = x, .w = w, .dy = dy, .yc = y, .cidx = idx, .dx = dx, .dw = dw, .db = db,
-                 .ws = ws, .s = s, .fused = 1, .pool = pool, .act = act, .z = z, .gamma = gamma,
-                 .mean = save_mean, .invstd = save_invstd, .dgamma = dgamma, .dbeta = dbeta};
+    NN_CHECK(g->act != ACT_GELU, "conv2d_backward_bn_act_pool: GELU is not fused");
+    FusedTensors bn = *t; /* the batch norm's part: input z */
+    bn.x = t->z;
+    cpu_bn_act_pool_sums(g, &bn, t->zp, t->ws);
+    ConvJob j = {.x = t->x, .w = t->w, .dy = t->dy, .yc = t->y, .cidx = t->idx, .dx = t->dx,
+                 .dw = t->dw, .db = t->db, .ws = t->ws, .s = &g->s, .fused = 1,
+                 .pool = g->pool, .act = g->act, .g = g, .bn = &bn};
     conv_backward_run(&j);
 }

@@ -53,33 +53,12 @@ void linear_forward_act_ref(const float *x, const float *w, const float *bias, f
                             int C, int OC, ActKind act);
 void linear_backward_sgd_ref(const float *dy, const float *x, float *w, float *bias, float *dx,
                              int B, int C, int OC, float lr, float wd);
-void conv2d_forward_act_pool_ref(const float *x, const float *w, const float *bias, float *y,
-                                 int32_t *idx, const ConvShape *s, ActKind act, int pool,
-                                 float *ws);
-void conv2d_backward_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
-                                  const float *x, const float *w, float *dx, float *dw, float *db,
-                                  const ConvShape *s, ActKind act, int pool, float *ws);
-size_t batchnorm_act_pool_workspace_floats_ref(int B, int C, int H, int W);
-void batchnorm_act_pool_forward_ref(const float *x, const float *gamma, const float *beta,
-                                    float *y, int32_t *idx, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var, int train, int B,
-                                    int C, int H, int W, float momentum, float eps, ActKind act,
-                                    int pool, float *ws);
-void batchnorm_act_pool_backward_ref(const float *dy, const float *y, const int32_t *idx,
-                                     const float *x, const float *gamma, const float *save_mean,
-                                     const float *save_invstd, float *dx, float *dgamma,
-                                     float *dbeta, int B, int C, int H, int W, ActKind act,
-                                     int pool, float *ws);
-void conv2d_backward_bn_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
-                                     const float *zp, const float *z, const float *gamma,
-                                     const float *save_mean, const float *save_invstd,
-                                     float *dgamma, float *dbeta, const float *x, const float *w,
-                                     float *dx, float *dw, float *db, const ConvShape *s,
-                                     ActKind act, int pool, float *ws);
-void conv2d_forward_bn_act_pool_ref(const float *x, const float *w, const float *b, float *z,
-                                    const float *gamma, const float *beta, float *y, int32_t *idx,
-                                    float *zp, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var, const ConvShape *s,
-                                    float momentum, float eps, ActKind act, int pool, float *ws);
+void conv2d_forward_act_pool_ref(const FusedGroup *g, const FusedTensors *t);
+void conv2d_backward_act_pool_ref(const FusedGroup *g, const FusedTensors *t);
+size_t batchnorm_act_pool_workspace_floats_ref(const FusedGroup *g);
+void batchnorm_act_pool_forward_ref(const FusedGroup *g, const FusedTensors *t, int train);
+void batchnorm_act_pool_backward_ref(const FusedGroup *g, const FusedTensors *t);
+void conv2d_backward_bn_act_pool_ref(const FusedGroup *g, const FusedTensors *t);
+void conv2d_forward_bn_act_pool_ref(const FusedGroup *g, const FusedTensors *t);
 
 #endif

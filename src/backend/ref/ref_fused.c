@@ -40,126 +40,126 @@ void linear_backward_sgd_ref(const float *dy /* (B, OC) */, const float *x /* (B
     }
 }
 
-/* The backward of act + (pool > 1) max pool over (B, C, H, W), from dy and
- * y of the pooled output: maxpool2d_backward_ref, then act_backward_ref.
- * The activation's output is put back where each window took its max (the
- * same maxpool2d_backward_ref applied to y) and is 0 elsewhere, where the
- * incoming gradient is 0 too; the activation's input is taken to be its
- * output, which act_backward accepts for every kind but GELU. Returns the
- * gradient of the activation's input, the first of ws's two (B, C, H, W)
- * tensors. */
-static float *act_pool_backward(const float *dy, const float *y, const int32_t *idx, int B, int C,
-                                int H, int W, ActKind act, int pool, float *ws)
+/* The conv's output (B, OC, OH, OW), over which the batch norm, the
+ * activation and the pooling of a group run, and the pooling's shape. */
+static size_t group_out_floats(const FusedGroup *g)
 {
-    size_t n = (size_t)B * C * H * W;
-    float *d = ws, *y_full = ws + n;
-    if (pool > 1) {
-        PoolShape ps = {B, C, H, W, pool, H / pool, W / pool};
-        maxpool2d_backward_ref(dy, idx, d, &ps);
-        maxpool2d_backward_ref(y, idx, y_full, &ps);
-    } else {
-        memcpy(d, dy, n * sizeof(float));
-        memcpy(y_full, y, n * sizeof(float));
+    return (size_t)g->s.B * g->s.OC * g->s.OH * g->s.OW;
+}
+
+static PoolShape group_pool_shape(const FusedGroup *g)
+{
+    const ConvShape *s = &g->s;
+    return (PoolShape){s->B, s->OC, s->OH, s->OW, g->pool, s->OH / g->pool, s->OW / g->pool};
+}
+
+/* act_forward_ref on t (B, OC, OH, OW) in place, then (pool > 1)
+ * maxpool2d_forward_ref of t into y and idx. */
+static void act_pool_forward(const FusedGroup *g, float *t, float *y, int32_t *idx)
+{
+    act_forward_ref(g->act, t, t, group_out_floats(g));
+    if (g->pool > 1) {
+        PoolShape ps = group_pool_shape(g);
+        maxpool2d_forward_ref(t, y, idx, &ps);
     }
-    act_backward_ref(act, y_full, y_full, d, d, n);
+}
+
+/* The backward of act + (pool > 1) max pool over (B, OC, OH, OW), from dy
+ * and y of the pooled output: maxpool2d_backward_ref, then
+ * act_backward_ref. The activation's output is put back where each window
+ * took its max (the same maxpool2d_backward_ref applied to y) and is 0
+ * elsewhere, where the incoming gradient is 0 too; the activation's input
+ * is taken to be its output, which act_backward accepts for every kind but
+ * GELU. Returns the gradient of the activation's input, the first of ws's
+ * two (B, OC, OH, OW) tensors. */
+static float *act_pool_backward(const FusedGroup *g, const FusedTensors *t, float *ws)
+{
+    size_t n = group_out_floats(g);
+    float *d = ws, *y_full = ws + n;
+    if (g->pool > 1) {
+        PoolShape ps = group_pool_shape(g);
+        maxpool2d_backward_ref(t->dy, t->idx, d, &ps);
+        maxpool2d_backward_ref(t->y, t->idx, y_full, &ps);
+    } else {
+        memcpy(d, t->dy, n * sizeof(float));
+        memcpy(y_full, t->y, n * sizeof(float));
+    }
+    act_backward_ref(g->act, y_full, y_full, d, d, n);
     return d;
 }
 
-/* conv2d_forward_ref, act_forward_ref in place, then (pool > 1)
- * maxpool2d_forward_ref; the intermediate tensor in ws. */
-void conv2d_forward_act_pool_ref(const float *x, const float *w, const float *bias, float *y,
-                                 int32_t *idx, const ConvShape *s, ActKind act, int pool, float *ws)
+/* conv2d_forward_ref, then act_pool_forward; the intermediate tensor in
+ * ws when pooling, else y itself. */
+void conv2d_forward_act_pool_ref(const FusedGroup *g, const FusedTensors *t)
 {
-    size_t n = (size_t)s->B * s->OC * s->OH * s->OW;
-    float *t = pool > 1 ? ws : y; /* (B, OC, OH, OW) */
-    conv2d_forward_ref(x, w, bias, t, s, NULL);
-    act_forward_ref(act, t, t, n);
-    if (pool > 1) {
-        PoolShape ps = {s->B, s->OC, s->OH, s->OW, pool, s->OH / pool, s->OW / pool};
-        maxpool2d_forward_ref(t, y, idx, &ps);
-    }
+    float *c = g->pool > 1 ? t->ws : t->y; /* (B, OC, OH, OW) */
+    conv2d_forward_ref(t->x, t->w, t->b, c, &g->s, NULL);
+    act_pool_forward(g, c, t->y, t->idx);
 }
 
 /* act_pool_backward, then conv2d_backward_ref. */
-void conv2d_backward_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
-                                  const float *x, const float *w, float *dx, float *dw, float *db,
-                                  const ConvShape *s, ActKind act, int pool, float *ws)
+void conv2d_backward_act_pool_ref(const FusedGroup *g, const FusedTensors *t)
 {
-    float *d = act_pool_backward(dy, y, idx, s->B, s->OC, s->OH, s->OW, act, pool, ws);
-    conv2d_backward_ref(d, x, w, dx, dw, db, s, NULL);
+    float *d = act_pool_backward(g, t, t->ws);
+    conv2d_backward_ref(d, t->x, t->w, t->dx, t->dw, t->db, &g->s, NULL);
 }
 
-/* Two tensors of (B, C, H, W) for the intermediate results below. */
-size_t batchnorm_act_pool_workspace_floats_ref(int B, int C, int H, int W)
+/* Two tensors of (B, OC, OH, OW) for the intermediate results below. */
+size_t batchnorm_act_pool_workspace_floats_ref(const FusedGroup *g)
 {
-    return 2 * (size_t)B * C * H * W;
+    return 2 * group_out_floats(g);
 }
 
-/* batchnorm_forward_train_ref (or _eval_ref), act_forward_ref in place,
- * then (pool > 1) maxpool2d_forward_ref. */
-void batchnorm_act_pool_forward_ref(const float *x, const float *gamma, const float *beta, float *y,
-                                    int32_t *idx, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var, int train, int B,
-                                    int C, int H, int W, float momentum, float eps, ActKind act,
-                                    int pool, float *ws)
+/* batchnorm_forward_train_ref (or _eval_ref), then act_pool_forward. */
+void batchnorm_act_pool_forward_ref(const FusedGroup *g, const FusedTensors *t, int train)
 {
-    size_t n = (size_t)B * C * H * W;
-    float *t = pool > 1 ? ws : y; /* (B, C, H, W) */
+    const ConvShape *s = &g->s;
+    int HW = s->OH * s->OW;
+    float *n = g->pool > 1 ? t->ws : t->y; /* (B, OC, OH, OW) */
     if (train)
-        batchnorm_forward_train_ref(x, gamma, beta, t, save_mean, save_invstd, running_mean,
-                                   running_var, B, C, H * W, momentum, eps);
+        batchnorm_forward_train_ref(t->x, t->gamma, t->beta, n, t->save_mean, t->save_invstd,
+                                    t->running_mean, t->running_var, s->B, s->OC, HW,
+                                    g->momentum, g->eps);
     else
-        batchnorm_forward_eval_ref(x, gamma, beta, running_mean, running_var, t, B, C, H * W, eps);
-    act_forward_ref(act, t, t, n);
-    if (pool > 1) {
-        PoolShape ps = {B, C, H, W, pool, H / pool, W / pool};
-        maxpool2d_forward_ref(t, y, idx, &ps);
-    }
+        batchnorm_forward_eval_ref(t->x, t->gamma, t->beta, t->running_mean, t->running_var, n,
+                                   s->B, s->OC, HW, g->eps);
+    act_pool_forward(g, n, t->y, t->idx);
 }
 
 /* act_pool_backward, then batchnorm_backward_ref. */
-void batchnorm_act_pool_backward_ref(const float *dy, const float *y, const int32_t *idx,
-                                     const float *x, const float *gamma, const float *save_mean,
-                                     const float *save_invstd, float *dx, float *dgamma,
-                                     float *dbeta, int B, int C, int H, int W, ActKind act,
-                                     int pool, float *ws)
+void batchnorm_act_pool_backward_ref(const FusedGroup *g, const FusedTensors *t)
 {
-    float *d = act_pool_backward(dy, y, idx, B, C, H, W, act, pool, ws);
-    batchnorm_backward_ref(d, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, B, C, H * W);
+    const ConvShape *s = &g->s;
+    float *d = act_pool_backward(g, t, t->ws);
+    batchnorm_backward_ref(d, t->x, t->gamma, t->save_mean, t->save_invstd, t->dx, t->dgamma,
+                           t->dbeta, s->B, s->OC, s->OH * s->OW);
 }
 
-/* batchnorm_act_pool_backward_ref into dz (the first tensor of ws), then
- * conv2d_backward_ref(dz); z is read where zp was taken (zp unused). */
-void conv2d_backward_bn_act_pool_ref(const float *dy, const float *y, const int32_t *idx,
-                                     const float *zp, const float *z, const float *gamma,
-                                     const float *save_mean, const float *save_invstd,
-                                     float *dgamma, float *dbeta, const float *x, const float *w,
-                                     float *dx, float *dw, float *db, const ConvShape *s,
-                                     ActKind act, int pool, float *ws)
+/* batchnorm_act_pool_backward_ref over z into dz (the first tensor of ws),
+ * then conv2d_backward_ref(dz); z is read where zp was taken (zp unused). */
+void conv2d_backward_bn_act_pool_ref(const FusedGroup *g, const FusedTensors *t)
 {
-    (void)zp;
-    float *dz = ws;
-    batchnorm_act_pool_backward_ref(dy, y, idx, z, gamma, save_mean, save_invstd, dz, dgamma,
-                                   dbeta, s->B, s->OC, s->OH, s->OW, act, pool,
-                                   dz + (size_t)s->B * s->OC * s->OH * s->OW);
-    conv2d_backward_ref(dz, x, w, dx, dw, db, s, NULL);
+    float *dz = t->ws;
+    FusedTensors bn = *t; /* the batch norm's part: input z, gradient dz */
+    bn.x = t->z;
+    bn.dx = dz;
+    bn.ws = dz + group_out_floats(g);
+    batchnorm_act_pool_backward_ref(g, &bn);
+    conv2d_backward_ref(dz, t->x, t->w, t->dx, t->dw, t->db, &g->s, NULL);
 }
 
-/* conv2d_forward_ref into z, then batchnorm_act_pool_forward_ref (train);
- * zp[t] = z at idx[t] of the same plane. */
-void conv2d_forward_bn_act_pool_ref(const float *x, const float *w, const float *b, float *z,
-                                    const float *gamma, const float *beta, float *y, int32_t *idx,
-                                    float *zp, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var, const ConvShape *s,
-                                    float momentum, float eps, ActKind act, int pool, float *ws)
+/* conv2d_forward_ref into z, then batchnorm_act_pool_forward_ref (train)
+ * on z; zp[t] = z at idx[t] of the same plane. */
+void conv2d_forward_bn_act_pool_ref(const FusedGroup *g, const FusedTensors *t)
 {
-    conv2d_forward_ref(x, w, b, z, s, NULL);
-    batchnorm_act_pool_forward_ref(z, gamma, beta, y, idx, save_mean, save_invstd, running_mean,
-                                  running_var, 1, s->B, s->OC, s->OH, s->OW, momentum, eps, act,
-                                  pool, ws);
-    if (pool == 1) return;
-    size_t P = (size_t)s->OH * s->OW, yp = (size_t)(s->OH / pool) * (s->OW / pool);
+    const ConvShape *s = &g->s;
+    conv2d_forward_ref(t->x, t->w, t->b, t->z, s, NULL);
+    FusedTensors bn = *t; /* the batch norm's part: input z */
+    bn.x = t->z;
+    batchnorm_act_pool_forward_ref(g, &bn, 1);
+    if (g->pool == 1) return;
+    size_t P = (size_t)s->OH * s->OW, yp = (size_t)(s->OH / g->pool) * (s->OW / g->pool);
     for (size_t plane = 0; plane < (size_t)s->B * s->OC; plane++)
-        for (size_t t = 0; t < yp; t++)
-            zp[plane * yp + t] = z[plane * P + (size_t)idx[plane * yp + t]];
+        for (size_t k = 0; k < yp; k++)
+            t->zp[plane * yp + k] = t->z[plane * P + (size_t)t->idx[plane * yp + k]];
 }
