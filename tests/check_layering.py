@@ -22,6 +22,10 @@ NARROW lists includes that the layering allows but the design does not:
 results and the scheduler see a run's outcome (outcome.h, tensor.h), never
 the model or the trainer; results stores a run's config as JSON text and
 does not read it (no config.h), whatever kind of run it is (no run.h).
+Inside the backend module, each implementation's folder (src/backend/ref/,
+cpu/, cuda/) includes its own headers and those of src/backend/ itself
+(backend_impl.h, shared_math.h), never another implementation's private
+headers.
 
 Exits 0 when everything holds, 1 with one line per violation otherwise,
 2 when CMakeLists.txt or a header cannot be placed.
@@ -48,6 +52,9 @@ NARROW = {
     "results": {"model.h", "train.h", "config.h", "run.h"},
     "sched": {"model.h", "train.h"},
 }
+
+# Folders of src/backend/ holding one backend each: private to it.
+BACKEND_FOLDERS = ("ref", "cpu", "cuda")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 MODULE = re.compile(r"nn_module_if\(\s*(\w+)\s+DIRS\s+([^)]*?)\s+DEPS\s+([^)]*)\)")
@@ -129,6 +136,13 @@ def main():
             name = match.group(1)
             line = text.count("\n", 0, match.start()) + 1
             first, _, rest = name.partition("/")
+            parts = name.split("/")
+            if first == "backend" and len(parts) == 3 and parts[1] in BACKEND_FOLDERS:
+                own = rel.split("/")[2] if rel.startswith("src/backend/") else None
+                if own != parts[1]:
+                    errors.append(f"{rel}:{line}: includes {name}, private to "
+                                  f"src/backend/{parts[1]}/ (what backends share goes in "
+                                  f"src/backend/backend_impl.h)")
             if first == "nnsweep":
                 if rest not in headers:
                     errors.append(f"{rel}:{line}: includes {name}, which is not in "

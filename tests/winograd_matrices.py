@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Winograd transforms of src/backend/cpu_conv_winograd.c, derived.
+"""The Winograd transforms of src/backend/cpu/cpu_conv_winograd.c, derived.
 
 Toom-Cook at the points 0, 1, -1, 2, -2 and infinity, in exact fractions:
 F(2, 5) for the forward (2 outputs of a 5-tap correlation from 6 inputs) and
@@ -113,7 +113,7 @@ def main():
                 print("    " + " ".join(f"{str(x):>5}" for x in row))
     if fwd[2] != dw[2]:
         sys.exit("the two algorithms' B^T differ (the points are the same)")
-    src = sys.argv[1] if len(sys.argv) > 1 else "src/backend/cpu_conv_winograd.c"
+    src = sys.argv[1] if len(sys.argv) > 1 else "src/backend/cpu/cpu_conv_winograd.c"
     mats = comment_matrices(src)
     for name, want in (("A^T", fwd[0]), ("G", fwd[1]), ("B^T", fwd[2])):
         if mats[name] != want:

@@ -60,6 +60,54 @@ typedef struct PoolShape {
     int OH, OW;
 } PoolShape;
 
+/* A fused group (the fused ops of the table, below): a conv or a batch
+ * norm, then an activation, then, when pool > 1, max pooling.
+ *  s:    the conv's shape. The batch norm, the activation and the pooling
+ *        run over s's output (B, OC, OH, OW), so that a conv + batch norm
+ *        group gives both of its parts one descriptor; a group without a
+ *        conv (batch norm + act) describes its input x (B, C, H, W) as
+ *        {B, C, H, W, OC = C, K = 1, pad = 0, OH = H, OW = W}.
+ *  act:  the activation; not ACT_GELU (its backward needs its input, which
+ *        a fused op does not keep).
+ *  pool: max pooling P = pool (kernel = stride, as PoolShape) after the
+ *        activation; 1: none.
+ *  momentum, eps: the batch norm's (torch.nn.BatchNorm2d's).
+ * The group's output y is (B, OC, OH/pool, OW/pool) ("Y" below; with pool
+ * 1, (B, OC, OH, OW)). */
+typedef struct FusedGroup {
+    ConvShape s;
+    ActKind act;
+    int pool;
+    float momentum, eps;
+} FusedGroup;
+
+/* The tensors of a fused op: one bundle for every fused op, each reading
+ * and writing the fields its comment in the table names (the others are
+ * ignored and may be NULL). Backend memory, shapes as FusedGroup:
+ * x (B, C, H, W) is the group's input, Z = (B, OC, OH, OW) the conv's
+ * output, Y the group's output. */
+typedef struct FusedTensors {
+    const float *x;                    /* (B, C, H, W) the group's input */
+    const float *w, *b;                /* conv weight (OC, C, K, K), bias (OC) */
+    const float *gamma, *beta;         /* batch norm weight and bias (OC) */
+    float *running_mean, *running_var; /* batch norm (OC): read in evaluation,
+                                        * updated by a train forward */
+    float *save_mean, *save_invstd;    /* batch norm (OC): the batch statistics,
+                                        * written by a train forward for its backward */
+    float *z;                          /* Z: the conv's output = the batch norm's input */
+    float *y;                          /* Y: the group's output */
+    int32_t *idx;                      /* Y: where each pooling window took its max, as
+                                        * maxpool2d_forward (NULL in evaluation; unused
+                                        * when pool == 1) */
+    float *zp;                         /* Y: z at idx (pool > 1; NULL when pool == 1) */
+    const float *dy;                   /* Y: the gradient of y */
+    float *dx;                         /* (B, C, H, W): the gradient of x; NULL = not
+                                        * wanted (a first layer), where the op says so */
+    float *dw, *db;                    /* conv (OC, C, K, K), (OC) */
+    float *dgamma, *dbeta;             /* batch norm (OC) */
+    float *ws;                         /* workspace, sized by the op's query */
+} FusedTensors;
+
 /* How a training batch is made from the uint8 dataset (data augmentation
  * and normalization). mean/std are per channel, applied after x/255. */
 typedef enum Augment { AUG_NONE = 0, AUG_FLIP, AUG_CROP_FLIP } Augment;
@@ -190,9 +238,13 @@ typedef struct Backend {
 
     /* ---- fused ops ------------------------------------------------------
      * Each is specified as the sequence of plain ops above that it
-     * replaces, and is tested against that sequence on ref. NULL means "not
-     * available": the model then runs the plain ops (src/nn/model_pass.c),
-     * so a backend adds them when it has them. New entries go at the end. */
+     * replaces, and is tested against that sequence on ref
+     * (tests/unit/backend_fused_tests.h). NULL means "not available": the
+     * model then runs the plain ops (src/nn/model_steps.c decides), so a
+     * backend adds them when it has them. New entries go at the end.
+     * The dense layer's two take the plain op's parameters and one or two
+     * more; those of a conv or batch norm group take its descriptor and
+     * tensors (FusedGroup, FusedTensors above). */
 
     /* linear_forward, then act_forward(act) on its output in place:
      * y (B, OC) = act(x (B, C) . w (OC, C)^T + b (OC)). */
@@ -207,81 +259,60 @@ typedef struct Backend {
                                 int B, int C, int OC, float lr, float wd);
     /* conv2d_forward, then act_forward(act), then, when pool > 1,
      * maxpool2d_forward (P = pool) on its output: y = maxpool(act(conv(x)
-     * + b)), (B, OC, OH/pool, OW/pool) with idx as maxpool2d_forward (NULL
-     * in evaluation); pool == 1: y = act(conv(x) + b), (B, OC, OH, OW),
-     * idx unused. act is not ACT_GELU (its backward needs the input).
-     * Workspace: conv2d_workspace_floats(s), which covers these ops too. */
-    void (*conv2d_forward_act_pool)(const float *x, const float *w, const float *b, float *y,
-                                    int32_t *idx, const ConvShape *s, ActKind act, int pool,
-                                    float *ws);
-    /* Its backward, from dy (of y) and the forward's y and idx:
-     * maxpool2d_backward, act_backward, conv2d_backward. The activation's
-     * output is needed only where a window took its max, and there it is y
-     * (elsewhere the gradient is zero), so nothing else is kept. dx may be
-     * NULL (first layer), as for conv2d_backward. */
-    void (*conv2d_backward_act_pool)(const float *dy, const float *y, const int32_t *idx,
-                                     const float *x, const float *w, float *dx, float *dw,
-                                     float *db, const ConvShape *s, ActKind act, int pool,
-                                     float *ws);
-    /* Batch norm over (B, C, H*W) (train: batchnorm_forward_train, with
-     * save_mean/save_invstd written and the running statistics updated;
-     * else batchnorm_forward_eval, save_* unused), then act_forward(act),
-     * then, when pool > 1, maxpool2d_forward (P = pool): x (B, C, H, W) ->
-     * y (B, C, H/pool, W/pool) and idx (NULL in evaluation); pool == 1: y
-     * (B, C, H, W), idx unused. act is not ACT_GELU. Scratch: ws of
-     * batchnorm_act_pool_workspace_floats(B, C, H, W) floats. */
-    size_t (*batchnorm_act_pool_workspace_floats)(int B, int C, int H, int W);
-    void (*batchnorm_act_pool_forward)(const float *x, const float *gamma, const float *beta,
-                                       float *y, int32_t *idx, float *save_mean,
-                                       float *save_invstd, float *running_mean,
-                                       float *running_var, int train, int B, int C, int H, int W,
-                                       float momentum, float eps, ActKind act, int pool,
-                                       float *ws);
-    /* Its backward after a train forward, from dy (of y), y and idx:
+     * + b)). Reads x, w, b; writes y and, with pool > 1, idx unless it is
+     * NULL (evaluation). Workspace: conv2d_workspace_floats(&g->s), which
+     * covers these ops too. */
+    void (*conv2d_forward_act_pool)(const FusedGroup *g, const FusedTensors *t);
+    /* Its backward, from dy and the forward's y and idx: maxpool2d_backward,
+     * act_backward, conv2d_backward. The activation's output is needed only
+     * where a window took its max, and there it is y (elsewhere the
+     * gradient is zero), so nothing else is kept. Reads dy, y, idx, x, w;
+     * writes dx (skipped when NULL: a first layer, as conv2d_backward), dw,
+     * db. Workspace as the forward. */
+    void (*conv2d_backward_act_pool)(const FusedGroup *g, const FusedTensors *t);
+    /* Batch norm over x (B, OC, OH, OW) (train: batchnorm_forward_train,
+     * with save_mean/save_invstd written and the running statistics
+     * updated; else batchnorm_forward_eval, save_* unused), then
+     * act_forward(act), then, when pool > 1, maxpool2d_forward (P = pool).
+     * Reads x, gamma, beta, the running statistics; writes y, idx (pool > 1,
+     * unless NULL: evaluation), and in training save_mean, save_invstd and
+     * the running statistics. Scratch: ws of
+     * batchnorm_act_pool_workspace_floats(g) floats. */
+    size_t (*batchnorm_act_pool_workspace_floats)(const FusedGroup *g);
+    void (*batchnorm_act_pool_forward)(const FusedGroup *g, const FusedTensors *t, int train);
+    /* Its backward after a train forward, from dy, y and idx:
      * maxpool2d_backward, act_backward (the activation's output is y where a
      * window took its max; elsewhere the gradient is zero), then
-     * batchnorm_backward: dx (B, C, H, W), dgamma, dbeta (C). */
-    void (*batchnorm_act_pool_backward)(const float *dy, const float *y, const int32_t *idx,
-                                        const float *x, const float *gamma,
-                                        const float *save_mean, const float *save_invstd,
-                                        float *dx, float *dgamma, float *dbeta, int B, int C,
-                                        int H, int W, ActKind act, int pool, float *ws);
+     * batchnorm_backward. Reads dy, y, idx, x, gamma, save_mean,
+     * save_invstd; writes dx (never NULL here), dgamma, dbeta. */
+    void (*batchnorm_act_pool_backward)(const FusedGroup *g, const FusedTensors *t);
     /* The backward of conv2d_forward (output z) followed by
-     * batchnorm_act_pool_forward (train; input z, output y, idx, over the
-     * conv's OC channels), after conv2d_forward_bn_act_pool (below; y,
-     * idx, zp and z are its outputs): batchnorm_act_pool_backward into dz
-     * (the gradient of z), then conv2d_backward(dz): dgamma, dbeta (OC), dx
-     * (NULL for a first layer), dw, db. dz is not an output, so a backend
-     * need not write it out. Workspace: conv2d_bn_workspace_floats(s)
-     * below. */
-    void (*conv2d_backward_bn_act_pool)(const float *dy, const float *y, const int32_t *idx,
-                                        const float *zp, const float *z, const float *gamma,
-                                        const float *save_mean, const float *save_invstd,
-                                        float *dgamma, float *dbeta, const float *x,
-                                        const float *w, float *dx, float *dw, float *db,
-                                        const ConvShape *s, ActKind act, int pool, float *ws);
-    /* The train forward that backward follows: conv2d_forward (output z,
-     * (B, OC, OH, OW)), then batchnorm_act_pool_forward (train) on z, with
-     * z, y, idx, save_mean, save_invstd and the running statistics as those
-     * two ops leave them (up to rounding: a backend may sum the statistics
-     * in another order); when pool > 1, also zp (the shape of y): z at the
-     * place each window took its max (idx), which the backward's sums read
-     * instead of z (NULL when pool == 1). Evaluation keeps the two ops (the
-     * running statistics need no pass over z). Workspace:
-     * conv2d_bn_workspace_floats(s). */
-    void (*conv2d_forward_bn_act_pool)(const float *x, const float *w, const float *b, float *z,
-                                       const float *gamma, const float *beta, float *y,
-                                       int32_t *idx, float *zp, float *save_mean, float *save_invstd,
-                                       float *running_mean, float *running_var,
-                                       const ConvShape *s, float momentum, float eps, ActKind act,
-                                       int pool, float *ws);
+     * batchnorm_act_pool_forward (train; input z, output y, idx), after
+     * conv2d_forward_bn_act_pool (below): batchnorm_act_pool_backward into
+     * dz (the gradient of z), then conv2d_backward(dz). Reads dy, y, idx,
+     * zp, z, gamma, save_mean, save_invstd, x, w; writes dgamma, dbeta, dx
+     * (skipped when NULL: a first layer), dw, db. dz is not an output, so a
+     * backend need not write it out. Workspace:
+     * conv2d_bn_workspace_floats(be, g) below. */
+    void (*conv2d_backward_bn_act_pool)(const FusedGroup *g, const FusedTensors *t);
+    /* The train forward that backward follows: conv2d_forward (output z),
+     * then batchnorm_act_pool_forward (train) on z, with z, y, idx,
+     * save_mean, save_invstd and the running statistics as those two ops
+     * leave them (up to rounding: a backend may sum the statistics in
+     * another order); when pool > 1, also zp: z at the place each window
+     * took its max (idx), which the backward's sums read instead of z.
+     * Reads x, w, b, gamma, beta, the running statistics; writes z, y, idx,
+     * zp (pool > 1), save_mean, save_invstd, the running statistics.
+     * Evaluation keeps the two ops (the running statistics need no pass
+     * over z). Workspace: conv2d_bn_workspace_floats(be, g). */
+    void (*conv2d_forward_bn_act_pool)(const FusedGroup *g, const FusedTensors *t);
 } Backend;
 
 /* The workspace of conv2d_backward_bn_act_pool and
  * conv2d_forward_bn_act_pool on backend be: the conv's, the batch norm's,
  * one tensor of the conv's output (the sequence's dz) and 4 floats per
  * output plane, plus 16 (the forward's statistics per plane, aligned). */
-size_t conv2d_bn_workspace_floats(const Backend *be, const ConvShape *s);
+size_t conv2d_bn_workspace_floats(const Backend *be, const FusedGroup *g);
 
 typedef enum BackendKind { BACKEND_REF = 0, BACKEND_CPU, BACKEND_CUDA } BackendKind;
 
@@ -350,7 +381,7 @@ void backend_cuda_use_device(int i);
 /* Threads used by the cpu backend (its pool; OpenBLAS is kept at one
  * thread); n <= 0 means all cores of this process's affinity mask. Returns
  * the number in effect. Results are the same bits from run to run and for
- * any number of threads (src/backend/cpu_pool.c); they may differ between
+ * any number of threads (src/backend/cpu/cpu_pool.c); they may differ between
  * CPUs, whose OpenBLAS kernels (OPENBLAS_CORETYPE) and AVX2 paths
  * (NNSWEEP_AVX2) round differently. */
 int backend_cpu_set_threads(int n);

@@ -1,14 +1,12 @@
 /* backend.c - the backend registry (backend.h): which tables are compiled
  * in, whether they can run here and why not, their failed runs, and the
- * cpu backend's thread count. */
+ * device policy. The cpu backend's cores and threads are its own
+ * (cpu/cpu_platform.c, cpu/cpu_pool.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "backend/backend_impl.h"
-#ifdef NNSWEEP_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
 
 const Backend *backend_get(BackendKind kind)
 {
@@ -34,11 +32,11 @@ const Backend *backend_by_name(const char *name)
     return NULL;
 }
 
-size_t conv2d_bn_workspace_floats(const Backend *be, const ConvShape *s)
+size_t conv2d_bn_workspace_floats(const Backend *be, const FusedGroup *g)
 {
+    const ConvShape *s = &g->s;
     size_t z = (size_t)s->B * s->OC * s->OH * s->OW, planes = (size_t)s->B * s->OC;
-    return be->conv2d_workspace_floats(s) +
-           be->batchnorm_act_pool_workspace_floats(s->B, s->OC, s->OH, s->OW) + z +
+    return be->conv2d_workspace_floats(s) + be->batchnorm_act_pool_workspace_floats(g) + z +
            4 * planes + 16;
 }
 
@@ -97,18 +95,6 @@ void backend_cuda_use_device(int i)
 #endif
 }
 
-/* The cpu backend runs n threads: the caller and n - 1 helpers of its pool
- * (cpu_pool.c, which says why not OpenMP); OpenBLAS (Debian's pthread
- * build, with a second, spinning pool) is set to one thread and called from
- * the pool's threads on blocks of each product (cpu_sgemm), so there is one
- * pool and no nesting. n <= 0: the CPUs of this process's affinity mask. */
-int backend_cpu_set_threads(int n)
-{
-    if (n <= 0) n = cpu_ws_slots();
-    openblas_set_num_threads(1);
-    return cpu_set_threads(n);
-}
-
 DeviceKind backend_resolve_device(DeviceKind want, int gpu)
 {
     switch (want) {
@@ -152,5 +138,3 @@ const Backend *backend_for_device(DeviceKind want, NnError *err)
                  host, cvd ? cvd : "unset");
     return NULL;
 }
-
-int backend_cpu_cores(void) { return cpu_ws_slots(); }

@@ -1,5 +1,6 @@
 /* model.c - building a model from its plan: the arenas and the layers'
- * views into them, PyTorch default initialization, state copies. */
+ * views into them, the steps (model_steps.c), PyTorch default
+ * initialization, state copies. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,26 +67,6 @@ static size_t place_work(Model *m, char *base)
     return a.used;
 }
 
-/* The largest workspace any layer's op needs at max_batch (after the
- * fusion plan: fused ops may need more). */
-static size_t workspace_floats(const Model *m)
-{
-    const Backend *be = m->be;
-    size_t need = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const Layer *l = &m->layers[i];
-        size_t ws = 0;
-        if (l->kind == LAYER_BATCHNORM && l->fuse_next)
-            ws = be->batchnorm_act_pool_workspace_floats(m->max_batch, l->C, l->H, l->W);
-        if (l->kind == LAYER_CONV2D) {
-            ConvShape s = {m->max_batch, l->C, l->H, l->W, l->OC, l->K, l->pad, l->OH, l->OW};
-            ws = l->fuse_bn ? conv2d_bn_workspace_floats(be, &s) : be->conv2d_workspace_floats(&s);
-        }
-        if (ws > need) need = ws;
-    }
-    return need;
-}
-
 NnStatus model_create(const ModelPlan *p, const Backend *be, int max_batch, Model **out,
                       NnError *err)
 {
@@ -104,8 +85,9 @@ NnStatus model_create(const ModelPlan *p, const Backend *be, int max_batch, Mode
     m->n_params = p->n_params;
     m->n_state = p->n_state;
 
-    model_plan_fusion(m); /* before the workspace: fused ops may need more */
-    m->ws_floats = workspace_floats(m);
+    model_plan_steps(m); /* before the workspace: fused ops may need more */
+    for (int i = 0; i < m->n_steps; i++)
+        if (m->steps[i].ws_floats > m->ws_floats) m->ws_floats = m->steps[i].ws_floats;
     model_act_floats_per_image(m->layers, m->n_layers, &m->max_act);
 
     size_t work = place_work(m, NULL);
@@ -142,6 +124,7 @@ NnStatus model_create(const ModelPlan *p, const Backend *be, int max_batch, Mode
         case LAYER_ACT: break;
         }
     }
+    model_bind_steps(m);
     model_init(m, p->seed);
     *out = m;
     return NN_OK;
@@ -155,6 +138,7 @@ void model_free(Model *m)
     be->free(m->grads);
     be->free(m->work);
     free(m->layers);
+    free(m->steps);
     free(m->tensors);
     free(m->prof);
     free(m);

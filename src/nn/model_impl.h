@@ -1,14 +1,16 @@
 /* model_impl.h - the model's private structures, shared by model_plan.c
- * (layers, shapes, state layout), model.c (arenas, initialization, state)
- * and model_pass.c (forward, loss, backward). */
+ * (layers, shapes, state layout), model.c (arenas, initialization, state),
+ * model_steps.c (the layers as backend calls: fusion) and model_pass.c
+ * (forward, loss, backward over the steps). */
 #ifndef NNSWEEP_MODEL_IMPL_H
 #define NNSWEEP_MODEL_IMPL_H
 
 #include "nnsweep/model.h"
 
 /* One layer. A plan's layers (model_plan_create) hold the kinds and shapes
- * only: fusion fields 0 (fused_head -1) and views NULL. model_create copies
- * them and fills the rest. */
+ * only (views NULL); model_create copies them and fills the views. How the
+ * layers run (which backend call computes which layers) is the model's
+ * steps (Step, below), not the layers'. */
 typedef struct Layer {
     LayerKind kind;
     char name[32];      /* block name: "conv0", "fc1", "out" */
@@ -20,28 +22,68 @@ typedef struct Layer {
     int group;          /* dropout: values per draw (1, or H*W for dropout2d) */
     int dropout_index;  /* dropout: rank among dropout layers (rng stream) */
     int first_tensor;   /* index of its first TensorInfo; -1 if none */
-    /* fused ops (model_pass.c, set by model_create from the backend):
-     * fuse_next: how many of the following layers this layer's forward op
-     * also computes (linear + act; conv or batch norm 2d + act (+ maxpool));
-     * fused_head: for a layer whose backward is done by an earlier layer's
-     * fused op, that layer's index (the conv or batch norm of a group of
-     * conv/bn + act + pool, or the conv before a batch norm group), else -1;
-     * fuse_bn: a conv whose backward also does the batch norm + act (+
-     * maxpool) group after it (conv2d_backward_bn_act_pool), and whose
-     * train forward does too (conv2d_forward_bn_act_pool; evaluation: the
-     * two ops) */
-    int fuse_next, fused_head, fuse_bn;
     size_t in_size, out_size; /* floats per image */
     /* views into the arenas (NULL where the layer has no such tensor) */
     float *w, *b;       /* weight/bias; batch norm: gamma/beta */
     float *dw, *db;
     float *rmean, *rvar; /* batch norm running statistics (C) */
-    float *y;           /* (max_batch, OC, OH, OW) output; a batch norm whose conv
-                         * does its group's ops (fuse_bn): z at the pooled maxima */
+    float *y;           /* (max_batch, OC, OH, OW) output (unused by a layer
+                         * inside a fused step but for the step's own use:
+                         * model_steps.c) */
     float *save;        /* batch norm: mean (C) then invstd (C); dropout: mask (max_batch, out_size) */
     int32_t *idx;       /* max pool: argmax (max_batch, OC, OH, OW) */
-    const float *x;     /* input of the last forward pass (backend memory) */
 } Layer;
+
+/* What one step of a pass runs: one backend call, or for a few kinds a
+ * fixed short sequence (named below). model_steps.c builds the steps from
+ * the layers once, at model_create; the one place where fusion is
+ * decided. */
+typedef enum StepKind {
+    STEP_LINEAR,           /* linear_forward; linear_backward (with SGD:
+                            * linear_backward_sgd, or sgd_step after it) */
+    STEP_LINEAR_ACT,       /* linear + act: linear_forward_act; backward
+                            * act_backward then linear_backward */
+    STEP_CONV,             /* conv2d_forward; conv2d_backward */
+    STEP_CONV_ACT_POOL,    /* conv + act (+ maxpool): conv2d_forward_act_pool;
+                            * conv2d_backward_act_pool */
+    STEP_CONV_BN_ACT_POOL, /* conv + batch norm 2d + act (+ maxpool): train
+                            * conv2d_forward_bn_act_pool, evaluation
+                            * conv2d_forward then batchnorm_act_pool_forward;
+                            * conv2d_backward_bn_act_pool */
+    STEP_BN,               /* batchnorm_forward_train / _eval; batchnorm_backward */
+    STEP_BN_ACT_POOL,      /* batch norm 2d + act (+ maxpool):
+                            * batchnorm_act_pool_forward; _backward */
+    STEP_POOL,             /* maxpool2d_forward; maxpool2d_backward */
+    STEP_ACT,              /* act_forward; act_backward */
+    STEP_DROPOUT,          /* dropout_forward (mask replay: mul; evaluation:
+                            * nothing, the next step reads the input); mul */
+} StepKind;
+
+/* A parameter tensor and its gradient, for the SGD applied during the
+ * backward pass (model_backward_sgd). */
+typedef struct StepParam {
+    float *w, *g;
+    size_t n;
+} StepParam;
+
+/* One step: its layers, its descriptor and every tensor it reads or
+ * writes, resolved when the model is built. g.s is at max_batch (a pass
+ * sets B); for a linear step it is the 1x1 conv shape (B, C, 1, 1) ->
+ * (B, OC, 1, 1), for pooling, activation and dropout steps its input's
+ * shape (C, H, W) -> (OC, OH, OW). t.x is set by each forward (the step's
+ * input then, which its backward reads), t.dy, t.dx by each backward. */
+typedef struct Step {
+    StepKind kind;
+    int first, n_layers;  /* the layers it computes: [first, first + n_layers) */
+    FusedGroup g;
+    FusedTensors t;
+    size_t out_size;      /* floats per image of its output t.y */
+    const Layer *l;       /* its first layer (dropout: rate, group, index) */
+    float *mask;          /* dropout: (max_batch, out_size) */
+    size_t ws_floats;     /* the workspace its ops need at max_batch */
+    int n_params;
+    StepParam params[4];  /* in update order */
+} Step;
 
 struct Model {
     const Backend *be;
@@ -53,7 +95,9 @@ struct Model {
     TensorInfo *tensors;    /* (n_tensors), host: a copy of the plan's table */
     size_t n_params, n_state;
     int replay_masks;
-    int fused_sgd;          /* linear_backward_sgd may be used (model_plan_fusion) */
+    int fused;              /* fused ops may run (NNSWEEP_FUSED is not 0) */
+    int n_steps;
+    Step *steps;            /* (n_steps), host: the passes' backend calls */
     /* backend memory */
     float *state;           /* (n_state) params, then buffers */
     float *grads;           /* (n_params) */
@@ -77,8 +121,12 @@ struct Model {
  * image) per image (model_plan.c). */
 size_t model_act_floats_per_image(const Layer *layers, int n_layers, size_t *max_act);
 
-/* Sets fuse_next, fused_head and fuse_bn of every layer for the fused ops that the
- * model's backend has (model_pass.c). */
-void model_plan_fusion(Model *m);
+/* The steps of a model (model_steps.c), in two parts around the work
+ * arena's placement: model_plan_steps sets m->fused and m->steps from
+ * m->layers for m's backend (kinds, layers, descriptors, each step's
+ * workspace need), model_bind_steps then each step's tensors and
+ * parameters from the layers' views. */
+void model_plan_steps(Model *m);
+void model_bind_steps(Model *m);
 
 #endif

@@ -31,7 +31,6 @@ static Layer *add_layer(Builder *p, LayerKind kind, const char *name, int C, int
     l->H = l->OH = H;
     l->W = l->OW = W;
     l->first_tensor = -1;
-    l->fused_head = -1;
     return l;
 }
 

@@ -10,6 +10,18 @@
  * ops).
  */
 
+/* The descriptor of a conv group over s, and of a batch norm group over
+ * x (B, C, H, W) (backend.h, FusedGroup). */
+static FusedGroup conv_group(const ConvShape *s, ActKind act, int pool)
+{
+    return (FusedGroup){*s, act, pool, 0.1f, 1e-5f};
+}
+
+static FusedGroup bn_group(int B, int C, int H, int W, ActKind act, int pool)
+{
+    return (FusedGroup){{B, C, H, W, C, 1, 0, H, W}, act, pool, 0.1f, 1e-5f};
+}
+
 /* ---- linear + act, linear backward + SGD ----------------------------------------- */
 
 static void test_linear_fused(void)
@@ -124,44 +136,49 @@ static void test_conv_fused(void)
         R->act_backward(act, yc, ya, d1, d2, nc);
         R->conv2d_backward(d2, x, w, dx, dw, db, &s, NULL);
         /* ref's fused ops against it, exactly */
+        FusedGroup g = conv_group(&s, act, pool);
         size_t nws_r = R->conv2d_workspace_floats(&s);
-        float *ws_r = hnan(nws_r), *fy = hnan(ny), *fdx = hnan(nx), *fdw = hnan(nw);
         float *fdb = hnan(s.OC);
-        int32_t *fidx = hbuf(sizeof(int32_t) * ny);
-        R->conv2d_forward_act_pool(x, w, b, fy, fidx, &s, act, pool, ws_r);
-        R->conv2d_backward_act_pool(dy, fy, fidx, x, w, fdx, fdw, fdb, &s, act, pool, ws_r);
+        FusedTensors ft = {.x = x, .w = w, .b = b, .y = hnan(ny), .idx = hbuf(sizeof(int32_t) * ny),
+                           .dy = dy, .dx = hnan(nx), .dw = hnan(nw), .db = fdb,
+                           .ws = hnan(nws_r)};
+        R->conv2d_forward_act_pool(&g, &ft);
+        R->conv2d_backward_act_pool(&g, &ft);
         char what[128];
         snprintf(what, sizeof what,
                  "ref conv2d_*_act_pool == sequence (B%d C%d H%d OC%d K%d pad%d P%d)", s.B, s.C,
                  s.H, s.OC, s.K, s.pad, pool);
-        check_close(what, fy, y, ny, 0, 0);
-        check_close(what, fdx, dx, nx, 0, 0);
-        check_close(what, fdw, dw, nw, 0, 0);
+        check_close(what, ft.y, y, ny, 0, 0);
+        check_close(what, ft.dx, dx, nx, 0, 0);
+        check_close(what, ft.dw, dw, nw, 0, 0);
         check_close(what, fdb, db, s.OC, 0, 0);
         /* the backend's fused ops against ref's */
         size_t nws = T->conv2d_workspace_floats(&s);
-        float *d_ws = dnan(nws ? nws : 1), *d_x = dfloats(x, nx), *d_w = dfloats(w, nw);
-        float *d_y = dnan(ny), *d_dx = dnan(nx), *d_dw = dnan(nw), *d_db = dnan(s.OC);
         int32_t *d_idx = dcopy(hnan(ny), sizeof(int32_t) * ny);
-        T->conv2d_forward_act_pool(d_x, d_w, dfloats(b, s.OC), d_y, pool > 1 ? d_idx : NULL, &s,
-                                   act, pool, d_ws);
+        FusedTensors dt = {.x = dfloats(x, nx), .w = dfloats(w, nw), .b = dfloats(b, s.OC),
+                           .y = dnan(ny), .idx = pool > 1 ? d_idx : NULL, .dy = dfloats(dy, ny),
+                           .dx = dnan(nx), .dw = dnan(nw), .db = dnan(s.OC),
+                           .ws = dnan(nws ? nws : 1)};
+        T->conv2d_forward_act_pool(&g, &dt);
         snprintf(what, sizeof what, "conv2d_forward_act_pool y (B%d C%d H%d OC%d K%d pad%d P%d)",
                  s.B, s.C, s.H, s.OC, s.K, s.pad, pool);
-        cmp(what, d_y, y, ny);
+        cmp(what, dt.y, y, ny);
         if (pool > 1) cmp_ints("conv2d_forward_act_pool idx", d_idx, idx, ny);
-        T->conv2d_backward_act_pool(dfloats(dy, ny), d_y, d_idx, d_x, d_w, d_dx, d_dw, d_db, &s,
-                                    act, pool, d_ws);
-        cmp("conv2d_backward_act_pool dx", d_dx, dx, nx);
+        dt.idx = d_idx;
+        T->conv2d_backward_act_pool(&g, &dt);
+        cmp("conv2d_backward_act_pool dx", dt.dx, dx, nx);
         /* dw and db add B*OH*OW terms: at the terms' magnitudes (cmp_mag; the
          * cpu backend's Winograd dw is ~4e-5 off on the C 16 and 32 shapes) */
         float *mdw = hnan(nw), *mdb = hnan(s.OC);
         conv_term_magnitudes(d2, x, w, &s, NULL, mdw, mdb);
-        cmp_mag("conv2d_backward_act_pool dw", d_dw, dw, mdw, nw, TOL);
-        cmp_mag("conv2d_backward_act_pool db", d_db, db, mdb, s.OC, TOL);
-        float *d_dw2 = dnan(nw), *d_db2 = dnan(s.OC); /* first layer: dx NULL */
-        T->conv2d_backward_act_pool(dfloats(dy, ny), d_y, d_idx, d_x, d_w, NULL, d_dw2, d_db2, &s,
-                                    act, pool, dnan(nws ? nws : 1));
-        cmp_mag("conv2d_backward_act_pool dw (dx NULL)", d_dw2, dw, mdw, nw, TOL);
+        cmp_mag("conv2d_backward_act_pool dw", dt.dw, dw, mdw, nw, TOL);
+        cmp_mag("conv2d_backward_act_pool db", dt.db, db, mdb, s.OC, TOL);
+        dt.dx = NULL; /* first layer */
+        dt.dw = dnan(nw);
+        dt.db = dnan(s.OC);
+        dt.ws = dnan(nws ? nws : 1);
+        T->conv2d_backward_act_pool(&g, &dt);
+        cmp_mag("conv2d_backward_act_pool dw (dx NULL)", dt.dw, dw, mdw, nw, TOL);
         release_all();
     }
 }
@@ -213,17 +230,21 @@ static void test_batchnorm_fused(void)
         else
             memcpy(ye, ya, sizeof(float) * n);
         /* ref's fused ops against it, exactly */
-        float *ws_r = hnan(R->batchnorm_act_pool_workspace_floats(B, C, H, W));
+        FusedGroup g = bn_group(B, C, H, W, act, pool);
+        float *ws_r = hnan(R->batchnorm_act_pool_workspace_floats(&g));
         float *frm = hfloats(C), *frv = hfloats(C), *fmean = hnan(C), *finv = hnan(C);
         memcpy(frm, rm0, sizeof(float) * C), memcpy(frv, rv0, sizeof(float) * C);
         float *fy = hnan(ny), *fdx = hnan(n), *fdg = hnan(C), *fdb = hnan(C), *fye = hnan(ny);
         int32_t *fidx = hbuf(sizeof(int32_t) * ny);
-        R->batchnorm_act_pool_forward(x, gamma, beta, fy, fidx, fmean, finv, frm, frv, 1, B, C, H,
-                                      W, momentum, eps, act, pool, ws_r);
-        R->batchnorm_act_pool_backward(dy, fy, fidx, x, gamma, fmean, finv, fdx, fdg, fdb, B, C, H,
-                                       W, act, pool, ws_r);
-        R->batchnorm_act_pool_forward(x, gamma, beta, fye, NULL, NULL, NULL, frm, frv, 0, B, C, H,
-                                      W, momentum, eps, act, pool, ws_r);
+        FusedTensors ft = {.x = x, .gamma = gamma, .beta = beta, .running_mean = frm,
+                           .running_var = frv, .save_mean = fmean, .save_invstd = finv, .y = fy,
+                           .idx = fidx, .dy = dy, .dx = fdx, .dgamma = fdg, .dbeta = fdb,
+                           .ws = ws_r};
+        R->batchnorm_act_pool_forward(&g, &ft, 1);
+        R->batchnorm_act_pool_backward(&g, &ft);
+        FusedTensors fe = {.x = x, .gamma = gamma, .beta = beta, .running_mean = frm,
+                           .running_var = frv, .y = fye, .ws = ws_r};
+        R->batchnorm_act_pool_forward(&g, &fe, 0);
         char what[128];
         snprintf(what, sizeof what, "ref batchnorm_act_pool == sequence (B%d C%d H%d W%d P%d)", B,
                  C, H, W, pool);
@@ -234,14 +255,16 @@ static void test_batchnorm_fused(void)
         check_close(what, frv, rv, C, 0, 0);
         check_close(what, fye, ye, ny, 0, 0);
         /* the backend's against ref's */
-        size_t nws = T->batchnorm_act_pool_workspace_floats(B, C, H, W);
+        size_t nws = T->batchnorm_act_pool_workspace_floats(&g);
         float *d_ws = dnan(nws ? nws : 1), *d_x = dfloats(x, n), *d_g = dfloats(gamma, C);
         float *d_b = dfloats(beta, C), *d_rm = dfloats(rm0, C), *d_rv = dfloats(rv0, C);
         float *d_mean = dnan(C), *d_inv = dnan(C), *d_y = dnan(ny), *d_dx = dnan(n);
         float *d_dg = dnan(C), *d_db = dnan(C), *d_ye = dnan(ny);
         int32_t *d_idx = dcopy(hnan(ny), sizeof(int32_t) * ny);
-        T->batchnorm_act_pool_forward(d_x, d_g, d_b, d_y, pool > 1 ? d_idx : NULL, d_mean, d_inv,
-                                      d_rm, d_rv, 1, B, C, H, W, momentum, eps, act, pool, d_ws);
+        FusedTensors dt = {.x = d_x, .gamma = d_g, .beta = d_b, .running_mean = d_rm,
+                           .running_var = d_rv, .save_mean = d_mean, .save_invstd = d_inv,
+                           .y = d_y, .idx = pool > 1 ? d_idx : NULL, .ws = d_ws};
+        T->batchnorm_act_pool_forward(&g, &dt, 1);
         snprintf(what, sizeof what, "batchnorm_act_pool_forward y (B%d C%d H%d W%d P%d)", B, C, H,
                  W, pool);
         cmp(what, d_y, y, ny);
@@ -252,15 +275,17 @@ static void test_batchnorm_fused(void)
         cmp("batchnorm_act_pool_forward running_var", d_rv, rv, C);
         /* backward and eval from ref's statistics and output, each op alone */
         int32_t *d_idx1 = dcopy(idx, sizeof(int32_t) * ny);
-        T->batchnorm_act_pool_backward(dfloats(dy, ny), dfloats(y, ny), d_idx1, d_x, d_g,
-                                       dfloats(mean, C), dfloats(inv, C), d_dx, d_dg, d_db, B, C,
-                                       H, W, act, pool, d_ws);
+        FusedTensors db_t = {.x = d_x, .gamma = d_g, .save_mean = dfloats(mean, C),
+                             .save_invstd = dfloats(inv, C), .y = dfloats(y, ny), .idx = d_idx1,
+                             .dy = dfloats(dy, ny), .dx = d_dx, .dgamma = d_dg, .dbeta = d_db,
+                             .ws = d_ws};
+        T->batchnorm_act_pool_backward(&g, &db_t);
         cmp("batchnorm_act_pool_backward dx", d_dx, dx, n);
         cmp("batchnorm_act_pool_backward dgamma", d_dg, dg, C);
         cmp("batchnorm_act_pool_backward dbeta", d_db, db, C);
-        T->batchnorm_act_pool_forward(d_x, d_g, d_b, d_ye, NULL, NULL, NULL, dfloats(rm, C),
-                                      dfloats(rv, C), 0, B, C, H, W, momentum, eps, act, pool,
-                                      d_ws);
+        FusedTensors de = {.x = d_x, .gamma = d_g, .beta = d_b, .running_mean = dfloats(rm, C),
+                           .running_var = dfloats(rv, C), .y = d_ye, .ws = d_ws};
+        T->batchnorm_act_pool_forward(&g, &de, 0);
         cmp("batchnorm_act_pool_forward eval y", d_ye, ye, ny);
         release_all();
     }
@@ -283,7 +308,6 @@ static void test_conv_bn_fused(void)
         printf("%s: conv2d_*_bn_act_pool not available: skipped\n", T->name);
         return;
     }
-    const float momentum = 0.1f, eps = 1e-5f;
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         ConvShape s = {shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3],
                        shapes[k][4], shapes[k][5], shapes[k][6], 0, 0};
@@ -306,10 +330,13 @@ static void test_conv_bn_fused(void)
         float *rm1 = hfloats(OC), *rv1 = hfloats(OC), *zp = pool > 1 ? hnan(ny) : NULL;
         memcpy(rm1, rm, sizeof(float) * OC), memcpy(rv1, rv, sizeof(float) * OC);
         int32_t *idx = hbuf(sizeof(int32_t) * ny);
-        float *ws_f = hnan(R->batchnorm_act_pool_workspace_floats(s.B, OC, s.OH, s.OW));
+        FusedGroup g = conv_group(&s, act, pool);
+        float *ws_f = hnan(R->batchnorm_act_pool_workspace_floats(&g));
         R->conv2d_forward(x, w, b, z, &s, NULL);
-        R->batchnorm_act_pool_forward(z, gamma, beta, y, idx, mean, inv, rm1, rv1, 1, s.B, OC,
-                                      s.OH, s.OW, momentum, eps, act, pool, ws_f);
+        FusedTensors bt = {.x = z, .gamma = gamma, .beta = beta, .running_mean = rm1,
+                           .running_var = rv1, .save_mean = mean, .save_invstd = inv, .y = y,
+                           .idx = idx, .ws = ws_f};
+        R->batchnorm_act_pool_forward(&g, &bt, 1);
         size_t P = (size_t)s.OH * s.OW, yp = ny / ((size_t)s.B * OC);
         for (size_t i = 0; zp && i < ny; i++) zp[i] = z[i / yp * P + (size_t)idx[i]];
         /* the fused forward: ref's against the sequence, exactly, then the
@@ -322,9 +349,11 @@ static void test_conv_bn_fused(void)
         float *fmean = hnan(OC), *finv = hnan(OC), *frm = hfloats(OC), *frv = hfloats(OC);
         int32_t *fidx = hbuf(sizeof(int32_t) * ny);
         memcpy(frm, rm, sizeof(float) * OC), memcpy(frv, rv, sizeof(float) * OC);
-        R->conv2d_forward_bn_act_pool(x, w, b, fz, gamma, beta, fy, fidx, fzp, fmean, finv, frm,
-                                      frv, &s, momentum, eps, act, pool,
-                                      hnan(conv2d_bn_workspace_floats(R, &s)));
+        FusedTensors ft = {.x = x, .w = w, .b = b, .gamma = gamma, .beta = beta,
+                           .running_mean = frm, .running_var = frv, .save_mean = fmean,
+                           .save_invstd = finv, .z = fz, .y = fy, .idx = fidx, .zp = fzp,
+                           .ws = hnan(conv2d_bn_workspace_floats(R, &g))};
+        R->conv2d_forward_bn_act_pool(&g, &ft);
         check_close(what, fz, z, nz, 0, 0);
         check_close(what, fy, y, ny, 0, 0);
         CHECK(pool == 1 || memcmp(fidx, idx, sizeof(int32_t) * ny) == 0, "%s: idx", what);
@@ -338,10 +367,12 @@ static void test_conv_bn_fused(void)
             float *d_mean = dnan(OC), *d_inv = dnan(OC), *d_rm = dfloats(rm, OC);
             float *d_rv = dfloats(rv, OC);
             int32_t *d_idx = dcopy(hnan(ny), sizeof(int32_t) * ny);
-            T->conv2d_forward_bn_act_pool(dfloats(x, nx), dfloats(w, nw), dfloats(b, OC), d_z,
-                                          dfloats(gamma, OC), dfloats(beta, OC), d_y, d_idx, d_zp,
-                                          d_mean, d_inv, d_rm, d_rv, &s, momentum, eps, act, pool,
-                                          dnan(conv2d_bn_workspace_floats(T, &s)));
+            FusedTensors dt = {.x = dfloats(x, nx), .w = dfloats(w, nw), .b = dfloats(b, OC),
+                               .gamma = dfloats(gamma, OC), .beta = dfloats(beta, OC),
+                               .running_mean = d_rm, .running_var = d_rv, .save_mean = d_mean,
+                               .save_invstd = d_inv, .z = d_z, .y = d_y, .idx = d_idx,
+                               .zp = d_zp, .ws = dnan(conv2d_bn_workspace_floats(T, &g))};
+            T->conv2d_forward_bn_act_pool(&g, &dt);
             snprintf(what, sizeof what,
                      "conv2d_forward_bn_act_pool z (B%d C%d H%d OC%d K%d pad%d P%d)", s.B, s.C,
                      s.H, OC, s.K, s.pad, pool);
@@ -359,14 +390,17 @@ static void test_conv_bn_fused(void)
         /* the sequence it is specified by, on ref */
         float *dz = hnan(nz), *dg = hnan(OC), *dbe = hnan(OC), *dx = hnan(nx), *dw = hnan(nw);
         float *db = hnan(OC);
-        R->batchnorm_act_pool_backward(dy, y, idx, z, gamma, mean, inv, dz, dg, dbe, s.B, OC, s.OH,
-                                       s.OW, act, pool, ws_f);
+        FusedTensors bb = {.x = z, .gamma = gamma, .save_mean = mean, .save_invstd = inv, .y = y,
+                           .idx = idx, .dy = dy, .dx = dz, .dgamma = dg, .dbeta = dbe, .ws = ws_f};
+        R->batchnorm_act_pool_backward(&g, &bb);
         R->conv2d_backward(dz, x, w, dx, dw, db, &s, NULL);
         /* ref's fused op against it, exactly */
-        float *ws_r = hnan(conv2d_bn_workspace_floats(R, &s));
+        float *ws_r = hnan(conv2d_bn_workspace_floats(R, &g));
         float *fdg = hnan(OC), *fdbe = hnan(OC), *fdx = hnan(nx), *fdw = hnan(nw), *fdb = hnan(OC);
-        R->conv2d_backward_bn_act_pool(dy, y, idx, zp, z, gamma, mean, inv, fdg, fdbe, x, w, fdx,
-                                       fdw, fdb, &s, act, pool, ws_r);
+        FusedTensors fb = {.x = x, .w = w, .gamma = gamma, .save_mean = mean, .save_invstd = inv,
+                           .z = z, .y = y, .idx = idx, .zp = zp, .dy = dy, .dx = fdx, .dw = fdw,
+                           .db = fdb, .dgamma = fdg, .dbeta = fdbe, .ws = ws_r};
+        R->conv2d_backward_bn_act_pool(&g, &fb);
         snprintf(what, sizeof what,
                  "ref conv2d_backward_bn_act_pool == sequence (B%d C%d H%d OC%d K%d pad%d P%d)",
                  s.B, s.C, s.H, OC, s.K, s.pad, pool);
@@ -379,15 +413,18 @@ static void test_conv_bn_fused(void)
         float *mdw = hnan(nw), *mdb = hnan(OC);
         conv_term_magnitudes(dz, x, w, &s, NULL, mdw, mdb);
         /* the backend's against ref's, then as a first layer (dx NULL) */
-        size_t nws = conv2d_bn_workspace_floats(T, &s);
+        size_t nws = conv2d_bn_workspace_floats(T, &g);
         int32_t *d_idx = dcopy(idx, sizeof(int32_t) * ny);
         float *d_y = dfloats(y, ny), *d_z = dfloats(z, nz), *d_g = dfloats(gamma, OC);
         float *d_mean = dfloats(mean, OC), *d_inv = dfloats(inv, OC), *d_x = dfloats(x, nx);
         float *d_w = dfloats(w, nw), *d_dy = dfloats(dy, ny), *d_zp = zp ? dfloats(zp, ny) : NULL;
         float *d_dg = dnan(OC), *d_dbe = dnan(OC), *d_dx = dnan(nx), *d_dw = dnan(nw);
         float *d_db = dnan(OC);
-        T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_zp, d_z, d_g, d_mean, d_inv, d_dg, d_dbe,
-                                       d_x, d_w, d_dx, d_dw, d_db, &s, act, pool, dnan(nws));
+        FusedTensors db_t = {.x = d_x, .w = d_w, .gamma = d_g, .save_mean = d_mean,
+                             .save_invstd = d_inv, .z = d_z, .y = d_y, .idx = d_idx, .zp = d_zp,
+                             .dy = d_dy, .dx = d_dx, .dw = d_dw, .db = d_db, .dgamma = d_dg,
+                             .dbeta = d_dbe, .ws = dnan(nws)};
+        T->conv2d_backward_bn_act_pool(&g, &db_t);
         snprintf(what, sizeof what,
                  "conv2d_backward_bn_act_pool (B%d C%d H%d OC%d K%d pad%d P%d)", s.B, s.C, s.H,
                  OC, s.K, s.pad, pool);
@@ -397,9 +434,13 @@ static void test_conv_bn_fused(void)
         cmp_mag("conv2d_backward_bn_act_pool dw", d_dw, dw, mdw, nw, 0);
         cmp_mag("conv2d_backward_bn_act_pool db", d_db, db, mdb, OC, 0);
         float *d_dw2 = dnan(nw), *d_db2 = dnan(OC), *d_dg2 = dnan(OC), *d_dbe2 = dnan(OC);
-        T->conv2d_backward_bn_act_pool(d_dy, d_y, d_idx, d_zp, d_z, d_g, d_mean, d_inv, d_dg2,
-                                       d_dbe2, d_x, d_w, NULL, d_dw2, d_db2, &s, act, pool,
-                                       dnan(nws));
+        db_t.dx = NULL; /* first layer */
+        db_t.dw = d_dw2;
+        db_t.db = d_db2;
+        db_t.dgamma = d_dg2;
+        db_t.dbeta = d_dbe2;
+        db_t.ws = dnan(nws);
+        T->conv2d_backward_bn_act_pool(&g, &db_t);
         cmp_mag("conv2d_backward_bn_act_pool dw (dx NULL)", d_dw2, dw, mdw, nw, 0);
         cmp("conv2d_backward_bn_act_pool dgamma (dx NULL)", d_dg2, dg, OC);
         release_all();

@@ -8,10 +8,11 @@
  * be the same bits as at 1 thread (and as the first run at 3). The shapes
  * make OpenBLAS's edge tiles differ between a product and its blocks: a
  * dense layer at the MLP's first shape, one with odd sizes (B = 33, 515 ->
- * 200), one past cpu_dense.c's batch limit (B = 70, so its forward is
- * OpenBLAS's on AVX2 CPUs too), each forward, backward with dx and fused
- * SGD update; convolutions with B = 9 (chunks of the batch) and B = 1 (the
- * products themselves cut, with padding and without); batch norm.
+ * 200), two past cpu_dense.c's batch limit (B = 70 and 300, so their
+ * forward is OpenBLAS's on AVX2 CPUs too; at 300 cut into blocks of rows),
+ * each forward, backward with dx and fused SGD update; convolutions with
+ * B = 9 (chunks of the batch) and B = 1 (the products themselves cut, with
+ * padding and without); batch norm.
  *
  * Not vacuous: outputs start as NaN and must all be written (finite) and
  * not all zero, and probe_blas_blocks reports whether this machine's
@@ -22,7 +23,7 @@
 
 /* ---- outputs of a run ----------------------------------------------------------------- */
 
-#define SPLIT_MAX_OUTS 64
+#define SPLIT_MAX_OUTS 64 /* 57 used */
 
 typedef struct SplitRun {
     float *v; /* every output, in order */
@@ -94,20 +95,26 @@ static void split_conv(SplitRun *r, ConvShape s)
 /* Conv + batch norm + ReLU + 2 x 2 max pool, both passes. */
 static void split_conv_bn(SplitRun *r, ConvShape s)
 {
+    FusedGroup g = conv_group(&s, ACT_RELU, 2);
     size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)s.OC * s.C * s.K * s.K;
     size_t nz = (size_t)s.B * s.OC * s.OH * s.OW;
-    size_t np = (size_t)s.B * s.OC * (s.OH / 2) * (s.OW / 2), nbw = conv2d_bn_workspace_floats(T, &s);
+    size_t np = (size_t)s.B * s.OC * (s.OH / 2) * (s.OW / 2);
+    size_t nbw = conv2d_bn_workspace_floats(T, &g);
     float *x = dfloats(hrand(nx, -1, 1), nx), *w = dfloats(hrand(nw, -0.2f, 0.2f), nw);
     float *b = dfloats(hrand(s.OC, -0.2f, 0.2f), s.OC), *z = dnan(nz);
-    float *g = dfloats(hrand(s.OC, 0.5f, 1.5f), s.OC), *be = dfloats(hrand(s.OC, -1, 1), s.OC);
+    float *ga = dfloats(hrand(s.OC, 0.5f, 1.5f), s.OC), *be = dfloats(hrand(s.OC, -1, 1), s.OC);
     float *rm = dfloats(hfloats(s.OC), s.OC), *rv = dfloats(hrand(s.OC, 1, 1), s.OC);
     float *y = dnan(np), *zp = dnan(np), *mean = dnan(s.OC), *inv = dnan(s.OC);
     float *dg = dnan(s.OC), *dbe = dnan(s.OC), *dx = dnan(nx), *dw = dnan(nw), *db = dnan(s.OC);
     int32_t *idx = dcopy(hnan(np), sizeof(int32_t) * np);
-    T->conv2d_forward_bn_act_pool(x, w, b, z, g, be, y, idx, zp, mean, inv, rm, rv, &s, 0.1f, 1e-5f,
-                                  ACT_RELU, 2, dnan(nbw));
-    T->conv2d_backward_bn_act_pool(dfloats(hrand(np, -1, 1), np), y, idx, zp, z, g, mean, inv, dg,
-                                   dbe, x, w, dx, dw, db, &s, ACT_RELU, 2, dnan(nbw));
+    FusedTensors t = {.x = x, .w = w, .b = b, .gamma = ga, .beta = be, .running_mean = rm,
+                      .running_var = rv, .save_mean = mean, .save_invstd = inv, .z = z, .y = y,
+                      .idx = idx, .zp = zp, .dx = dx, .dw = dw, .db = db, .dgamma = dg,
+                      .dbeta = dbe, .ws = dnan(nbw)};
+    T->conv2d_forward_bn_act_pool(&g, &t);
+    t.dy = dfloats(hrand(np, -1, 1), np);
+    t.ws = dnan(nbw);
+    T->conv2d_backward_bn_act_pool(&g, &t);
     grab(r, "conv2d_forward_bn_act_pool z", z, nz);
     grab(r, "conv2d_forward_bn_act_pool y", y, np);
     grab(r, "conv2d_forward_bn_act_pool zp", zp, np);
@@ -145,9 +152,10 @@ static void run_split_ops(int threads, SplitRun *r)
     split_linear(r, 32, 3072, 256);
     split_linear(r, 33, 515, 200);
     split_linear(r, 70, 600, 300);
+    split_linear(r, 300, 200, 50); /* forward cut into blocks of rows */
     split_conv(r, (ConvShape){9, 5, 12, 11, 7, 3, 1, 12, 11});
-    split_conv(r, (ConvShape){1, 16, 20, 20, 32, 3, 1, 20, 20});
-    split_conv(r, (ConvShape){1, 16, 22, 22, 32, 3, 0, 20, 20});
+    split_conv(r, (ConvShape){1, 32, 32, 32, 32, 3, 1, 32, 32});
+    split_conv(r, (ConvShape){1, 32, 34, 34, 32, 3, 0, 32, 32});
     split_conv_bn(r, (ConvShape){9, 5, 12, 11, 7, 3, 1, 12, 11});
     split_batchnorm(r);
     release_all();

@@ -2,7 +2,7 @@
  * printed by the cpu tests, and checked under NNSWEEP_AVX2=0 (the _generic
  * tests), which must run the paths of a CPU without AVX2 + FMA, or they
  * would check the AVX2 kernels a second time. Needs check.h and
- * backend/backend_impl.h. */
+ * backend/cpu/cpu.h. */
 #ifndef NNSWEEP_TESTS_CPU_KERNELS_H
 #define NNSWEEP_TESTS_CPU_KERNELS_H
 

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu.h"
 #include "check.h"
 #include "cpu_kernels.h"
 #include "fixture.h"

@@ -54,22 +54,13 @@ extern "C" {
 enum { NN_CUDA_FP32 = 0, NN_CUDA_TF32 = 1, NN_CUDA_BF16 = 2 };
 
 /* ---- device and process state (cuda_context.cu) -------------------------- */
-/* GPUs visible (honouring CUDA_VISIBLE_DEVICES); 0 when there is no driver
- * or no device. Never aborts. */
-int nn_cuda_device_count(void);
-/* Chooses GPU i for this process; before the first allocation (a later call
- * with another i aborts). */
-void nn_cuda_use_device(int i);
+/* (the registry's hooks, nn_cuda_available, _device_count, _use_device,
+ * _unusable_reason and _take_failure, are declared in backend_impl.h) */
 /* Starts the backend on its GPU (stream, cuBLAS, scratch) if not yet done.
  * Returns 0, or -1 when the GPU has no memory left for it (a failed run). */
 int nn_cuda_init(void);
 /* Precision of the following GEMMs and convolutions (NN_CUDA_*). */
 void set_precision_cuda(int precision);
-/* Why no GPU can be used although an NVIDIA driver is installed (e.g. one
- * too old for this CUDA runtime: both versions and what is needed); "" on
- * a machine without a driver or where a GPU is usable. Static storage.
- * nn_cuda_device_count prints it once when it returns 0 for that reason. */
-const char *nn_cuda_unusable_reason(void);
 /* Appends versions (driver, runtime, cuDNN, cuBLAS) and the GPU in use
  * (name, compute capability, multiprocessors, memory) to out, one line
  * each; starts the backend when a GPU is usable. */
@@ -89,8 +80,6 @@ void nn_cuda_dnn_describe(NnBuf *out); /* the cuDNN line (cuda_dnn.cu) */
  * one kept. */
 void nn_cuda_run_failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int nn_cuda_failed(void); /* nonzero while a failure waits */
-/* Copies the failure into msg (size bytes) and clears it: 1; 0 when none. */
-int nn_cuda_take_failure(char *msg, size_t size);
 /* NNSWEEP_CUDA_VERBOSE=1 (read when the backend starts): log decisions. */
 int nn_cuda_verbose(void);
 

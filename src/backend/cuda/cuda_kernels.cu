@@ -8,7 +8,7 @@
  * expression as ref.c, so augmented images and dropout masks are
  * bit-identical to ref and cpu. Pooling compares exactly as ref (first max
  * in scan order, NaN wins). Activations use CUDA's float math functions
- * (tanhf, expf, erff: a few ulp), as cpu.c does with libm.
+ * (tanhf, expf, erff: a few ulp), as cpu_elem.c does with libm.
  */
 #include <cuda_bf16.h>
 

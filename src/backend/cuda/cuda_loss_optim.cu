@@ -10,7 +10,7 @@
  * The optimizers update all parameters of the model in one kernel per step
  * (the parameters are one contiguous array, model_state); the per-step
  * scalars (Adam's bias corrections) are computed on the host in double as
- * cpu.c does.
+ * cpu_elem.c does.
  */
 #include <stdio.h>
 

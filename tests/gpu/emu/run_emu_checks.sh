@@ -48,7 +48,7 @@ build() { # build DIR EXTRA_FLAGS...
   for f in "$root"/src/backend/cuda/*.cu; do
     python3 "$emu/launch_xform.py" "$f" >"$dir/gen/$(basename "$f" .cu).cpp"
   done
-  for f in "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/cuda/*.c \
+  for f in "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/{ref,cpu,cuda}/*.c \
            "$root"/src/data/*.c "$root"/src/nn/*.c "$root"/src/run/*.c; do
     o=$dir/obj/$(basename "$f" .c).o
     gcc -std=c11 "${cf[@]}" -c "$f" -o "$o" &

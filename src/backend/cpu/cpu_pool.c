@@ -21,7 +21,7 @@
  *    cut by the problem alone, never by the thread count (convolution's dw
  *    by the batch size, batch norm by channel, products into blocks fixed
  *    by their shape: OpenBLAS rounds a block differently from the same
- *    columns of a larger product, cpu.c gemm_pieces), so every result is
+ *    columns of a larger product, cpu_gemm.c), so every result is
  *    the same for any thread count too (tests/unit/backend_thread_tests.h).
  * OpenBLAS is kept at one thread (cpu_blas_single_thread): its own pool
  * would spin against this one.
@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu.h"
 
 #define POOL_MAX_THREADS 64
 #define POOL_ITEM_BITS 24
@@ -241,4 +241,16 @@ void cpu_parallel(CpuTaskFn fn, void *ctx, int n_items, int max_threads)
             sched_yield(); /* the helper holding an item may need this core */
     }
     atomic_store(&pool.busy, 0);
+}
+
+/* The cpu backend runs n threads: the caller and n - 1 helpers of its pool
+ * (this file says why not OpenMP); OpenBLAS (Debian's pthread
+ * build, with a second, spinning pool) is set to one thread and called from
+ * the pool's threads on blocks of each product (cpu_sgemm), so there is one
+ * pool and no nesting. n <= 0: the CPUs of this process's affinity mask. */
+int backend_cpu_set_threads(int n)
+{
+    if (n <= 0) n = cpu_ws_slots();
+    openblas_set_num_threads(1);
+    return cpu_set_threads(n);
 }

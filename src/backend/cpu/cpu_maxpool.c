@@ -10,7 +10,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu.h"
 
 /* ---- max pooling --------------------------------------------------------------------- */
 

@@ -6,13 +6,14 @@
  * Rules of this file: obvious index arithmetic, one op per function, no
  * tuning. Sums and transcendental functions are evaluated in double and
  * rounded once to float, so that ref is at least as accurate as the
- * backends checked against it. Shapes and layouts as in backend.h.
+ * backends checked against it. Shapes and layouts as in backend.h. The
+ * fused ops are in ref_fused.c, the table in ref_table.c.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/backend_impl.h"
+#include "backend/ref/ref.h"
 #include "nnsweep/rng.h"
 
 /* ---- memory (host) -------------------------------------------------------- */
@@ -49,9 +50,9 @@ void sync_ref(void) {}
 /* x[i] = (crop_flip(images[idx[i]]) / 255 - mean) / std, y[i] = labels[idx[i]];
  * draw i = rng_u32_at(seed, hi, i): flip when bit 0 is set, crop window at row
  * (draw >> 1) % 9, column (draw >> 5) % 9 of the zero-padded 40x40 image. */
-static void gather_batch_ref(const uint8_t *images, const uint8_t *labels, const int32_t *idx,
-                             int B, const BatchSpec *spec, float *x /* (B, 3, 32, 32) */,
-                             int32_t *y /* (B) */)
+void gather_batch_ref(const uint8_t *images, const uint8_t *labels, const int32_t *idx,
+                      int B, const BatchSpec *spec, float *x /* (B, 3, 32, 32) */,
+                      int32_t *y /* (B) */)
 {
     const int S = NN_IMG_SIDE;
     for (int i = 0; i < B; i++) {
@@ -86,9 +87,9 @@ static void gather_batch_ref(const uint8_t *images, const uint8_t *labels, const
 
 /* y[b][o] = bias[o] + sum_c x[b][c] * w[o][c]  (bias may be NULL)
  * https://pytorch.org/docs/stable/generated/torch.nn.Linear.html */
-static void linear_forward_ref(const float *x /* (B, C) */, const float *w /* (OC, C) */,
-                               const float *bias /* (OC) */, float *y /* (B, OC) */, int B, int C,
-                               int OC)
+void linear_forward_ref(const float *x /* (B, C) */, const float *w /* (OC, C) */,
+                        const float *bias /* (OC) */, float *y /* (B, OC) */, int B, int C,
+                        int OC)
 {
     for (int b = 0; b < B; b++) {
         for (int o = 0; o < OC; o++) {
@@ -114,9 +115,9 @@ void linear_backward_dx_ref(const float *dy /* (B, OC) */, const float *w /* (OC
 
 /* dx as linear_backward_dx_ref;  dw[o][c] = sum_b dy[b][o] x[b][c];
  * db[o] = sum_b dy[b][o]  (dx, db may be NULL) */
-static void linear_backward_ref(const float *dy /* (B, OC) */, const float *x /* (B, C) */,
-                                const float *w /* (OC, C) */, float *dx /* (B, C) */,
-                                float *dw /* (OC, C) */, float *db /* (OC) */, int B, int C, int OC)
+void linear_backward_ref(const float *dy /* (B, OC) */, const float *x /* (B, C) */,
+                         const float *w /* (OC, C) */, float *dx /* (B, C) */,
+                         float *dw /* (OC, C) */, float *db /* (OC) */, int B, int C, int OC)
 {
     if (dx) linear_backward_dx_ref(dy, w, dx, B, C, OC);
     for (int o = 0; o < OC; o++) {
@@ -142,16 +143,16 @@ static void linear_backward_ref(const float *dy /* (B, OC) */, const float *x /*
 
 /* The direct convolution needs no scratch space; the fused ops of
  * ref_fused.c keep their intermediate tensors there (two of (B, OC, OH, OW)). */
-static size_t conv2d_workspace_floats_ref(const ConvShape *s)
+size_t conv2d_workspace_floats_ref(const ConvShape *s)
 {
     return 2 * (size_t)s->B * s->OC * s->OH * s->OW;
 }
 
 /* y[b][o][i][j] = bias[o] + sum_{c,p,q} x[b][c][i+p-pad][j+q-pad] w[o][c][p][q]
  * (zero outside x); https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html */
-static void conv2d_forward_ref(const float *x /* (B, C, H, W) */, const float *w /* (OC, C, K, K) */,
-                               const float *bias /* (OC) */, float *y /* (B, OC, OH, OW) */,
-                               const ConvShape *s, float *ws)
+void conv2d_forward_ref(const float *x /* (B, C, H, W) */, const float *w /* (OC, C, K, K) */,
+                        const float *bias /* (OC) */, float *y /* (B, OC, OH, OW) */,
+                        const ConvShape *s, float *ws)
 {
     (void)ws;
     for (int b = 0; b < s->B; b++)
@@ -174,10 +175,10 @@ static void conv2d_forward_ref(const float *x /* (B, C, H, W) */, const float *w
 /* dx[b][c][h][v] = sum_{o,p,q} dy[b][o][h-p+pad][v-q+pad] w[o][c][p][q];
  * dw[o][c][p][q] = sum_{b,i,j} dy[b][o][i][j] x[b][c][i+p-pad][j+q-pad];
  * db[o] = sum_{b,i,j} dy[b][o][i][j]  (dx, db may be NULL) */
-static void conv2d_backward_ref(const float *dy /* (B, OC, OH, OW) */, const float *x,
-                                const float *w, float *dx /* (B, C, H, W) */,
-                                float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
-                                const ConvShape *s, float *ws)
+void conv2d_backward_ref(const float *dy /* (B, OC, OH, OW) */, const float *x,
+                         const float *w, float *dx /* (B, C, H, W) */,
+                         float *dw /* (OC, C, K, K) */, float *db /* (OC) */,
+                         const ConvShape *s, float *ws)
 {
     (void)ws;
     if (dx) {
@@ -229,8 +230,8 @@ static void conv2d_backward_ref(const float *dy /* (B, OC, OH, OW) */, const flo
  * a NaN replaces the running max (PyTorch: `if (v > max || isnan(v))`, so
  * with several NaNs the last one's index is kept).
  * https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html */
-static void maxpool2d_forward_ref(const float *x /* (B, C, H, W) */, float *y /* (B, C, OH, OW) */,
-                                  int32_t *idx /* (B, C, OH, OW) or NULL */, const PoolShape *s)
+void maxpool2d_forward_ref(const float *x /* (B, C, H, W) */, float *y /* (B, C, OH, OW) */,
+                           int32_t *idx /* (B, C, OH, OW) or NULL */, const PoolShape *s)
 {
     for (int n = 0; n < s->B * s->C; n++) {
         const float *plane = x + (size_t)n * s->H * s->W;
@@ -255,8 +256,8 @@ static void maxpool2d_forward_ref(const float *x /* (B, C, H, W) */, float *y /*
 }
 
 /* dx[plane][idx] += dy, zero elsewhere */
-static void maxpool2d_backward_ref(const float *dy /* (B, C, OH, OW) */, const int32_t *idx,
-                                   float *dx /* (B, C, H, W) */, const PoolShape *s)
+void maxpool2d_backward_ref(const float *dy /* (B, C, OH, OW) */, const int32_t *idx,
+                            float *dx /* (B, C, H, W) */, const PoolShape *s)
 {
     memset(dx, 0, sizeof(float) * (size_t)s->B * s->C * s->H * s->W);
     for (int n = 0; n < s->B * s->C; n++)
@@ -275,10 +276,10 @@ static void maxpool2d_backward_ref(const float *dy /* (B, C, OH, OW) */, const i
  * running = (1 - m) running + m stat, with var * N / (N - 1) for running_var.
  * N == 1 (PyTorch refuses it in training) keeps the biased 0 instead of 0/0.
  * https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html */
-static void batchnorm_forward_train_ref(const float *x, const float *gamma, const float *beta,
-                                        float *y, float *save_mean, float *save_invstd,
-                                        float *running_mean, float *running_var, int B, int C,
-                                        int HW, float momentum, float eps)
+void batchnorm_forward_train_ref(const float *x, const float *gamma, const float *beta,
+                                 float *y, float *save_mean, float *save_invstd,
+                                 float *running_mean, float *running_var, int B, int C,
+                                 int HW, float momentum, float eps)
 {
     double N = (double)B * HW;
     for (int c = 0; c < C; c++) {
@@ -307,9 +308,9 @@ static void batchnorm_forward_train_ref(const float *x, const float *gamma, cons
 }
 
 /* y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta */
-static void batchnorm_forward_eval_ref(const float *x, const float *gamma, const float *beta,
-                                       const float *running_mean, const float *running_var,
-                                       float *y, int B, int C, int HW, float eps)
+void batchnorm_forward_eval_ref(const float *x, const float *gamma, const float *beta,
+                                const float *running_mean, const float *running_var,
+                                float *y, int B, int C, int HW, float eps)
 {
     for (int c = 0; c < C; c++) {
         double invstd = 1.0 / sqrt((double)running_var[c] + eps);
@@ -322,9 +323,9 @@ static void batchnorm_forward_eval_ref(const float *x, const float *gamma, const
 
 /* xhat = (x - mean) invstd; dbeta = sum dy; dgamma = sum dy xhat;
  * dx = gamma invstd (dy - dbeta / N - xhat dgamma / N) */
-static void batchnorm_backward_ref(const float *dy, const float *x, const float *gamma,
-                                   const float *save_mean, const float *save_invstd, float *dx,
-                                   float *dgamma, float *dbeta, int B, int C, int HW)
+void batchnorm_backward_ref(const float *dy, const float *x, const float *gamma,
+                            const float *save_mean, const float *save_invstd, float *dx,
+                            float *dgamma, float *dbeta, int B, int C, int HW)
 {
     double N = (double)B * HW;
     for (int c = 0; c < C; c++) {
@@ -390,14 +391,14 @@ static float act_grad_ref(ActKind k, float xf, float yf, float g)
 }
 
 /* y = f(x) */
-static void act_forward_ref(ActKind k, const float *x, float *y, size_t n)
+void act_forward_ref(ActKind k, const float *x, float *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = act_value_ref(k, x[i]);
 }
 
 /* dx = dy * f'(x) */
-static void act_backward_ref(ActKind k, const float *x, const float *y, const float *dy, float *dx,
-                             size_t n)
+void act_backward_ref(ActKind k, const float *x, const float *y, const float *dy, float *dx,
+                      size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = act_grad_ref(k, x[i], y[i], dy[i]);
 }
@@ -407,8 +408,8 @@ static void act_backward_ref(ActKind k, const float *x, const float *y, const fl
 /* group g = i / group kept when rng_uniform_at(seed, hi, g) >= p;
  * mask = kept / (1 - p) (0 when p >= 1), y = x * mask
  * https://pytorch.org/docs/stable/generated/torch.nn.Dropout.html, torch.nn.Dropout2d.html */
-static void dropout_forward_ref(const float *x, float *y, float *mask, size_t n, int group, float p,
-                                uint64_t seed, uint64_t hi)
+void dropout_forward_ref(const float *x, float *y, float *mask, size_t n, int group, float p,
+                         uint64_t seed, uint64_t hi)
 {
     NN_CHECK(group >= 1, "dropout: group %d < 1", group);
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
@@ -421,7 +422,7 @@ static void dropout_forward_ref(const float *x, float *y, float *mask, size_t n,
 }
 
 /* y = a * b */
-static void mul_ref(const float *a, const float *b, float *y, size_t n)
+void mul_ref(const float *a, const float *b, float *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
 }
@@ -432,9 +433,9 @@ static void mul_ref(const float *a, const float *b, float *y, size_t n)
  * dlogits = (softmax - ((1 - ls) onehot + ls / K)) / B;
  * acc[0] += sum loss, acc[1] += (first argmax == label)
  * https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html */
-static void softmax_xent_ref(const float *logits /* (B, K) */, const int32_t *labels /* (B) */,
-                             int B, int K, float label_smoothing, float *dlogits /* (B, K) */,
-                             double *acc /* [2] */)
+void softmax_xent_ref(const float *logits /* (B, K) */, const int32_t *labels /* (B) */,
+                      int B, int K, float label_smoothing, float *dlogits /* (B, K) */,
+                      double *acc /* [2] */)
 {
     double ls = label_smoothing;
     for (int b = 0; b < B; b++) {
@@ -466,8 +467,8 @@ static void softmax_xent_ref(const float *logits /* (B, K) */, const int32_t *la
 /* g' = g + wd w; buf = first ? g' : momentum buf + g';
  * d = nesterov ? g' + momentum buf : buf (g' when momentum == 0); w -= lr d
  * https://pytorch.org/docs/stable/generated/torch.optim.SGD.html (dampening 0) */
-static void sgd_step_ref(float *w, const float *g, float *buf, size_t n, float lr, float momentum,
-                         float wd, int nesterov, int first)
+void sgd_step_ref(float *w, const float *g, float *buf, size_t n, float lr, float momentum,
+                  float wd, int nesterov, int first)
 {
     for (size_t i = 0; i < n; i++) {
         float gi = g[i];
@@ -485,8 +486,8 @@ static void sgd_step_ref(float *w, const float *g, float *buf, size_t n, float l
  * m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'^2;
  * w -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  * https://pytorch.org/docs/stable/generated/torch.optim.Adam.html, torch.optim.AdamW.html */
-static void adam_step_ref(float *w, const float *g, float *m, float *v, size_t n, float lr,
-                          float beta1, float beta2, float eps, float wd, int decoupled, int step)
+void adam_step_ref(float *w, const float *g, float *m, float *v, size_t n, float lr,
+                   float beta1, float beta2, float eps, float wd, int decoupled, int step)
 {
     NN_CHECK(step >= 1, "adam_step: step %d, counts from 1", step);
     /* scalars in double, rounded once, as PyTorch computes them in Python */
@@ -508,42 +509,3 @@ static void adam_step_ref(float *w, const float *g, float *m, float *v, size_t n
         w[i] = w[i] - step_size * m[i] / denom;
     }
 }
-
-const Backend nn_backend_ref = {
-    .name = "ref",
-    .host_memory = 1,
-    .alloc = alloc_ref,
-    .free = free_ref,
-    .upload = upload_ref,
-    .download = download_ref,
-    .copy = copy_ref,
-    .zero = zero_ref,
-    .sync = sync_ref,
-    .gather_batch = gather_batch_ref,
-    .linear_forward = linear_forward_ref,
-    .linear_backward = linear_backward_ref,
-    .conv2d_workspace_floats = conv2d_workspace_floats_ref,
-    .conv2d_forward = conv2d_forward_ref,
-    .conv2d_backward = conv2d_backward_ref,
-    .maxpool2d_forward = maxpool2d_forward_ref,
-    .maxpool2d_backward = maxpool2d_backward_ref,
-    .batchnorm_forward_train = batchnorm_forward_train_ref,
-    .batchnorm_forward_eval = batchnorm_forward_eval_ref,
-    .batchnorm_backward = batchnorm_backward_ref,
-    .act_forward = act_forward_ref,
-    .act_backward = act_backward_ref,
-    .dropout_forward = dropout_forward_ref,
-    .mul = mul_ref,
-    .softmax_xent = softmax_xent_ref,
-    .sgd_step = sgd_step_ref,
-    .adam_step = adam_step_ref,
-    .linear_forward_act = linear_forward_act_ref,
-    .linear_backward_sgd = linear_backward_sgd_ref,
-    .conv2d_forward_act_pool = conv2d_forward_act_pool_ref,
-    .conv2d_backward_act_pool = conv2d_backward_act_pool_ref,
-    .batchnorm_act_pool_workspace_floats = batchnorm_act_pool_workspace_floats_ref,
-    .batchnorm_act_pool_forward = batchnorm_act_pool_forward_ref,
-    .batchnorm_act_pool_backward = batchnorm_act_pool_backward_ref,
-    .conv2d_backward_bn_act_pool = conv2d_backward_bn_act_pool_ref,
-    .conv2d_forward_bn_act_pool = conv2d_forward_bn_act_pool_ref,
-};

@@ -20,7 +20,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu.h"
 
 typedef struct BnJob {
     const float *x, *dy, *gamma, *beta, *mean, *invstd;
@@ -44,6 +44,14 @@ typedef struct BnJob {
     const float *yc;
     float *ws;
 } BnJob;
+
+/* The dx pass of batchnorm_act_pool_backward_cpu: the group, its tensors,
+ * one plane of scratch per slot. */
+typedef struct BnDxJob {
+    const FusedGroup *g;
+    const FusedTensors *t;
+    float *ws;
+} BnDxJob;
 
 /* Items of whole channels: per channel for HW > 1; blocks of >= 16
  * channels (about CPU_CHUNK values each) for HW == 1. */
@@ -307,9 +315,26 @@ static size_t bn_psums_floats(int B, int C) { return ((size_t)B * C * 4 + 15) / 
 
 /* The forward: one (H, W) plane of scratch per thread slot; the backward:
  * the per-plane sums, then one plane per slot. */
-size_t batchnorm_act_pool_workspace_floats_cpu(int B, int C, int H, int W)
+size_t batchnorm_act_pool_workspace_floats_cpu(const FusedGroup *g)
 {
-    return bn_psums_floats(B, C) + (size_t)cpu_ws_slots() * H * W;
+    const ConvShape *s = &g->s;
+    return bn_psums_floats(s->B, s->OC) + (size_t)cpu_ws_slots() * s->OH * s->OW;
+}
+
+/* The job of a batch norm group: x (B, OC, OH, OW) of g is the batch
+ * norm's input t->x, with the other tensors of t; ws and the fields of one
+ * pass are the caller's. */
+static BnJob bn_group_job(const FusedGroup *g, const FusedTensors *t)
+{
+    const ConvShape *s = &g->s;
+    return (BnJob){.x = t->x, .dy = t->dy, .gamma = t->gamma, .beta = t->beta,
+                   .mean = t->save_mean, .invstd = t->save_invstd, .y = t->y, .dx = t->dx,
+                   .save_mean = t->save_mean, .save_invstd = t->save_invstd,
+                   .running_mean = t->running_mean, .running_var = t->running_var,
+                   .dgamma = t->dgamma, .dbeta = t->dbeta, .rmean = t->running_mean,
+                   .rvar = t->running_var, .B = s->B, .C = s->OC, .HW = s->OH * s->OW,
+                   .momentum = g->momentum, .eps = g->eps, .H = s->OH, .W = s->OW,
+                   .pool = g->pool, .act = g->act, .idx = t->idx, .cidx = t->idx, .yc = t->y};
 }
 
 /* Floats of a plane after the pooling (the plane's own without it). */
@@ -365,42 +390,30 @@ static void bn_act_pool_item(void *ctx, int b, int slot)
 }
 
 /* batchnorm_act_pool_forward_cpu, and with pstats (train) its statistics
- * from the planes' sums (a few flops per plane: no threads) */
-static void bn_act_pool_forward(const float *x, const double *pstats, const float *gamma,
-                                const float *beta, float *y, int32_t *idx, float *zp,
-                                float *save_mean, float *save_invstd, float *running_mean,
-                                float *running_var, int train, int B, int C, int H, int W,
-                                float momentum, float eps, ActKind act, int pool, float *ws)
+ * from the planes' sums (a few flops per plane: no threads); zp: x at the
+ * pooled places (NULL: not kept) */
+static void bn_act_pool_forward(const FusedGroup *g, const FusedTensors *t, int train,
+                                const double *pstats, float *zp, float *ws)
 {
-    NN_CHECK(act != ACT_GELU, "batchnorm_act_pool_forward: GELU is not fused");
-    BnJob j = {.x = x, .pstats = pstats, .zpw = zp, .gamma = gamma, .beta = beta, .y = y,
-               .idx = idx, .save_mean = save_mean, .save_invstd = save_invstd,
-               .running_mean = running_mean, .running_var = running_var, .rmean = running_mean,
-               .rvar = running_var, .B = B, .C = C, .HW = H * W, .H = H, .W = W, .pool = pool,
-               .train = train, .act = act, .momentum = momentum, .eps = eps, .ws = ws};
-    if (train) cpu_parallel(bn_stats_item, &j, C, pstats ? 1 : 0);
-    cpu_parallel(bn_act_pool_item, &j, B, cpu_ws_slots());
+    NN_CHECK(g->act != ACT_GELU, "batchnorm_act_pool_forward: GELU is not fused");
+    BnJob j = bn_group_job(g, t);
+    j.pstats = pstats;
+    j.zpw = zp;
+    j.train = train;
+    j.ws = ws;
+    if (train) cpu_parallel(bn_stats_item, &j, j.C, pstats ? 1 : 0);
+    cpu_parallel(bn_act_pool_item, &j, j.B, cpu_ws_slots());
 }
 
-void batchnorm_act_pool_forward_cpu(const float *x, const float *gamma, const float *beta,
-                                    float *y, int32_t *idx, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var, int train, int B,
-                                    int C, int H, int W, float momentum, float eps, ActKind act,
-                                    int pool, float *ws)
+void batchnorm_act_pool_forward_cpu(const FusedGroup *g, const FusedTensors *t, int train)
 {
-    bn_act_pool_forward(x, NULL, gamma, beta, y, idx, NULL, save_mean, save_invstd, running_mean,
-                        running_var, train, B, C, H, W, momentum, eps, act, pool, ws);
+    bn_act_pool_forward(g, t, train, NULL, NULL, t->ws);
 }
 
-void cpu_bn_act_pool_train_planes(const float *x, const double *pstats, const float *gamma,
-                                  const float *beta, float *y, int32_t *idx, float *zp,
-                                  float *save_mean, float *save_invstd, float *running_mean,
-                                  float *running_var, int B, int C, int H, int W, float momentum,
-                                  float eps, ActKind act, int pool, float *ws)
+void cpu_bn_act_pool_train_planes(const FusedGroup *g, const FusedTensors *t,
+                                  const double *pstats, float *ws)
 {
-    bn_act_pool_forward(x, pstats, gamma, beta, y, idx, pool > 1 ? zp : NULL, save_mean,
-                        save_invstd, running_mean, running_var, 1, B, C, H, W, momentum, eps, act,
-                        pool, ws);
+    bn_act_pool_forward(g, t, 1, pstats, g->pool > 1 ? t->zp : NULL, ws);
 }
 
 /* Plane (b, c)'s sums of the batch norm's output gradient, which is
@@ -440,21 +453,22 @@ static void bn_pool_plane_dx(const float *r, const float *g, const int32_t *idx,
     for (size_t t = 0; t < yp; t++) d[idx[t]] += a * g[t];
 }
 
-void cpu_bn_act_pool_plane_dx(const float *dy, const float *y, const int32_t *idx,
-                              const float *x, const float *gamma, const float *save_mean,
-                              const float *save_invstd, const float *dgamma, const float *dbeta,
-                              int B, int C, int H, int W, ActKind act, int pool, size_t plane,
-                              float *g, float *dx)
+void cpu_bn_act_pool_plane_dx(const FusedGroup *g, const FusedTensors *t, size_t plane,
+                              float *gs, float *dx)
 {
-    const size_t HW = (size_t)H * W, yp = pool > 1 ? (size_t)(H / pool) * (W / pool) : HW;
+    const ConvShape *s = &g->s;
+    const int pool = g->pool, C = s->OC;
+    const size_t HW = (size_t)s->OH * s->OW;
+    const size_t yp = pool > 1 ? (size_t)(s->OH / pool) * (s->OW / pool) : HW;
     const int c = (int)(plane % (size_t)C);
     /* coef = {a, c0, c1} = {gamma invstd, -a dbeta / N, a invstd dgamma / N}, N = B H W */
-    const double N = (double)B * HW, a = (double)gamma[c] * save_invstd[c];
-    const float coef[3] = {(float)a, (float)(-a * dbeta[c] / N),
-                           (float)(a * save_invstd[c] * dgamma[c] / N)};
-    cpu_act_backward_range(act, y + plane * yp, y + plane * yp, dy + plane * yp, g, yp);
-    bn_pool_plane_dx(x + plane * HW, g, pool > 1 ? idx + plane * yp : NULL, HW, yp,
-                     save_mean[c], coef, dx);
+    const double N = (double)s->B * HW, a = (double)t->gamma[c] * t->save_invstd[c];
+    const float coef[3] = {(float)a, (float)(-a * t->dbeta[c] / N),
+                           (float)(a * t->save_invstd[c] * t->dgamma[c] / N)};
+    const float *y = t->y + plane * yp;
+    cpu_act_backward_range(g->act, y, y, t->dy + plane * yp, gs, yp);
+    bn_pool_plane_dx(t->x + plane * HW, gs, pool > 1 ? t->idx + plane * yp : NULL, HW, yp,
+                     t->save_mean[c], coef, dx);
 }
 
 /* Image b: each channel's plane sums (bn_pool_plane_sums) into the
@@ -471,52 +485,40 @@ static void bn_pool_sums_item(void *ctx, int b, int slot)
 /* The sums by image (the planes of dy, y, idx and zp are contiguous
  * there), then per channel the planes' in double in image order. ws: the
  * partials, then the slots' scratch. */
-void cpu_bn_act_pool_sums(const float *dy, const float *y, const int32_t *idx, const float *zp,
-                          const float *x, const float *save_mean, const float *save_invstd,
-                          float *dgamma, float *dbeta, int B, int C, int H, int W, ActKind act,
-                          int pool, float *ws)
+void cpu_bn_act_pool_sums(const FusedGroup *g, const FusedTensors *t, const float *zp, float *ws)
 {
-    BnJob j = {.x = x, .zp = pool > 1 ? zp : NULL, .dy = dy, .yc = y, .cidx = idx,
-               .mean = save_mean, .invstd = save_invstd, .dgamma = dgamma, .dbeta = dbeta,
-               .B = B, .C = C, .HW = H * W, .H = H, .W = W, .pool = pool, .act = act,
-               .psums = (double *)ws, .ws = ws + bn_psums_floats(B, C)};
-    cpu_parallel(bn_pool_sums_item, &j, B, cpu_ws_slots());
-    for (int c = 0; c < C; c++) {
+    BnJob j = bn_group_job(g, t);
+    j.zp = g->pool > 1 ? zp : NULL;
+    j.psums = (double *)ws;
+    j.ws = ws + bn_psums_floats(j.B, j.C);
+    cpu_parallel(bn_pool_sums_item, &j, j.B, cpu_ws_slots());
+    for (int c = 0; c < j.C; c++) {
         double sdy = 0.0, sdyx = 0.0;
-        for (int b = 0; b < B; b++) {
-            sdy += j.psums[2 * ((size_t)b * C + c)];
-            sdyx += j.psums[2 * ((size_t)b * C + c) + 1];
+        for (int b = 0; b < j.B; b++) {
+            sdy += j.psums[2 * ((size_t)b * j.C + c)];
+            sdyx += j.psums[2 * ((size_t)b * j.C + c) + 1];
         }
-        dgamma[c] = (float)sdyx;
-        dbeta[c] = (float)sdy;
+        t->dgamma[c] = (float)sdyx;
+        t->dbeta[c] = (float)sdy;
     }
 }
 
 /* Image b: the dx planes of its channels (cpu_bn_act_pool_plane_dx). */
 static void bn_act_pool_dx_item(void *ctx, int b, int slot)
 {
-    const BnJob *j = ctx;
-    for (int c = 0; c < j->C; c++) {
-        size_t plane = (size_t)b * j->C + c;
-        cpu_bn_act_pool_plane_dx(j->dy, j->yc, j->cidx, j->x, j->gamma, j->mean, j->invstd,
-                                 j->dgamma, j->dbeta, j->B, j->C, j->H, j->W, j->act, j->pool,
-                                 plane, j->ws + (size_t)slot * j->HW, j->dx + plane * j->HW);
+    const BnDxJob *j = ctx;
+    size_t HW = (size_t)j->g->s.OH * j->g->s.OW;
+    for (int c = 0; c < j->g->s.OC; c++) {
+        size_t plane = (size_t)b * j->g->s.OC + c;
+        cpu_bn_act_pool_plane_dx(j->g, j->t, plane, j->ws + (size_t)slot * HW, j->t->dx + plane * HW);
     }
 }
 
 /* The sums (x gathered at idx), then dx by image, as the conv's op does. */
-void batchnorm_act_pool_backward_cpu(const float *dy, const float *y, const int32_t *idx,
-                                     const float *x, const float *gamma, const float *save_mean,
-                                     const float *save_invstd, float *dx, float *dgamma,
-                                     float *dbeta, int B, int C, int H, int W, ActKind act,
-                                     int pool, float *ws)
+void batchnorm_act_pool_backward_cpu(const FusedGroup *g, const FusedTensors *t)
 {
-    NN_CHECK(act != ACT_GELU, "batchnorm_act_pool_backward: GELU is not fused");
-    cpu_bn_act_pool_sums(dy, y, idx, NULL, x, save_mean, save_invstd, dgamma, dbeta, B, C, H, W,
-                         act, pool, ws);
-    BnJob j = {.x = x, .dy = dy, .yc = y, .cidx = idx, .gamma = gamma, .mean = save_mean,
-               .invstd = save_invstd, .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .B = B, .C = C,
-               .HW = H * W, .H = H, .W = W, .pool = pool, .act = act,
-               .ws = ws + bn_psums_floats(B, C)};
-    cpu_parallel(bn_act_pool_dx_item, &j, B, cpu_ws_slots());
+    NN_CHECK(g->act != ACT_GELU, "batchnorm_act_pool_backward: GELU is not fused");
+    cpu_bn_act_pool_sums(g, t, NULL, t->ws);
+    BnDxJob j = {g, t, t->ws + bn_psums_floats(g->s.B, g->s.OC)};
+    cpu_parallel(bn_act_pool_dx_item, &j, g->s.B, cpu_ws_slots());
 }

@@ -19,10 +19,10 @@
  */
 #include <string.h>
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include "backend/cpu_avx2.h"
+#include "backend/cpu/cpu_avx2.h"
 
 #define DENSE_TILE_O 6
 #define DENSE_TILE_B 16

@@ -40,7 +40,7 @@
  */
 #include <string.h>
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu_conv.h"
 
 #define WG_A 6             /* points per side */
 #define WG_N (WG_A * WG_A) /* points of a tile */
@@ -92,7 +92,7 @@ size_t cpu_conv_wino_dw_doubles(const ConvShape *s)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include "backend/cpu_avx2.h"
+#include "backend/cpu/cpu_avx2.h"
 
 /* v = B^T d for six vectors (one column or row of a tile). */
 CPU_AVX2 static inline void wino_bt(const __m256 d[WG_A], __m256 v[WG_A])

@@ -16,7 +16,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu.h"
 #include "backend/shared_math.h"
 #include "nnsweep/rng.h"
 

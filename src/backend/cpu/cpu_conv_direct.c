@@ -28,10 +28,10 @@
 #include <xmmintrin.h>
 #endif
 
-#include "backend/backend_impl.h"
+#include "backend/cpu/cpu_conv.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include "backend/cpu_avx2.h"
+#include "backend/cpu/cpu_avx2.h"
 
 #define TILE_PX 6
 #define TILE_OC CPU_CONV_DIRECT_OC
