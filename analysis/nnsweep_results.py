@@ -128,6 +128,19 @@ def _counted(run, attempt, epoch, attempts):
     return np.sort(idx[keep])
 
 
+def _in_rows(run, first, end):
+    """Mask of a shared table's rows (run: its run column) that lie within
+    their run's rows as /summary records them ([first, end), as metrics()
+    and logs() read one run): a row appended by a writer killed before it
+    updated the summary does not count."""
+    ok = (run >= 0) & (run < len(first))
+    at = np.arange(len(run))
+    r = np.where(ok, run, 0)
+    lo = np.maximum(np.asarray(first, np.int64)[r], 0) if len(first) else 0
+    hi = np.asarray(end, np.int64)[r] if len(end) else 0
+    return ok & (at >= lo) & (at < hi)
+
+
 def _wide(metrics, logs, keys=("step",)):
     """One row per step (per keys): metrics (an epoch's row, step = epoch)
     and logged values (long: keys, name, value; a name logged twice at a
@@ -490,10 +503,11 @@ class ResultsFile:
         board = self._summary()
         attempts = board["attempt"].astype(np.int64)
         m = self._dataset("metrics")[()]
+        m = m[_in_rows(m["run"], board["metrics_first"], board["metrics_end"])]
         m = m[_counted(m["run"], m["attempt"], m["epoch"], attempts)]
         metrics = pd.DataFrame(m)[["run"] + METRICS]
         lg = self._dataset("logs")[()]
-        lg = lg[(lg["run"] >= 0) & (lg["run"] < len(board))]
+        lg = lg[_in_rows(lg["run"], board["logs_first"], board["logs_end"])]
         lg = lg[lg["attempt"] == attempts[lg["run"]]]
         keys = self._keys()
         if len(lg) and (lg["key"].min() < 0 or lg["key"].max() >= len(keys)):
