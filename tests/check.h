@@ -12,8 +12,12 @@
 
 #define CHECK_SKIP 77
 
-static int check_failures;
-static int check_count;
+/* One pair of counters for the whole test binary, whichever of its files
+ * a check is in (weak: each file that includes this defines them, the
+ * linker keeps one); static ones would leave the checks of a second file
+ * out of check_exit_code. */
+__attribute__((weak)) int check_failures;
+__attribute__((weak)) int check_count;
 
 #define CHECK(cond, ...)                                                       \
     do {                                                                       \
