@@ -110,13 +110,18 @@
  *                            crash counts once).
  *                            Fill value: run -1, epoch -1, NaN elsewhere (a
  *                            row whose append was in flight when a writer
- *                            died: every reader skips run -1).
+ *                            died: every reader skips run -1). Rows past
+ *                            every run's metrics_end (appended by a writer
+ *                            killed before it updated the run's summary
+ *                            row) are set to run -1 by the next writer.
  * /logs                      one row per named value a run logged
  *                            (results_append_log), 1024 rows a chunk.
  *                            Compound (packed): run int32, attempt int32,
  *                            key int32 (row of /log_keys), step int64,
  *                            value float64. A name logged twice at one step:
- *                            the later row counts. Fill value: run -1.
+ *                            the later row counts. Fill value: run -1;
+ *                            rows past every run's logs_end become run -1
+ *                            as in /metrics.
  * /log_keys                  S64: the names of logged values, each once
  *                            (1..63 bytes of UTF-8, no control characters,
  *                            not "step"), in the order they first appeared.

@@ -184,6 +184,9 @@ void rs_table_queue(ResultsFile *rf, int t, const void *recs, size_t n, hsize_t 
  * the table's when mem is -1). Refreshes first for a SWMR reader. */
 NnStatus rs_table_read(ResultsFile *rf, int t, hsize_t from, hsize_t n, hid_t mem, void *buf,
                        NnError *err);
+/* Sets run to -1 in records [from, end) of /metrics or /logs (t): rows
+ * that lie in no run's range, as every reader skips them. */
+NnStatus rs_table_orphan(ResultsFile *rf, int t, hsize_t from, NnError *err);
 /* The number of records table t holds now (refreshed for a SWMR reader). */
 NnStatus rs_table_len(ResultsFile *rf, int t, hsize_t *n, NnError *err);
 /* H5Dflush of table t; of the summary with RS_SUMMARY. */

@@ -1,6 +1,7 @@
 /* tables.c - the shared tables of schema 2 (results.h): creating and
  * opening them, appending records (now, or queued in the structural phase),
  * reading ranges, flushing; the tensor tables stored once each. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,26 @@ NnStatus rs_table_read(ResultsFile *rf, int t, hsize_t from, hsize_t n, hid_t me
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     return st;
+}
+
+NnStatus rs_table_orphan(ResultsFile *rf, int t, hsize_t from, NnError *err)
+{
+    _Static_assert(offsetof(RsMetricsRow, run) == 0 && offsetof(RsLogRow, run) == 0,
+                   "a run table's records start with run");
+    NN_CHECK(rf->writer && (t == RS_METRICS || t == RS_LOGS), "rs_table_orphan: table %d", t);
+    RsTable *tb = &rf->t[t];
+    if (from >= tb->n) return NN_OK;
+    hsize_t n = tb->n - from;
+    size_t size = rs_table_info(t)->size;
+    char *recs = nn_malloc(n * size);
+    NnStatus st = rs_table_read(rf, t, from, n, -1, recs, err);
+    for (hsize_t k = 0; k < n && st == NN_OK; k++) {
+        int32_t none = -1;
+        memcpy(recs + k * size, &none, sizeof none);
+    }
+    if (st == NN_OK) st = write_at(rf, t, rs_table_info(t)->mem, from, n, recs, err);
+    free(recs);
+    return st == NN_OK ? rs_flush_table(rf, t, err) : st;
 }
 
 NnStatus rs_flush_table(ResultsFile *rf, int t, NnError *err)

@@ -327,6 +327,20 @@ NnStatus rs_load_writer(ResultsFile *rf, NnError *err)
     rf->on_disk = rf->n_rows;
     for (size_t i = 0; i < rf->n_rows; i++) rf->rows[i].n_epochs = -1; /* counted when needed */
 
+    /* A writer killed between appending a run's rows and updating its
+     * summary row left rows past every run's range. Readers skip them, but
+     * the run's next append would stretch its range over them (the same
+     * steps twice): they become run -1. */
+    int64_t m_end = 0, l_end = 0;
+    for (size_t i = 0; i < rf->n_rows; i++) {
+        const RsLoc *l = &rf->rows[i].loc;
+        if (l->metrics_end > l->metrics_first && l->metrics_end > m_end) m_end = l->metrics_end;
+        if (l->logs_end > l->logs_first && l->logs_end > l_end) l_end = l->logs_end;
+    }
+    st = rs_table_orphan(rf, RS_METRICS, (hsize_t)m_end, err);
+    if (st == NN_OK) st = rs_table_orphan(rf, RS_LOGS, (hsize_t)l_end, err);
+    if (st != NN_OK) return st;
+
     hsize_t n_keys = rf->t[RS_KEYS].n;
     char(*keys)[RESULTS_LOG_KEY_LEN] = nn_calloc(n_keys + 1, RESULTS_LOG_KEY_LEN);
     st = rs_table_read(rf, RS_KEYS, 0, n_keys, -1, keys, err);

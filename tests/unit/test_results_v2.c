@@ -641,10 +641,103 @@ static void batch_logs(void)
     OK(results_close(w, E));
 }
 
+/* ---- rows a killed writer appended but never committed ---------------------------
+ * A writer killed between appending a run's rows and updating its summary
+ * row leaves rows past the run's range; the next writer goes on with the
+ * run. Here the plain HDF5 API appends such a row to /metrics (epoch 1) and
+ * to /logs (step 1), copies of the run's last committed row with another
+ * value; the next writer writes epoch 1 and step 1 itself, and only its
+ * rows count. */
+
+/* Appends a copy of the last record of table `name` whose `field` is `at`
+ * (an int32 or int64 member) with float64 member `val` set to v. */
+static void append_uncommitted(const char *p, const char *name, const char *field, int64_t at,
+                               const char *val, double v)
+{
+    hid_t f = H5Fopen(p, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = f >= 0 ? H5Dopen2(f, name, H5P_DEFAULT) : -1;
+    CHECK(ds >= 0, "%s: open %s", p, name);
+    if (ds < 0) {
+        if (f >= 0) H5Fclose(f);
+        return;
+    }
+    hid_t ft = H5Dget_type(ds), mt = H5Tget_native_type(ft, H5T_DIR_DEFAULT);
+    size_t size = H5Tget_size(mt);
+    hid_t fs = H5Dget_space(ds);
+    hsize_t n;
+    H5Sget_simple_extent_dims(fs, &n, NULL);
+    unsigned char *rec = calloc(1, size);
+    hsize_t last = n - 1, one = 1, grown = n + 1;
+    hid_t ms = H5Screate_simple(1, &one, NULL);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &last, NULL, &one, NULL);
+    CHECK(n > 0 && H5Dread(ds, mt, ms, fs, H5P_DEFAULT, rec) >= 0, "%s: read %s", p, name);
+    int fi = H5Tget_member_index(mt, field), vi = H5Tget_member_index(mt, val);
+    hid_t fty = H5Tget_member_type(mt, (unsigned)fi);
+    if (H5Tget_size(fty) == 4) {
+        int32_t a = (int32_t)at;
+        memcpy(rec + H5Tget_member_offset(mt, (unsigned)fi), &a, 4);
+    } else {
+        memcpy(rec + H5Tget_member_offset(mt, (unsigned)fi), &at, 8);
+    }
+    memcpy(rec + H5Tget_member_offset(mt, (unsigned)vi), &v, 8);
+    H5Sclose(fs);
+    CHECK(H5Dset_extent(ds, &grown) >= 0, "%s: extend %s", p, name);
+    fs = H5Dget_space(ds);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &n, NULL, &one, NULL);
+    CHECK(H5Dwrite(ds, mt, ms, fs, H5P_DEFAULT, rec) >= 0, "%s: append to %s", p, name);
+    free(rec);
+    H5Tclose(fty), H5Sclose(ms), H5Sclose(fs), H5Tclose(mt), H5Tclose(ft), H5Dclose(ds);
+    CHECK(H5Fclose(f) >= 0, "%s: close", p);
+}
+
+static void uncommitted_rows(void)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/uncommitted.h5", dir);
+    ResultsFile *w;
+    OK(results_open_write(p, 1, &w, E));
+    OK(results_add_sweep(w, "s", "name: s\n", "grid", "loss", "minimize", E));
+    OK(results_start_swmr(w, E));
+    ResultsRunSpec t = train("t1", "s"), g = program("p1", "s");
+    OK(results_add_run(w, &t, E));
+    OK(results_add_run(w, &g, E));
+    OK(results_set_running(w, "t1", "host", 1, "cpu", E));
+    OK(results_set_running(w, "p1", "host", 2, "cpu", E));
+    EpochMetrics m0 = epoch_row(0, 0), m1 = epoch_row(0, 1);
+    OK(results_append_epoch(w, "t1", &m0, E));
+    const char *a[1] = {"a"};
+    const double x0[1] = {10}, x1[1] = {11};
+    OK(results_append_log(w, "p1", 0, 1, a, x0, E));
+    OK(results_close(w, E));
+    append_uncommitted(p, "metrics", "epoch", 1, "train_loss", 99.0);
+    append_uncommitted(p, "logs", "step", 1, "value", 99.0);
+
+    OK(results_open_write(p, 0, &w, E));
+    OK(results_start_swmr(w, E));
+    OK(results_append_epoch(w, "t1", &m1, E));
+    OK(results_append_log(w, "p1", 1, 1, a, x1, E));
+    OK(results_close(w, E));
+    ResultsFile *r;
+    OK(results_open_read(p, &r, E));
+    EpochMetrics *got;
+    size_t n;
+    OK(results_read_metrics(r, "t1", &got, &n, E));
+    CHECK(n == 2 && got[1].epoch == 1 && got[1].train_loss == m1.train_loss,
+          "t1: %zu epochs, epoch 1's train_loss %g, expected 2 and %g (not the uncommitted 99)", n,
+          n == 2 ? got[1].train_loss : NAN, m1.train_loss);
+    free(got);
+    const int64_t steps[2] = {0, 1};
+    const char *names[2] = {"a", "a"};
+    const double values[2] = {10, 11};
+    check_logs(r, "p1", 2, steps, names, values);
+    OK(results_close(r, E));
+}
+
 void test_results_v2(void)
 {
     swmr_runs();
     batch_logs();
+    uncommitted_rows();
     many_runs();
     unknown_status();
     schema_1();
