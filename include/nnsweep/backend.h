@@ -239,7 +239,7 @@ typedef struct Backend {
     /* ---- fused ops ------------------------------------------------------
      * Each is specified as the sequence of plain ops above that it
      * replaces, and is tested against that sequence on ref
-     * (tests/unit/backend_fused_tests.h). NULL means "not available": the
+     * (tests/unit/backend_ops_fused.c). NULL means "not available": the
      * model then runs the plain ops (src/nn/model_steps.c decides), so a
      * backend adds them when it has them. New entries go at the end.
      * The dense layer's two take the plain op's parameters and one or two

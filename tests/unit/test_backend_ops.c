@@ -5,9 +5,9 @@
  * (gather_batch draws, pooling ties and NaN, dropout draws, loss values,
  * optimizer algorithms).
  *
- * The fused ops (backend.h) are tested in backend_fused_tests.h, the cpu
- * backend's thread invariance in backend_thread_tests.h, both part of this
- * file.
+ * The fused ops (backend.h) are tested in backend_ops_fused.c, the cpu
+ * backend's thread invariance in backend_ops_threads.c, on this file's
+ * harness (backend_ops.h).
  *
  * Outputs and workspaces are filled with NaN before each op, so an op that
  * leaves an element unwritten or reads its workspace before writing it
@@ -29,20 +29,21 @@
 #include <string.h>
 
 #include "backend/cpu/cpu.h"
+#include "backend_ops.h"
 #include "check.h"
 #include "cpu_kernels.h"
 #include "nnsweep/backend.h"
 #include "nnsweep/rng.h"
 
-static const Backend *R; /* ref, host memory */
-static const Backend *T; /* the backend under test */
-static double TOL;       /* atol and rtol */
+const Backend *R; /* ref, host memory */
+const Backend *T; /* the backend under test */
+double TOL;       /* atol and rtol */
 
 /* ---- random inputs (RNG_STREAM_TEST) ------------------------------------------ */
 
-static uint64_t rand_counter;
+uint64_t rand_counter;
 
-static float urand(float lo, float hi)
+float urand(float lo, float hi)
 {
     float u = rng_uniform_at(2024, rng_stream(RNG_STREAM_TEST, 1), rand_counter++);
     return lo + (hi - lo) * u;
@@ -61,7 +62,7 @@ static void fill(float *a, size_t n, float lo, float hi)
 static void *host_bufs[MAX_BUFS], *dev_bufs[MAX_BUFS];
 static int n_host_bufs, n_dev_bufs;
 
-static void *hbuf(size_t bytes)
+void *hbuf(size_t bytes)
 {
     NN_CHECK(n_host_bufs < MAX_BUFS, "test: too many host buffers");
     void *p = nn_calloc(bytes ? bytes : 1, 1);
@@ -69,16 +70,16 @@ static void *hbuf(size_t bytes)
     return p;
 }
 
-static float *hfloats(size_t n) { return hbuf(n * sizeof(float)); }
+float *hfloats(size_t n) { return hbuf(n * sizeof(float)); }
 
-static float *hnan(size_t n)
+float *hnan(size_t n)
 {
     float *p = hfloats(n);
     for (size_t i = 0; i < n; i++) p[i] = NAN;
     return p;
 }
 
-static float *hrand(size_t n, float lo, float hi)
+float *hrand(size_t n, float lo, float hi)
 {
     float *p = hfloats(n);
     fill(p, n, lo, hi);
@@ -95,16 +96,16 @@ static void *dbuf(size_t bytes)
 }
 
 /* A backend copy of n bytes of host memory. */
-static void *dcopy(const void *h, size_t bytes)
+void *dcopy(const void *h, size_t bytes)
 {
     void *d = dbuf(bytes);
     T->upload(d, h, bytes);
     return d;
 }
 
-static float *dfloats(const float *h, size_t n) { return dcopy(h, n * sizeof(float)); }
+float *dfloats(const float *h, size_t n) { return dcopy(h, n * sizeof(float)); }
 
-static float *dnan(size_t n) { return dfloats(hnan(n), n); }
+float *dnan(size_t n) { return dfloats(hnan(n), n); }
 
 static float *fetch(const void *d, size_t n)
 {
@@ -117,7 +118,7 @@ static float *fetch(const void *d, size_t n)
 /* Frees the case's buffers; an op that failed the run in it (the cuda
  * backend's backend_take_failure: e.g. no cuDNN algorithm that runs) is a
  * failed check with the backend's message, and the next case goes on. */
-static void release_all(void)
+void release_all(void)
 {
     NnError e;
     CHECK(backend_take_failure(T, &e) == NN_OK, "%s: an op failed the run: %s", T->name, e.msg);
@@ -129,7 +130,7 @@ static void release_all(void)
 /* Backend result (device d) against ref result (host r). check_close
  * computes |got - ref|, which is NaN for two equal infinities: those are
  * compared here and zeroed in copies first. */
-static void cmp(const char *what, const void *d, const float *r, size_t n)
+void cmp(const char *what, const void *d, const float *r, size_t n)
 {
     float *got = fetch(d, n), *want = hfloats(n);
     memcpy(want, r, n * sizeof(float));
@@ -153,9 +154,9 @@ static void cmp(const char *what, const void *d, const float *r, size_t n)
  * before they cancel; atol is TOL or, for sums near zero, 0. A term
  * missing or counted twice is off by one term's magnitude, ~1/1000 of mag
  * or more here. */
-static double CANCEL_TOL;
-static void cmp_mag(const char *what, const void *d, const float *r, const float *mag, size_t n,
-                    double atol)
+double CANCEL_TOL;
+void cmp_mag(const char *what, const void *d, const float *r, const float *mag, size_t n,
+             double atol)
 {
     const float *got = fetch(d, n);
     size_t bad = 0;
@@ -175,8 +176,8 @@ static void cmp_mag(const char *what, const void *d, const float *r, const float
 /* mdw (OC, C, K, K) and mdb (OC): the magnitudes of the terms of a conv's
  * dw and db, ref's conv2d_backward of |dy| (B, OC, OH, OW) and |x|; mdx (B,
  * C, H, W), if not NULL, those of its dx, from |dy| and |w|. */
-static void conv_term_magnitudes(const float *dy, const float *x, const float *w,
-                                 const ConvShape *s, float *mdx, float *mdw, float *mdb)
+void conv_term_magnitudes(const float *dy, const float *x, const float *w,
+                          const ConvShape *s, float *mdx, float *mdw, float *mdb)
 {
     size_t ny = (size_t)s->B * s->OC * s->OH * s->OW, nx = (size_t)s->B * s->C * s->H * s->W;
     size_t nw = (size_t)s->OC * s->C * s->K * s->K;
@@ -187,7 +188,7 @@ static void conv_term_magnitudes(const float *dy, const float *x, const float *w
     R->conv2d_backward(ady, ax, aw, mdx, mdw, mdb, s, NULL);
 }
 
-static void cmp_ints(const char *what, const void *d, const int32_t *r, size_t n)
+void cmp_ints(const char *what, const void *d, const int32_t *r, size_t n)
 {
     int32_t *h = hbuf(n * sizeof(int32_t));
     T->download(h, d, n * sizeof(int32_t));
@@ -782,9 +783,6 @@ static void test_adam(void)
             release_all();
         }
 }
-
-#include "backend_fused_tests.h"
-#include "backend_thread_tests.h"
 
 int main(int argc, char **argv)
 {

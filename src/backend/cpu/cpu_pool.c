@@ -22,7 +22,7 @@
  *    by the batch size, batch norm by channel, products into blocks fixed
  *    by their shape: OpenBLAS rounds a block differently from the same
  *    columns of a larger product, cpu_gemm.c), so every result is
- *    the same for any thread count too (tests/unit/backend_thread_tests.h).
+ *    the same for any thread count too (tests/unit/backend_ops_threads.c).
  * OpenBLAS is kept at one thread (cpu_blas_single_thread): its own pool
  * would spin against this one.
  *

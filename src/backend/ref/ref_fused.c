@@ -2,7 +2,7 @@
  * ops"): each is the sequence of plain ref ops (ref.c) it is specified by,
  * with the intermediate tensors in the workspace.
  * They are the specification the other backends' fused ops are tested
- * against (tests/unit/backend_fused_tests.h), and are checked themselves
+ * against (tests/unit/backend_ops_fused.c), and are checked themselves
  * against the same sequence written out in the test.
  */
 #include <string.h>

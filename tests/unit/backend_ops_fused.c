@@ -1,6 +1,5 @@
-/* backend_fused_tests.h - the fused ops of backend.h; part of
- * test_backend_ops.c, which includes it once after its helpers (one
- * translation unit: check.h's failure counters are per file).
+/* backend_ops_fused.c - test_backend_ops: the fused ops of backend.h, on
+ * test_backend_ops.c's harness (backend_ops.h).
  *
  * Each fused op is checked twice: ref's fused op against the sequence of
  * ref's plain ops it is specified by (exactly: the same float operations),
@@ -9,22 +8,18 @@
  * entry is NULL skips that op with a message (the model then runs the plain
  * ops).
  */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
 
-/* The descriptor of a conv group over s, and of a batch norm group over
- * x (B, C, H, W) (backend.h, FusedGroup). */
-static FusedGroup conv_group(const ConvShape *s, ActKind act, int pool)
-{
-    return (FusedGroup){*s, act, pool, 0.1f, 1e-5f};
-}
-
-static FusedGroup bn_group(int B, int C, int H, int W, ActKind act, int pool)
-{
-    return (FusedGroup){{B, C, H, W, C, 1, 0, H, W}, act, pool, 0.1f, 1e-5f};
-}
+#include "backend_ops.h"
+#include "check.h"
+#include "nnsweep/backend.h"
+#include "nnsweep/core.h"
 
 /* ---- linear + act, linear backward + SGD ----------------------------------------- */
 
-static void test_linear_fused(void)
+void test_linear_fused(void)
 {
     static const int shapes[][3] = {{1, 1, 1}, {1, 7, 3}, {5, 13, 11}, {33, 257, 10},
                                     {32, 3072, 256}, {64, 40, 600}, {3, 300, 70}};
@@ -92,7 +87,7 @@ static void test_linear_fused(void)
 
 /* ---- conv + act + max pool ---------------------------------------------------------- */
 
-static void test_conv_fused(void)
+void test_conv_fused(void)
 {
     static const int shapes[][8] = {
         /* B, C, H, W, OC, K, pad, pool */
@@ -185,7 +180,7 @@ static void test_conv_fused(void)
 
 /* ---- batch norm + act + max pool --------------------------------------------------- */
 
-static void test_batchnorm_fused(void)
+void test_batchnorm_fused(void)
 {
     static const int shapes[][5] = {/* B, C, H, W, pool */
                                     {2, 3, 4, 4, 2},  {1, 4, 5, 7, 2},   {5, 7, 3, 3, 1},
@@ -293,7 +288,7 @@ static void test_batchnorm_fused(void)
 
 /* ---- conv + batch norm + act + max pool: the train forward and the backward ---------- */
 
-static void test_conv_bn_fused(void)
+void test_conv_bn_fused(void)
 {
     static const int shapes[][8] = {
         /* B, C, H, W, OC, K, pad, pool */

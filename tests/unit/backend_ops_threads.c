@@ -1,7 +1,6 @@
-/* backend_thread_tests.h - the cpu backend gives the same bits for any
- * number of threads (backend.h, backend_cpu_set_threads; cpu_pool.c); part
- * of test_backend_ops.c, which includes it once after backend_fused_tests.h
- * (one translation unit: check.h's failure counters are per file).
+/* backend_ops_threads.c - test_backend_ops: the cpu backend gives the same
+ * bits for any number of threads (backend.h, backend_cpu_set_threads;
+ * cpu_pool.c), on test_backend_ops.c's harness (backend_ops.h).
  *
  * Every op that cuts its work into pieces or reduces over them runs on the
  * same inputs at 1, 2, 3 and 4 threads, then at 3 again: each output must
@@ -20,6 +19,16 @@
  * does with Debian 0.3.21's Haswell and Zen kernels: then cutting products
  * by the thread count, as the cpu backend once did, fails here).
  */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu.h"
+#include "backend_ops.h"
+#include "check.h"
+#include "nnsweep/backend.h"
+#include "nnsweep/core.h"
 
 /* ---- outputs of a run ----------------------------------------------------------------- */
 
@@ -208,7 +217,7 @@ static void probe_blas_blocks(void)
     release_all();
 }
 
-static void test_thread_determinism(void)
+void test_thread_determinism(void)
 {
     static const int threads[] = {1, 2, 3, 4, 3};
     enum { N_RUNS = sizeof threads / sizeof threads[0] };
