@@ -67,7 +67,7 @@ Bayes *bayes_create(const BayesDim *dims, int n_dims, uint64_t seed, const Bayes
         b->cat[d] = dims[d].kind == BAYES_CATEGORICAL;
     }
     b->seed = seed;
-    b->n_init = opt && opt->n_init > 0 ? opt->n_init : BAYES_N_INIT;
+    b->n_init = opt && opt->n_init > 0 ? opt->n_init : bayes_default_n_init(n_dims);
     b->n_cand = opt && opt->n_candidates > 0 ? opt->n_candidates : 1000;
     return b;
 }
@@ -81,6 +81,12 @@ void bayes_free(Bayes *b)
     free(b->X);
     free(b->y);
     free(b);
+}
+
+int bayes_default_n_init(int n_dims)
+{
+    int n = 2 * n_dims + 1;
+    return n < 5 ? 5 : n > 12 ? 12 : n;
 }
 
 int bayes_n_observed(const Bayes *b)

@@ -29,14 +29,9 @@
  *
  * Method (choices and why; figures in bench/README.md, "Search"):
  *  - Initial design: a Latin hypercube of n_init points (default
- *    BAYES_N_INIT, 4, whatever the dimension), handed out while fewer than
- *    n_init runs are observed plus pending: space-filling, where a GP
- *    fitted to 1-2 points has nothing to say (W&B starts from 2 random
- *    points). Past a few points the model's own exploration (the
- *    lengthscale prior keeps early lengthscales long) beats more of the
- *    design: 10 seeds, best after 20 evaluations, clamp(2 D + 1, 5, 12)
- *    against 4: Hartmann-6 -1.87 -> -2.83, mixed 1.26 -> 1.16; Branin
- *    within 1% after 26 -> 19 evaluations.
+ *    clamp(2 D + 1, 5, 12)), handed out while fewer than n_init runs are
+ *    observed plus pending: space-filling, where a GP fitted to 1-2 points
+ *    has nothing to say (W&B starts from 2 random points).
  *  - Model: GP with a Matern 5/2 kernel and one lengthscale per dimension
  *    (ARD): twice differentiable like most loss surfaces, and per-dimension
  *    scales let irrelevant parameters fade (W&B: Matern 3/2 with one
@@ -95,7 +90,7 @@ typedef struct BayesDim {
 
 /* Tuning; a zero field takes its default. */
 typedef struct BayesOptions {
-    int n_init;       /* initial design size; default BAYES_N_INIT */
+    int n_init;       /* initial design size; default clamp(2 D + 1, 5, 12) */
     int n_candidates; /* random candidates per proposal; default 1000 */
 } BayesOptions;
 
@@ -123,7 +118,7 @@ void bayes_propose(Bayes *b, const double *const *pending, int n_pending, double
 /* Number of observations so far. */
 int bayes_n_observed(const Bayes *b);
 
-/* The initial design's default size (runs), for any number of dimensions. */
-#define BAYES_N_INIT 4
+/* The initial design size for n_dims dimensions: clamp(2 n_dims + 1, 5, 12). */
+int bayes_default_n_init(int n_dims);
 
 #endif

@@ -128,14 +128,14 @@ int sweep_describe(Sweep *sw, int n_proposals, NnBuf *out)
     if (!search) return 0;
     int n_dims = !d ? 0 : sw->program ? program_doc_dims(d, NULL) : doc_dims(d, NULL, NULL);
     if (n_proposals <= 0)
-        n_proposals = sw->method == SWEEP_BAYES ? BAYES_N_INIT : 10;
+        n_proposals = sw->method == SWEEP_BAYES ? bayes_default_n_init(n_dims) : 10;
     if (sw->run_cap > 0 && n_proposals > sw->run_cap) n_proposals = sw->run_cap;
     if (sw->method == SWEEP_BAYES)
         nn_buf_printf(out, "  bayes: a Gaussian process (Matern 5/2, a lengthscale per dimension) "
                       "over the %d searched parameters; the first %d runs are a Latin hypercube, "
                       "then each run maximizes log expected improvement (every second one the "
                       "posterior mean) given the results so far and the runs still pending\n",
-                      n_dims, BAYES_N_INIT);
+                      n_dims, bayes_default_n_init(n_dims));
     else
         nn_buf_printf(out, "  random: one draw per run until %s\n",
                       sw->run_cap ? "run_cap" : "stopped (no run_cap)");
