@@ -62,18 +62,24 @@ build() { # build DIR EXTRA_FLAGS...
   g++ -std=c++17 "${cf[@]}" -I"$emu" -c "$emu/cuda_emu.cpp" -o "$dir/obj/cuda_emu.o" &
   wait
   objs+=("$dir/obj/cuda_emu.o")
-  local t src
+  local t src srcs tobjs
   for t in test_backend_ops test_parity test_cuda_extra gpu_preflight train_compare \
            emu_fault_test fake_cifar10; do
     case $t in
-      test_cuda_extra | gpu_preflight | train_compare) src=$root/tests/gpu/$t.c ;;
-      emu_fault_test) src=$emu/$t.c ;;
-      fake_cifar10) src=$root/tests/$t.c ;;
-      *) src=$root/tests/unit/$t.c ;;
+      test_cuda_extra | gpu_preflight | train_compare) srcs=("$root/tests/gpu/$t.c") ;;
+      emu_fault_test) srcs=("$emu/$t.c") ;;
+      fake_cifar10) srcs=("$root/tests/$t.c") ;;
+      test_backend_ops)
+        srcs=("$root"/tests/unit/{test_backend_ops,backend_ops_fused,backend_ops_threads}.c) ;;
+      *) srcs=("$root/tests/unit/$t.c") ;;
     esac
-    gcc -std=c11 "${cf[@]}" -Wall -Wextra -I"$root/tests" -I"$emu" \
-      -DNN_FIXTURES_DIR="\"$root/tests/fixtures\"" -c "$src" -o "$dir/obj/$t.o"
-    g++ -o "$dir/$t" "$dir/obj/$t.o" "${objs[@]}" -lopenblas -lyaml -lm -fopenmp "$@"
+    tobjs=()
+    for src in "${srcs[@]}"; do
+      tobjs+=("$dir/obj/$(basename "$src" .c).t.o")
+      gcc -std=c11 "${cf[@]}" -Wall -Wextra -I"$root/tests" -I"$emu" \
+        -DNN_FIXTURES_DIR="\"$root/tests/fixtures\"" -c "$src" -o "${tobjs[-1]}"
+    done
+    g++ -o "$dir/$t" "${tobjs[@]}" "${objs[@]}" -lopenblas -lyaml -lm -fopenmp "$@"
   done
 }
 
