@@ -41,6 +41,10 @@ void cmp_ints(const char *what, const void *d, const int32_t *r, size_t n);
 void conv_term_magnitudes(const float *dy, const float *x, const float *w, const ConvShape *s,
                           float *mdx, float *mdw, float *mdb);
 
+/* The stride-1 convolution of v = {B, C, H, W, OC, K, pad}, its output
+ * planes derived. */
+ConvShape conv_shape(const int *v);
+
 /* The descriptor of a conv group over s, and of a batch norm group over
  * x (B, C, H, W) (backend.h, FusedGroup). */
 static inline FusedGroup conv_group(const ConvShape *s, ActKind act, int pool)

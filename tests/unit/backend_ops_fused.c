@@ -102,10 +102,7 @@ void test_conv_fused(void)
         return;
     }
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
-        ConvShape s = {shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3],
-                       shapes[k][4], shapes[k][5], shapes[k][6], 0, 0};
-        s.OH = s.H + 2 * s.pad - s.K + 1;
-        s.OW = s.W + 2 * s.pad - s.K + 1;
+        ConvShape s = conv_shape(shapes[k]);
         int pool = shapes[k][7];
         ActKind act = acts[k % 4];
         PoolShape ps = {s.B, s.OC, s.OH, s.OW, pool, s.OH / pool, s.OW / pool};
@@ -304,10 +301,7 @@ void test_conv_bn_fused(void)
         return;
     }
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
-        ConvShape s = {shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3],
-                       shapes[k][4], shapes[k][5], shapes[k][6], 0, 0};
-        s.OH = s.H + 2 * s.pad - s.K + 1;
-        s.OW = s.W + 2 * s.pad - s.K + 1;
+        ConvShape s = conv_shape(shapes[k]);
         int pool = shapes[k][7], OC = s.OC;
         ActKind act = acts[k % 4];
         size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)OC * s.C * s.K * s.K;

@@ -127,6 +127,14 @@ void release_all(void)
     n_dev_bufs = n_host_bufs = 0;
 }
 
+ConvShape conv_shape(const int *v)
+{
+    ConvShape s = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], 0, 0};
+    s.OH = s.H + 2 * s.pad - s.K + 1;
+    s.OW = s.W + 2 * s.pad - s.K + 1;
+    return s;
+}
+
 /* Backend result (device d) against ref result (host r). check_close
  * computes |got - ref|, which is NaN for two equal infinities: those are
  * compared here and zeroed in copies first. */
@@ -372,10 +380,7 @@ static void test_conv(void)
         {1, 16, 16, 16, 64, 3, 1}, {1, 128, 6, 6, 64, 3, 1},
     };
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
-        ConvShape s = {shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3],
-                       shapes[k][4], shapes[k][5], shapes[k][6], 0, 0};
-        s.OH = s.H + 2 * s.pad - s.K + 1;
-        s.OW = s.W + 2 * s.pad - s.K + 1;
+        ConvShape s = conv_shape(shapes[k]);
         size_t nx = (size_t)s.B * s.C * s.H * s.W, nw = (size_t)s.OC * s.C * s.K * s.K;
         size_t ny = (size_t)s.B * s.OC * s.OH * s.OW;
         float r = 1.0f / sqrtf((float)(s.C * s.K * s.K));

@@ -613,16 +613,27 @@ static void schema_1(void)
           "results_discard: the schema-1 file stays");
 }
 
+/* A new file dir/name (path in p) with sweep "s", its writer *w in SWMR
+ * mode. */
+static NnStatus new_swmr_file(const char *name, char *p, size_t size, ResultsFile **w,
+                              NnError *err)
+{
+    snprintf(p, size, "%s/%s", dir, name);
+    NnStatus st = results_open_write(p, 1, w, err);
+    if (st != NN_OK) return st;
+    st = results_add_sweep(*w, "s", "name: s\n", "grid", "loss", "minimize", err);
+    if (st == NN_OK) st = results_start_swmr(*w, err);
+    if (st != NN_OK) results_discard(*w);
+    return st;
+}
+
 /* ---- rows in batches (results_append_logs): one write, all or nothing ---------- */
 
 static void batch_logs(void)
 {
     char p[600];
-    snprintf(p, sizeof p, "%s/batch.h5", dir);
     ResultsFile *w;
-    OK(results_open_write(p, 1, &w, E));
-    OK(results_add_sweep(w, "s", "name: s\n", "grid", "loss", "minimize", E));
-    OK(results_start_swmr(w, E));
+    OK(new_swmr_file("batch.h5", p, sizeof p, &w, E));
     ResultsRunSpec b = program("b1", "s");
     OK(results_add_run(w, &b, E));
     OK(results_set_running(w, "b1", "host", 1, "cpu", E));
@@ -693,11 +704,8 @@ static void append_uncommitted(const char *p, const char *name, const char *fiel
 static void uncommitted_rows(void)
 {
     char p[600];
-    snprintf(p, sizeof p, "%s/uncommitted.h5", dir);
     ResultsFile *w;
-    OK(results_open_write(p, 1, &w, E));
-    OK(results_add_sweep(w, "s", "name: s\n", "grid", "loss", "minimize", E));
-    OK(results_start_swmr(w, E));
+    OK(new_swmr_file("uncommitted.h5", p, sizeof p, &w, E));
     ResultsRunSpec t = train("t1", "s"), g = program("p1", "s");
     OK(results_add_run(w, &t, E));
     OK(results_add_run(w, &g, E));
